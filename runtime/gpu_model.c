@@ -1,0 +1,204 @@
+/* gpu_model.c — uploading weights in the GPU layout; the vendor tuning table. */
+#include "gpu_model.h"
+#include "quant.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- vendor table ---------------------------------------------------------
+ * Matvec: one subgroup per workgroup reduces without barriers. lavapipe
+ * (8-wide subgroups) measured best with 8 lanes x 4 rows (shared/notes/
+ * lavapipe-probe.md); GPUs use their documented subgroup width. Override with
+ * LITEVK_MATVEC_WG / LITEVK_MATVEC_ROWS. */
+gpu_tuning gpu_tuning_for(const vk_device *dev) {
+    gpu_tuning t = {dev->info.subgroup_size ? dev->info.subgroup_size : 32, 2, 64, 64, "default"};
+    switch (dev->info.vendor_id) {
+    case 0x10005: t = (gpu_tuning){8, 4, 32, 64, "lavapipe (Mesa)"}; break;
+    case 0x10de: t = (gpu_tuning){32, 2, 128, 128, "NVIDIA"}; break;
+    case 0x1002: t = (gpu_tuning){64, 2, 64, 64, "AMD"}; break;
+    case 0x8086: t = (gpu_tuning){16, 2, 64, 64, "Intel"}; break;
+    }
+    const char *wg = getenv("LITEVK_MATVEC_WG"), *rows = getenv("LITEVK_MATVEC_ROWS");
+    if (wg && atoi(wg) > 0 && atoi(wg) <= 256) t.matvec_wg = (uint32_t)atoi(wg), t.source = "environment";
+    if (rows && atoi(rows) > 0 && atoi(rows) <= 8) t.matvec_rows = (uint32_t)atoi(rows), t.source = "environment";
+    return t;
+}
+
+static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
+
+uint64_t gpu_row_bytes(uint32_t type, uint64_t cols) {
+    switch (type) {
+    case GGML_F32: return pad8(cols) * 4;
+    case GGML_F16: return pad8(cols) * 2;
+    case GGML_Q8_0: return cols / QK * 34;
+    default: return cols / QK * 18; /* GGML_Q4_0 */
+    }
+}
+
+uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst) {
+    uint64_t nb = cols / QK, stride = pad8(cols);
+    uint8_t *out = dst;
+    switch (type) {
+    case GGML_F32:
+    case GGML_F16: {
+        size_t es = type == GGML_F32 ? 4 : 2;
+        memset(dst, 0, rows * stride * es); /* zero padding: pads multiply x's zero pads */
+        for (uint64_t r = 0; r < rows; r++)
+            memcpy(out + r * stride * es, (const uint8_t *)src + r * cols * es, cols * es);
+        return 0;
+    }
+    case GGML_Q8_0: {
+        const block_q8_0 *b = src;
+        uint16_t *scales = (uint16_t *)(out + rows * nb * 32);
+        for (uint64_t i = 0; i < rows * nb; i++) {
+            memcpy(out + i * 32, b[i].qs, 32);
+            scales[i] = b[i].d;
+        }
+        return (uint32_t)(rows * nb * 8);
+    }
+    default: { /* GGML_Q4_0 */
+        const block_q4_0 *b = src;
+        uint16_t *scales = (uint16_t *)(out + rows * nb * 16);
+        for (uint64_t i = 0; i < rows * nb; i++) {
+            memcpy(out + i * 16, b[i].qs, 16);
+            scales[i] = b[i].d;
+        }
+        return (uint32_t)(rows * nb * 4);
+    }
+    }
+}
+
+typedef struct upload_state {
+    vk_device *dev;
+    gpu_model *g;
+    lvk_progress_fn progress;
+    void *user;
+    uint64_t done, total;
+    void *scratch;
+    size_t scratch_size;
+} upload_state;
+
+static lvk_status report(upload_state *u, uint64_t bytes) {
+    u->done += bytes;
+    if (u->progress && u->progress(u->total ? (float)u->done / (float)u->total : 1.0f, u->user))
+        return lvk_fail(LVK_ERR_STATE, "model loading was cancelled");
+    return LVK_OK;
+}
+
+static lvk_status upload_bytes(upload_state *u, const void *data, uint64_t size, vk_buffer *out) {
+    LVK_TRY(vk_arena_alloc(&u->g->arena, size, out));
+    LVK_TRY(vk_buffer_write(u->dev, out, 0, data, size));
+    return report(u, size);
+}
+
+static lvk_status upload_matrix(upload_state *u, const lvk_weight *w, gpu_matrix *m) {
+    uint64_t row_bytes = gpu_row_bytes(w->type, w->cols), src_row = w->n_bytes / w->rows;
+    uint64_t limit = u->dev->max_storage_range < u->dev->max_alloc ? u->dev->max_storage_range : u->dev->max_alloc;
+    uint64_t rows_per_part = (limit - 64) / row_bytes;
+    if (rows_per_part == 0)
+        return lvk_fail(LVK_ERR_UNSUPPORTED, "one row of %llu weights is larger than a device buffer",
+                        (unsigned long long)w->cols);
+    m->type = w->type;
+    m->rows = (uint32_t)w->rows;
+    m->cols = (uint32_t)w->cols;
+    m->units = (uint32_t)(w->type == GGML_F32 || w->type == GGML_F16 ? pad8(w->cols) / 8 : w->cols / 8);
+    m->n_parts = (uint32_t)((w->rows + rows_per_part - 1) / rows_per_part);
+    m->parts = calloc(m->n_parts, sizeof *m->parts);
+    if (!m->parts) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t p = 0; p < m->n_parts; p++) {
+        gpu_matrix_part *part = &m->parts[p];
+        part->row_begin = (uint32_t)(p * rows_per_part);
+        part->rows = (uint32_t)(w->rows - part->row_begin < rows_per_part ? w->rows - part->row_begin : rows_per_part);
+        size_t size = (size_t)(row_bytes * part->rows + 4); /* +4: odd scale counts end in a half word */
+        if (size > u->scratch_size) {
+            void *p2 = realloc(u->scratch, size);
+            if (!p2) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory repacking a tensor");
+            u->scratch = p2;
+            u->scratch_size = size;
+        }
+        memset((uint8_t *)u->scratch + size - 4, 0, 4);
+        part->scale_off = gpu_repack(w->type, (const uint8_t *)w->data + part->row_begin * src_row,
+                                     part->rows, w->cols, u->scratch);
+        LVK_TRY(vk_arena_alloc(&u->g->arena, size, &part->buf));
+        LVK_TRY(vk_buffer_write(u->dev, &part->buf, 0, u->scratch, size));
+        LVK_TRY(report(u, part->rows * src_row));
+    }
+    return LVK_OK;
+}
+
+static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
+    gpu_model *g = u->g;
+    LVK_TRY(upload_matrix(u, &m->tok_embd, &g->tok_embd));
+    if (m->output_tied) {
+        g->output = g->tok_embd;
+        g->output_tied = 1;
+    } else {
+        LVK_TRY(upload_matrix(u, &m->output, &g->output));
+    }
+    LVK_TRY(upload_bytes(u, m->output_norm.data, m->output_norm.n_bytes, &g->output_norm));
+    for (int l = 0; l < g->n_layers; l++) {
+        const lvk_layer_weights *L = &m->layers[l];
+        gpu_layer *G = &g->layers[l];
+        LVK_TRY(upload_bytes(u, L->attn_norm.data, L->attn_norm.n_bytes, &G->attn_norm));
+        LVK_TRY(upload_bytes(u, L->ffn_norm.data, L->ffn_norm.n_bytes, &G->ffn_norm));
+        LVK_TRY(upload_matrix(u, &L->wq, &G->wq));
+        LVK_TRY(upload_matrix(u, &L->wk, &G->wk));
+        LVK_TRY(upload_matrix(u, &L->wv, &G->wv));
+        LVK_TRY(upload_matrix(u, &L->wo, &G->wo));
+        LVK_TRY(upload_matrix(u, &L->w_gate, &G->w_gate));
+        LVK_TRY(upload_matrix(u, &L->w_up, &G->w_up));
+        LVK_TRY(upload_matrix(u, &L->w_down, &G->w_down));
+    }
+    return LVK_OK;
+}
+
+static uint64_t model_bytes(const lvk_host_model *m) {
+    uint64_t total = m->tok_embd.n_bytes + m->output_norm.n_bytes + (m->output_tied ? 0 : m->output.n_bytes);
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        const lvk_layer_weights *L = &m->layers[l];
+        total += L->attn_norm.n_bytes + L->ffn_norm.n_bytes + L->wq.n_bytes + L->wk.n_bytes +
+                 L->wv.n_bytes + L->wo.n_bytes + L->w_gate.n_bytes + L->w_up.n_bytes + L->w_down.n_bytes;
+    }
+    return total;
+}
+
+lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progress_fn progress,
+                            void *user, gpu_model **out) {
+    uint64_t total = model_bytes(m);
+    if (dev->info.device_local_bytes && total > dev->info.device_local_bytes)
+        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "the model needs %.2f GiB of weights, the device has %.2f GiB",
+                        total / 1073741824.0, dev->info.device_local_bytes / 1073741824.0);
+    gpu_model *g = calloc(1, sizeof *g);
+    if (!g) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    g->dev = dev;
+    g->tuning = gpu_tuning_for(dev);
+    g->n_layers = m->hp.n_layers;
+    vk_arena_init(&g->arena, dev, 0);
+    g->layers = calloc((size_t)g->n_layers, sizeof *g->layers);
+    upload_state u = {dev, g, progress, user, 0, total, NULL, 0};
+    lvk_status s = g->layers ? upload_all(&u, m) : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    free(u.scratch);
+    if (s != LVK_OK) {
+        gpu_model_free(g);
+        return s;
+    }
+    *out = g;
+    return LVK_OK;
+}
+
+static void free_matrix(gpu_matrix *m) { free(m->parts); }
+
+void gpu_model_free(gpu_model *g) {
+    if (!g) return;
+    free_matrix(&g->tok_embd);
+    if (!g->output_tied) free_matrix(&g->output);
+    for (int l = 0; g->layers && l < g->n_layers; l++) {
+        gpu_layer *G = &g->layers[l];
+        free_matrix(&G->wq); free_matrix(&G->wk); free_matrix(&G->wv); free_matrix(&G->wo);
+        free_matrix(&G->w_gate); free_matrix(&G->w_up); free_matrix(&G->w_down);
+    }
+    free(g->layers);
+    vk_arena_free(&g->arena);
+    free(g);
+}

@@ -1,0 +1,61 @@
+/* gpu_model.h — a model's weights on the device, and the per-device tuning.
+ *
+ * Matrices are repacked at upload into the layout shaders/weights.glsl reads,
+ * and split by rows into parts that each fit one descriptor range
+ * (maxStorageBufferRange: 128 MiB on lavapipe). */
+#ifndef LVK_GPU_MODEL_H
+#define LVK_GPU_MODEL_H
+
+#include "model.h"
+#include "vk_device.h"
+
+typedef struct gpu_matrix_part {
+    vk_buffer buf;
+    uint32_t row_begin, rows;
+    uint32_t scale_off; /* word offset of the fp16 scales (quantised types) */
+} gpu_matrix_part;
+
+typedef struct gpu_matrix {
+    uint32_t type, rows, cols;
+    uint32_t units; /* units of 8 weights per row */
+    uint32_t n_parts;
+    gpu_matrix_part *parts;
+} gpu_matrix;
+
+typedef struct gpu_layer {
+    vk_buffer attn_norm, ffn_norm;
+    gpu_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+} gpu_layer;
+
+/* Kernel shapes for one device, from the vendor table (runtime/gpu_model.c). */
+typedef struct gpu_tuning {
+    uint32_t matvec_wg;  /* matvec workgroup size */
+    uint32_t matvec_rows;/* rows per matvec workgroup */
+    uint32_t reduce_wg;  /* rmsnorm, attention, logits reduction */
+    uint32_t map_wg;     /* element-wise kernels */
+    const char *source;  /* which table row or override chose these */
+} gpu_tuning;
+
+typedef struct gpu_model {
+    vk_device *dev;
+    vk_arena arena;
+    gpu_tuning tuning;
+    gpu_matrix tok_embd, output; /* output shares tok_embd's parts when tied */
+    int output_tied;
+    vk_buffer output_norm;
+    gpu_layer *layers;
+    int n_layers;
+} gpu_model;
+
+gpu_tuning gpu_tuning_for(const vk_device *dev);
+/* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
+uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
+/* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
+ * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
+uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);
+
+lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progress_fn progress,
+                            void *user, gpu_model **out);
+void gpu_model_free(gpu_model *g);
+
+#endif

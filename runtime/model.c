@@ -1,0 +1,149 @@
+/* model.c — LLaMA hyper-parameters and weight tensors from a GGUF file. */
+#include "model.h"
+#include "quant.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lvk_status get_int(const gguf_file *f, const char *key, int *out, int required, int min,
+                          int max) {
+    uint32_t v = (uint32_t)*out;
+    LVK_TRY(gguf_get_u32(f, key, &v, required ? LVK_ERR_FORMAT : LVK_OK));
+    if ((int64_t)v < min || (int64_t)v > max)
+        return lvk_fail(LVK_ERR_FORMAT, "metadata '%s' = %u is out of range (%d..%d)", key, v, min,
+                        max);
+    *out = (int)v;
+    return LVK_OK;
+}
+
+static lvk_status read_hparams(const gguf_file *f, lvk_hparams *hp) {
+    char arch[64] = "";
+    LVK_TRY(gguf_get_str(f, "general.architecture", arch, sizeof arch, LVK_ERR_FORMAT));
+    if (strcmp(arch, "llama") != 0)
+        return lvk_fail(LVK_ERR_UNSUPPORTED,
+                        "architecture '%s' is not supported (LiteVK runs 'llama' models)", arch);
+    memset(hp, 0, sizeof *hp);
+    LVK_TRY(get_int(f, "llama.block_count", &hp->n_layers, 1, 1, 1024));
+    LVK_TRY(get_int(f, "llama.embedding_length", &hp->n_embd, 1, 1, 1 << 16));
+    LVK_TRY(get_int(f, "llama.attention.head_count", &hp->n_heads, 1, 1, 1024));
+    hp->n_kv_heads = hp->n_heads;
+    LVK_TRY(get_int(f, "llama.attention.head_count_kv", &hp->n_kv_heads, 0, 1, hp->n_heads));
+    LVK_TRY(get_int(f, "llama.feed_forward_length", &hp->n_ff, 1, 1, 1 << 18));
+    hp->n_ctx_train = 2048;
+    LVK_TRY(get_int(f, "llama.context_length", &hp->n_ctx_train, 0, 1, 1 << 24));
+    if (hp->n_embd % hp->n_heads)
+        return lvk_fail(LVK_ERR_FORMAT, "embedding length %d is not a multiple of %d heads",
+                        hp->n_embd, hp->n_heads);
+    if (hp->n_heads % hp->n_kv_heads)
+        return lvk_fail(LVK_ERR_FORMAT, "%d heads are not a multiple of %d key/value heads",
+                        hp->n_heads, hp->n_kv_heads);
+    hp->head_dim = hp->n_embd / hp->n_heads;
+    if (hp->head_dim > 256)
+        return lvk_fail(LVK_ERR_UNSUPPORTED, "head dimension %d is above the supported 256",
+                        hp->head_dim);
+    hp->rope_dim = hp->head_dim;
+    LVK_TRY(get_int(f, "llama.rope.dimension_count", &hp->rope_dim, 0, 2, hp->head_dim));
+    if (hp->rope_dim % 2)
+        return lvk_fail(LVK_ERR_FORMAT, "rope dimension %d is odd", hp->rope_dim);
+    hp->rope_base = 10000.0f;
+    LVK_TRY(gguf_get_f32(f, "llama.rope.freq_base", &hp->rope_base, LVK_OK));
+    hp->rms_eps = 1e-5f;
+    LVK_TRY(gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, LVK_OK));
+    if (!(hp->rope_base > 0) || !(hp->rms_eps > 0) || hp->rms_eps > 1)
+        return lvk_fail(LVK_ERR_FORMAT, "rope base %g or RMS epsilon %g is out of range",
+                        hp->rope_base, hp->rms_eps);
+    /* A scaled RoPE (linear, YaRN) would silently give wrong text: refuse it. */
+    char scaling[32] = "";
+    LVK_TRY(gguf_get_str(f, "llama.rope.scaling.type", scaling, sizeof scaling, LVK_OK));
+    if (scaling[0] && strcmp(scaling, "none") != 0)
+        return lvk_fail(LVK_ERR_UNSUPPORTED, "RoPE scaling '%s' is not supported", scaling);
+    return LVK_OK;
+}
+
+/* Looks up a tensor and checks its shape ({cols, rows}, rows 1 for vectors). */
+static lvk_status bind_weight(const gguf_file *f, const char *name, uint64_t cols, uint64_t rows,
+                              int vector, lvk_weight *w) {
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) return lvk_fail(LVK_ERR_FORMAT, "tensor '%s' is missing", name);
+    uint64_t want_dims = vector ? 1 : 2;
+    if (t->n_dims != want_dims || t->ne[0] != cols || (!vector && t->ne[1] != rows))
+        return lvk_fail(LVK_ERR_FORMAT,
+                        "tensor '%s' has shape [%llu, %llu] (%u dims), expected [%llu, %llu]", name,
+                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
+                        (unsigned long long)cols, (unsigned long long)rows);
+    if (vector ? t->type != GGML_F32 : !lvk_type_supported(t->type))
+        return lvk_fail(LVK_ERR_UNSUPPORTED,
+                        "tensor '%s' has type %s; LiteVK runs %s", name, ggml_type_name(t->type),
+                        vector ? "f32 norm weights" : "f32, f16, q8_0 and q4_0 matrices");
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->data = t->data;
+    w->n_bytes = t->n_bytes;
+    return LVK_OK;
+}
+
+static lvk_status bind_weights(lvk_host_model *m) {
+    const gguf_file *f = m->file;
+    const lvk_hparams *hp = &m->hp;
+    uint64_t d = hp->n_embd, kv = hp_kv_dim(hp), ff = hp->n_ff, V = hp->n_vocab;
+    LVK_TRY(bind_weight(f, "token_embd.weight", d, V, 0, &m->tok_embd));
+    LVK_TRY(bind_weight(f, "output_norm.weight", d, 1, 1, &m->output_norm));
+    if (gguf_find_tensor(f, "output.weight")) {
+        LVK_TRY(bind_weight(f, "output.weight", d, V, 0, &m->output));
+    } else {
+        m->output = m->tok_embd;
+        m->output_tied = 1;
+    }
+    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
+    if (!m->layers) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int l = 0; l < hp->n_layers; l++) {
+        lvk_layer_weights *L = &m->layers[l];
+        struct { const char *name; uint64_t cols, rows; int vector; lvk_weight *w; } table[] = {
+            {"attn_norm", d, 1, 1, &L->attn_norm},  {"attn_q", d, d, 0, &L->wq},
+            {"attn_k", d, kv, 0, &L->wk},           {"attn_v", d, kv, 0, &L->wv},
+            {"attn_output", d, d, 0, &L->wo},       {"ffn_norm", d, 1, 1, &L->ffn_norm},
+            {"ffn_gate", d, ff, 0, &L->w_gate},     {"ffn_up", d, ff, 0, &L->w_up},
+            {"ffn_down", ff, d, 0, &L->w_down},
+        };
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, table[i].name);
+            LVK_TRY(bind_weight(f, name, table[i].cols, table[i].rows, table[i].vector, table[i].w));
+        }
+    }
+    return LVK_OK;
+}
+
+lvk_status host_model_open(const char *path, lvk_host_model **out) {
+    if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "model path is NULL");
+    lvk_host_model *m = calloc(1, sizeof *m);
+    if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    lvk_status s = gguf_open(path, &m->file);
+    if (s != LVK_OK) {
+        free(m);
+        return s;
+    }
+    if ((s = read_hparams(m->file, &m->hp)) != LVK_OK) goto fail;
+    if ((s = tokenizer_load(m->file, &m->tokenizer)) != LVK_OK) goto fail;
+    m->hp.n_vocab = tokenizer_n_vocab(m->tokenizer);
+    if ((s = bind_weights(m)) != LVK_OK) goto fail;
+    snprintf(m->name, sizeof m->name, "%s", "");
+    if ((s = gguf_get_str(m->file, "general.name", m->name, sizeof m->name, LVK_OK)) != LVK_OK)
+        goto fail;
+    *out = m;
+    return LVK_OK;
+fail:
+    host_model_free(m);
+    return lvk_fail_prefix(s, "%s", path);
+}
+
+void host_model_free(lvk_host_model *m) {
+    if (!m) return;
+    tokenizer_free(m->tokenizer);
+    free(m->layers);
+    gguf_close(m->file);
+    free(m);
+}

@@ -1,0 +1,60 @@
+/* model.h — a LLaMA model as it sits in the GGUF file (host side).
+ *
+ * The hyper-parameters come from the llama.* metadata; the weights point into
+ * the memory-mapped file. Both the plain-C reference forward and the Vulkan
+ * upload read from this struct.
+ */
+#ifndef LVK_MODEL_H
+#define LVK_MODEL_H
+
+#include "gguf.h"
+#include "tokenizer.h"
+
+typedef struct lvk_hparams {
+    int n_layers;   /* transformer blocks */
+    int n_embd;     /* model dimension */
+    int n_heads;    /* query heads */
+    int n_kv_heads; /* key/value heads (grouped-query attention when < n_heads) */
+    int head_dim;   /* n_embd / n_heads */
+    int n_ff;       /* feed-forward hidden dimension */
+    int n_vocab;
+    int n_ctx_train;
+    int rope_dim;   /* leading dimensions of each head that RoPE rotates */
+    float rope_base;
+    float rms_eps;
+} lvk_hparams;
+
+/* A weight matrix W[rows][cols] (GGUF ne = {cols, rows}) or a vector (rows 1). */
+typedef struct lvk_weight {
+    uint32_t type;   /* enum ggml_type */
+    uint64_t rows, cols;
+    const void *data;
+    uint64_t n_bytes;
+} lvk_weight;
+
+typedef struct lvk_layer_weights {
+    lvk_weight attn_norm;          /* [n_embd] */
+    lvk_weight wq, wk, wv, wo;     /* [n_embd][n_embd], [kv_dim][n_embd] x2, [n_embd][n_embd] */
+    lvk_weight ffn_norm;           /* [n_embd] */
+    lvk_weight w_gate, w_up;       /* [n_ff][n_embd] */
+    lvk_weight w_down;             /* [n_embd][n_ff] */
+} lvk_layer_weights;
+
+typedef struct lvk_host_model {
+    gguf_file *file;
+    lvk_hparams hp;
+    lvk_weight tok_embd;    /* [n_vocab][n_embd] */
+    lvk_weight output_norm; /* [n_embd] */
+    lvk_weight output;      /* [n_vocab][n_embd]; the same as tok_embd when tied */
+    int output_tied;
+    lvk_layer_weights *layers;
+    lvk_tokenizer *tokenizer;
+    char name[128];
+} lvk_host_model;
+
+lvk_status host_model_open(const char *path, lvk_host_model **out);
+void host_model_free(lvk_host_model *m);
+
+static inline int hp_kv_dim(const lvk_hparams *hp) { return hp->n_kv_heads * hp->head_dim; }
+
+#endif

@@ -1,0 +1,158 @@
+/* reference.c — the LLaMA forward pass in plain C, one token at a time. */
+#include "reference.h"
+#include "quant.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ref_state {
+    const lvk_host_model *m;
+    int n_ctx;
+    float *x;       /* residual stream [n_embd] */
+    float *xb;      /* normalised input / attention output [n_embd] */
+    float *xb2;     /* [n_embd] */
+    float *hb, *hb2;/* FFN hidden [n_ff] */
+    float *q;       /* [n_embd] */
+    float *att;     /* attention scores [n_ctx] */
+    float *logits;  /* [n_vocab] */
+    float *row;     /* one dequantised weight row [max(n_embd, n_ff)] */
+    float *key_cache, *value_cache; /* [n_layers][n_ctx][kv_dim] */
+};
+
+void ref_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+void ref_matvec(float *y, const lvk_weight *W, const float *x, float *row_buf) {
+    uint64_t row_bytes = W->n_bytes / W->rows;
+    for (uint64_t r = 0; r < W->rows; r++) {
+        lvk_dequantize_row(W->type, (const uint8_t *)W->data + r * row_bytes, row_buf, W->cols);
+        double acc = 0;
+        for (uint64_t k = 0; k < W->cols; k++) acc += (double)row_buf[k] * x[k];
+        y[r] = (float)acc;
+    }
+}
+
+void ref_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float base) {
+    for (int h = 0; h < n_heads; h++)
+        for (int i = 0; i < rope_dim; i += 2) {
+            float freq = powf(base, -(float)i / (float)rope_dim);
+            float c = cosf(pos * freq), s = sinf(pos * freq);
+            float *p = v + h * head_dim + i;
+            float a = p[0], b = p[1];
+            p[0] = a * c - b * s;
+            p[1] = a * s + b * c;
+        }
+}
+
+void ref_softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++) max = fmaxf(max, x[i]);
+    double sum = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] / sum);
+}
+
+lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out) {
+    if (!m || !out || n_ctx <= 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "ref_create: bad argument");
+    const lvk_hparams *hp = &m->hp;
+    ref_state *s = calloc(1, sizeof *s);
+    if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    s->m = m;
+    s->n_ctx = n_ctx;
+    size_t d = hp->n_embd, ff = hp->n_ff, kv = (size_t)hp_kv_dim(hp);
+    size_t cache = (size_t)hp->n_layers * n_ctx * kv;
+    s->x = calloc(d, 4); s->xb = calloc(d, 4); s->xb2 = calloc(d, 4); s->q = calloc(d, 4);
+    s->hb = calloc(ff, 4); s->hb2 = calloc(ff, 4);
+    s->att = calloc((size_t)n_ctx, 4);
+    s->logits = calloc((size_t)hp->n_vocab, 4);
+    s->row = calloc(d > ff ? d : ff, 4);
+    s->key_cache = calloc(cache, 4);
+    s->value_cache = calloc(cache, 4);
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->logits ||
+        !s->row || !s->key_cache || !s->value_cache) {
+        ref_free(s);
+        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for the reference KV cache");
+    }
+    *out = s;
+    return LVK_OK;
+}
+
+void ref_free(ref_state *s) {
+    if (!s) return;
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->hb); free(s->hb2);
+    free(s->att); free(s->logits); free(s->row); free(s->key_cache); free(s->value_cache);
+    free(s);
+}
+
+lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits) {
+    const lvk_host_model *m = s->m;
+    const lvk_hparams *hp = &m->hp;
+    if (token < 0 || token >= hp->n_vocab)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "token %d is outside the vocabulary", token);
+    if (pos < 0 || pos >= s->n_ctx)
+        return lvk_fail(LVK_ERR_CONTEXT_FULL, "position %d is outside the context of %d", pos, s->n_ctx);
+    int d = hp->n_embd, kv_dim = hp_kv_dim(hp), hd = hp->head_dim;
+    int group = hp->n_heads / hp->n_kv_heads;
+
+    /* x = embedding row of the token */
+    uint64_t row_bytes = m->tok_embd.n_bytes / m->tok_embd.rows;
+    lvk_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + token * row_bytes, s->x, d);
+
+    for (int l = 0; l < hp->n_layers; l++) {
+        const lvk_layer_weights *L = &m->layers[l];
+        float *k = s->key_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
+        float *v = s->value_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
+
+        /* attention: xb = rmsnorm(x); q,k,v = W xb; rope(q,k) */
+        ref_rmsnorm(s->xb, s->x, L->attn_norm.data, d, hp->rms_eps);
+        ref_matvec(s->q, &L->wq, s->xb, s->row);
+        ref_matvec(k, &L->wk, s->xb, s->row);
+        ref_matvec(v, &L->wv, s->xb, s->row);
+        ref_rope(s->q, hp->n_heads, hd, hp->rope_dim, pos, hp->rope_base);
+        ref_rope(k, hp->n_kv_heads, hd, hp->rope_dim, pos, hp->rope_base);
+
+        /* each head attends over positions 0..pos of its key/value head */
+        for (int h = 0; h < hp->n_heads; h++) {
+            const float *q = s->q + h * hd;
+            int kvh = h / group;
+            for (int t = 0; t <= pos; t++) {
+                const float *kt = s->key_cache + ((size_t)l * s->n_ctx + t) * kv_dim + kvh * hd;
+                double score = 0;
+                for (int i = 0; i < hd; i++) score += (double)q[i] * kt[i];
+                s->att[t] = (float)(score / sqrt((double)hd));
+            }
+            ref_softmax(s->att, pos + 1);
+            float *o = s->xb + h * hd;
+            memset(o, 0, (size_t)hd * 4);
+            for (int t = 0; t <= pos; t++) {
+                const float *vt = s->value_cache + ((size_t)l * s->n_ctx + t) * kv_dim + kvh * hd;
+                for (int i = 0; i < hd; i++) o[i] += s->att[t] * vt[i];
+            }
+        }
+        /* x += Wo xb */
+        ref_matvec(s->xb2, &L->wo, s->xb, s->row);
+        for (int i = 0; i < d; i++) s->x[i] += s->xb2[i];
+
+        /* feed-forward: x += W_down (silu(W_gate xb) * W_up xb), xb = rmsnorm(x) */
+        ref_rmsnorm(s->xb, s->x, L->ffn_norm.data, d, hp->rms_eps);
+        ref_matvec(s->hb, &L->w_gate, s->xb, s->row);
+        ref_matvec(s->hb2, &L->w_up, s->xb, s->row);
+        for (int i = 0; i < hp->n_ff; i++) {
+            float g = s->hb[i];
+            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
+        }
+        ref_matvec(s->xb2, &L->w_down, s->hb, s->row);
+        for (int i = 0; i < d; i++) s->x[i] += s->xb2[i];
+    }
+    /* logits = W_out rmsnorm(x) */
+    ref_rmsnorm(s->xb, s->x, m->output_norm.data, d, hp->rms_eps);
+    ref_matvec(s->logits, &m->output, s->xb, s->row);
+    *logits = s->logits;
+    return LVK_OK;
+}

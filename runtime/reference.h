@@ -1,0 +1,24 @@
+/* reference.h — the plain-C forward pass: the oracle every GPU test compares with.
+ * Written for clarity, not speed: weights are dequantised row by row as they are used. */
+#ifndef LVK_REFERENCE_H
+#define LVK_REFERENCE_H
+
+#include "model.h"
+
+typedef struct ref_state ref_state;
+
+lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out);
+void ref_free(ref_state *s);
+/* Runs token `token` at position `pos` (0 <= pos < n_ctx) and returns the
+ * logits [n_vocab] (owned by the state, valid until the next call). */
+lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits);
+
+/* Building blocks, exposed so kernel tests compare against exactly these. */
+void ref_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* y[rows] = W x, W of any supported type; `row_buf` holds one dequantised row. */
+void ref_matvec(float *y, const lvk_weight *W, const float *x, float *row_buf);
+/* Rotates pairs (2i, 2i+1) of the first rope_dim dims of each head. */
+void ref_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float base);
+void ref_softmax(float *x, int n);
+
+#endif

@@ -1,0 +1,68 @@
+/* sampler.c — temperature, top-k and top-p sampling on the host. */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, uint64_t seed) {
+    s->temperature = temperature;
+    s->top_k = top_k;
+    s->top_p = top_p;
+    s->rng = seed ? seed : 0x9e3779b97f4a7c15ull; /* xorshift must not start at 0 */
+    s->n_vocab = n_vocab;
+    s->candidates = malloc((size_t)n_vocab * sizeof *s->candidates);
+    return s->candidates ? 0 : -1;
+}
+
+void sampler_free(lvk_sampler *s) {
+    free(s->candidates);
+    s->candidates = NULL;
+}
+
+float sampler_uniform(lvk_sampler *s) {
+    s->rng ^= s->rng >> 12;
+    s->rng ^= s->rng << 25;
+    s->rng ^= s->rng >> 27;
+    return (float)((s->rng * 0x2545F4914F6CDD1Dull) >> 40) / 16777216.0f; /* 24 bits */
+}
+
+/* Descending probability; equal probabilities by ascending id, so results
+ * do not depend on qsort's order. */
+static int by_probability(const void *a, const void *b) {
+    const struct sampler_candidate *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int32_t sampler_sample(lvk_sampler *s, const float *logits) {
+    int n = s->n_vocab;
+    float max = logits[0];
+    int32_t argmax = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > max) max = logits[i], argmax = i;
+    if (s->temperature <= 0) return argmax;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        float p = expf((logits[i] - max) / s->temperature);
+        s->candidates[i] = (struct sampler_candidate){p, i};
+        sum += p;
+    }
+    for (int i = 0; i < n; i++) s->candidates[i].p = (float)(s->candidates[i].p / sum);
+    qsort(s->candidates, (size_t)n, sizeof *s->candidates, by_probability);
+    int keep = s->top_k > 0 && s->top_k < n ? s->top_k : n;
+    if (s->top_p < 1.0f) {
+        double cum = 0;
+        for (int i = 0; i < keep; i++) {
+            cum += s->candidates[i].p;
+            if (cum >= s->top_p) { keep = i + 1; break; }
+        }
+    }
+    double kept = 0;
+    for (int i = 0; i < keep; i++) kept += s->candidates[i].p;
+    double r = sampler_uniform(s) * kept, cum = 0;
+    for (int i = 0; i < keep; i++) {
+        cum += s->candidates[i].p;
+        if (r < cum) return s->candidates[i].id;
+    }
+    return s->candidates[keep - 1].id;
+}

@@ -1,0 +1,25 @@
+/* sampler.h — choosing a token from logits: temperature, top-k, top-p, seeded. */
+#ifndef LVK_SAMPLER_H
+#define LVK_SAMPLER_H
+
+#include <stdint.h>
+
+typedef struct lvk_sampler {
+    float temperature; /* <= 0: greedy */
+    int top_k;         /* <= 0: all */
+    float top_p;       /* >= 1: all */
+    uint64_t rng;      /* xorshift64* state */
+    struct sampler_candidate { float p; int32_t id; } *candidates; /* [n_vocab] */
+    int n_vocab;
+} lvk_sampler;
+
+/* Returns 0 on success, -1 when out of memory. */
+int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, uint64_t seed);
+void sampler_free(lvk_sampler *s);
+/* Samples from softmax(logits / temperature) restricted to the top_k most
+ * likely tokens and the smallest set whose probability reaches top_p. */
+int32_t sampler_sample(lvk_sampler *s, const float *logits);
+/* Uniform float in [0,1) from the sampler's generator. */
+float sampler_uniform(lvk_sampler *s);
+
+#endif

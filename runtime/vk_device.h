@@ -1,0 +1,100 @@
+/* vk_device.h — the Vulkan layer: instance, device choice, memory, buffers,
+ * pipelines from the embedded SPIR-V, submission. Everything goes through volk. */
+#ifndef LVK_VK_DEVICE_H
+#define LVK_VK_DEVICE_H
+
+#include "litevk.h"
+
+#include <stdatomic.h>
+#include <threads.h>
+#include <volk.h>
+
+#define LVK_MAX_BINDINGS 8       /* storage buffers in the one descriptor-set layout */
+#define LVK_PUSH_CONSTANT_BYTES 64
+#define LVK_MAX_SPEC 8
+
+typedef struct vk_pipeline_entry {
+    char shader[32];
+    uint32_t spec[LVK_MAX_SPEC];
+    uint32_t n_spec;
+    VkPipeline pipeline;
+} vk_pipeline_entry;
+
+typedef struct vk_device {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    atomic_uint validation_messages;
+    VkPhysicalDevice phys;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem_props;
+    lvk_device_info info;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    mtx_t queue_lock;          /* vkQueueSubmit needs the queue externally synchronised */
+
+    uint64_t max_storage_range; /* largest range one descriptor may bind */
+    uint64_t max_alloc;         /* largest single VkDeviceMemory we make (<= 1 GiB) */
+    uint32_t weight_mem_type;   /* memory type for weights/activations */
+    int weights_mappable;       /* that type is host visible: upload by memcpy */
+    uint32_t readback_mem_type; /* host-visible (cached if possible) for results */
+    int readback_coherent;
+
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipeline_layout;
+    mtx_t pipeline_lock;
+    vk_pipeline_entry *pipelines;
+    uint32_t n_pipelines, cap_pipelines;
+    VkCommandPool upload_pool;  /* guarded by queue_lock */
+} vk_device;
+
+/* Lists the physical devices (see lvk_list_devices). */
+lvk_status vk_list_devices(lvk_device_info *out, int capacity, int *count, int *chosen,
+                           const char *selector);
+lvk_status vk_device_create(vk_device **out, const char *selector, int validate);
+void vk_device_free(vk_device *dev);
+lvk_status vk_check(VkResult r, const char *what);
+
+/* A buffer bound to a slice of an arena block. `mapped` is non-NULL when the
+ * memory is host visible. */
+typedef struct vk_buffer {
+    VkBuffer buffer;
+    VkDeviceSize size;
+    uint8_t *mapped;
+} vk_buffer;
+
+/* Bump allocator of buffers in blocks of <= max_alloc; freed all at once. */
+typedef struct vk_arena {
+    vk_device *dev;
+    uint32_t mem_type;
+    int mappable;
+    VkDeviceMemory *blocks;
+    uint8_t **block_maps;
+    uint32_t n_blocks, cap_blocks;
+    VkDeviceSize used; /* in the last block */
+    VkDeviceSize last_size;
+    VkBuffer *buffers;
+    uint32_t n_buffers, cap_buffers;
+    uint64_t total_bytes;
+} vk_arena;
+
+void vk_arena_init(vk_arena *a, vk_device *dev, int readback);
+lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out);
+void vk_arena_free(vk_arena *a);
+
+/* Writes `size` bytes to a buffer at `offset`: memcpy when mapped, else
+ * through a staging buffer and a copy on the queue. */
+lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offset,
+                           const void *data, VkDeviceSize size);
+/* Fills a buffer with zeros on the device. */
+lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b);
+
+/* The pipeline of shader `name` (shaders/NAME.comp) with specialisation
+ * constants spec[0..n) at constant ids 0..n-1; created on first use. */
+lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spec, uint32_t n_spec,
+                           VkPipeline *out);
+
+/* Submits one command buffer and waits for it. */
+lvk_status vk_submit_wait(vk_device *dev, VkCommandBuffer cmd, VkFence fence);
+
+#endif

@@ -1,0 +1,40 @@
+// common.glsl — what every LiteVK kernel shares: the per-token parameters and
+// workgroup reductions. Every kernel declares `layout(local_size_x_id = 0) in;`
+// so the runtime sets the workgroup size per device.
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+// Per-token values, written by the host before each submission, so command
+// buffers can be recorded once and replayed.
+layout(binding = 0) readonly buffer Params {
+    uint n_tokens;   // token columns in this pass (1..8)
+    uint pos;        // position of the first column
+    uint logits_col; // column whose logits the reduction reads
+    uint pad;
+    uint tokens[8];  // token ids of the columns
+} params;
+
+shared float reduce_scratch[64]; // one value per subgroup (>= 64 subgroups never happens)
+
+// Sum / max over the whole workgroup. Call from uniform control flow.
+float workgroup_sum(float v) {
+    v = subgroupAdd(v);
+    if (gl_NumSubgroups == 1) return v;
+    barrier();
+    if (subgroupElect()) reduce_scratch[gl_SubgroupID] = v;
+    barrier();
+    float total = 0.0;
+    for (uint i = 0; i < gl_NumSubgroups; i++) total += reduce_scratch[i];
+    return total;
+}
+
+float workgroup_max(float v) {
+    v = subgroupMax(v);
+    if (gl_NumSubgroups == 1) return v;
+    barrier();
+    if (subgroupElect()) reduce_scratch[gl_SubgroupID] = v;
+    barrier();
+    float m = reduce_scratch[0];
+    for (uint i = 1; i < gl_NumSubgroups; i++) m = max(m, reduce_scratch[i]);
+    return m;
+}

@@ -1,0 +1,78 @@
+#version 450
+// matvec.comp — y[c][r] (+)= sum_k W[r][k] x[c][k] for up to NCOLS token columns.
+//
+// One workgroup computes NR rows for every column, so each weight unit read
+// from memory serves all columns (batched prompt, deferred KV fill). Lanes
+// stride over the row's units; a subgroup reduction finishes each dot product.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint NR = 4;     // rows per workgroup
+layout(constant_id = 2) const uint NCOLS = 1;  // max token columns
+layout(constant_id = 3) const uint WTYPE = 0;  // ggml type of W
+#include "common.glsl"
+#include "weights.glsl"
+
+layout(binding = 2) readonly buffer X { vec4 x4[]; };
+layout(binding = 3) buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint rows;       // rows of this matrix part
+    uint units;      // units of 8 weights per row
+    uint x_stride;   // floats between columns of x (multiple of 8)
+    uint y_stride;   // floats between columns of y
+    uint y_offset;   // first output row of this part
+    uint y_pos_mul;  // y_stride to write at row `pos` of a KV cache, else 0
+    uint scale_off;  // word offset of the fp16 scales (quantised types)
+    uint accumulate; // 1: y += W x (residual add), 0: y = W x
+} pc;
+
+shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
+
+void main() {
+    const uint row0 = gl_WorkGroupID.x * NR;
+    const uint n_cols = min(params.n_tokens, NCOLS);
+    float acc[NR][NCOLS];
+    for (uint i = 0; i < NR; i++)
+        for (uint c = 0; c < NCOLS; c++) acc[i][c] = 0.0;
+
+    for (uint u = gl_LocalInvocationID.x; u < pc.units; u += gl_WorkGroupSize.x) {
+        const uint ia = unit_first_a(u) / 4u, ib = unit_first_b(u) / 4u;
+        vec4 xa[NCOLS], xb[NCOLS];
+        for (uint c = 0; c < NCOLS; c++) {
+            if (c < n_cols) {
+                xa[c] = x4[c * (pc.x_stride / 4u) + ia];
+                xb[c] = x4[c * (pc.x_stride / 4u) + ib];
+            }
+        }
+        for (uint i = 0; i < NR; i++) {
+            vec4 a, b;
+            load_unit(min(row0 + i, pc.rows - 1u), u, pc.units, pc.scale_off, a, b);
+            for (uint c = 0; c < NCOLS; c++)
+                if (c < n_cols) acc[i][c] += dot(a, xa[c]) + dot(b, xb[c]);
+        }
+    }
+
+    for (uint i = 0; i < NR; i++)
+        for (uint c = 0; c < NCOLS; c++) acc[i][c] = subgroupAdd(acc[i][c]);
+    if (gl_NumSubgroups > 1) {
+        if (subgroupElect())
+            for (uint i = 0; i < NR; i++)
+                for (uint c = 0; c < NCOLS; c++)
+                    partial[(gl_SubgroupID * NR + i) * NCOLS + c] = acc[i][c];
+        barrier();
+        for (uint i = 0; i < NR; i++)
+            for (uint c = 0; c < NCOLS; c++) {
+                float s = 0.0;
+                for (uint g = 0; g < gl_NumSubgroups; g++) s += partial[(g * NR + i) * NCOLS + c];
+                acc[i][c] = s;
+            }
+    }
+    if (gl_LocalInvocationID.x != 0) return;
+    for (uint i = 0; i < NR; i++) {
+        const uint r = row0 + i;
+        if (r >= pc.rows) break;
+        for (uint c = 0; c < n_cols; c++) {
+            const uint idx = c * pc.y_stride + params.pos * pc.y_pos_mul + pc.y_offset + r;
+            y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
+        }
+    }
+}

@@ -32,52 +32,18 @@ struct gpu_session {
 /* ---- recording helpers --------------------------------------------------- */
 
 typedef struct recorder {
+    vk_recorder vk;
     gpu_session *s;
-    VkCommandBuffer cmd;
     uint32_t ncols;
-    lvk_status status;
 } recorder;
 
-/* Binds `bufs` (binding 1..n; binding 0 is always the per-token params) and
- * records one dispatch of `shader` specialised by spec (spec[0] = workgroup size). */
 static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
                      const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
                      uint32_t gx, uint32_t gy) {
-    if (r->status != LVK_OK) return;
-    gpu_session *s = r->s;
-    VkPipeline pipeline;
-    if ((r->status = vk_pipeline_get(s->dev, shader, spec, n_spec, &pipeline)) != LVK_OK) return;
-    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                      .descriptorPool = s->descriptors, .descriptorSetCount = 1,
-                                      .pSetLayouts = &s->dev->set_layout};
-    VkDescriptorSet set;
-    if ((r->status = vk_check(vkAllocateDescriptorSets(s->dev->device, &ai, &set), "vkAllocateDescriptorSets")))
-        return;
-    VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
-    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS];
-    for (uint32_t i = 0; i <= n_bufs; i++) {
-        const vk_buffer *b = i == 0 ? &s->params : bufs[i - 1];
-        info[i] = (VkDescriptorBufferInfo){b->buffer, 0, b->size};
-        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
-                                           .dstBinding = i, .descriptorCount = 1,
-                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                           .pBufferInfo = &info[i]};
-    }
-    vkUpdateDescriptorSets(s->dev->device, n_bufs + 1, writes, 0, NULL);
-    vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-    vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, s->dev->pipeline_layout, 0, 1, &set, 0, NULL);
-    vkCmdPushConstants(r->cmd, s->dev->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
-    vkCmdDispatch(r->cmd, gx, gy, 1);
+    vk_record_dispatch(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, gx, gy);
 }
 
-/* Later dispatches read what earlier ones wrote: one global memory barrier. */
-static void barrier(recorder *r) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                         &mb, 0, NULL, 0, NULL);
-}
+static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
@@ -168,7 +134,7 @@ static lvk_status record_pass(gpu_session *s, VkCommandBuffer cmd, uint32_t ncol
     const gpu_model *g = s->g;
     const lvk_hparams *hp = s->hp;
     uint32_t kv_dim = (uint32_t)hp_kv_dim(hp);
-    recorder r = {s, cmd, ncols, LVK_OK};
+    recorder r = {{s->dev, s->descriptors, &s->params, cmd, LVK_OK}, s, ncols};
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     LVK_TRY(vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer"));
 
@@ -208,7 +174,7 @@ static lvk_status record_pass(gpu_session *s, VkCommandBuffer cmd, uint32_t ncol
                                .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0,
                          NULL, 0, NULL);
-    LVK_TRY(r.status);
+    LVK_TRY(r.vk.status);
     return vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
 

@@ -94,6 +94,24 @@ lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b);
 lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spec, uint32_t n_spec,
                            VkPipeline *out);
 
+/* Recording dispatches in LiteVK's binding convention: binding 0 is always
+ * the per-token params buffer, bindings 1..n the kernel's buffers. The first
+ * failure is kept in `status` and later calls do nothing. */
+typedef struct vk_recorder {
+    vk_device *dev;
+    VkDescriptorPool pool; /* one set per dispatch, written once */
+    const vk_buffer *params;
+    VkCommandBuffer cmd;
+    lvk_status status;
+} vk_recorder;
+
+/* Records a dispatch of `shader` specialised by spec (spec[0] = workgroup size). */
+void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
+                        uint32_t gx, uint32_t gy);
+/* Later dispatches read what earlier ones wrote: one global memory barrier. */
+void vk_record_barrier(vk_recorder *r);
+
 /* Submits one command buffer and waits for it. */
 lvk_status vk_submit_wait(vk_device *dev, VkCommandBuffer cmd, VkFence fence);
 

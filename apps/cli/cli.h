@@ -1,0 +1,25 @@
+/* cli.h — the `litevk` command line: one file per command. */
+#ifndef LVK_CLI_H
+#define LVK_CLI_H
+
+#include "litevk.h"
+
+/* Each command gets argv after the command name; returns the exit status. */
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+/* Prints "litevk: <message>" on stderr and returns 1 (or 2 for usage errors). */
+int cli_error(const char *fmt, ...);
+int cli_usage_error(const char *command, const char *fmt, ...);
+/* The value of a flag that takes one; NULL (after an error line) if missing. */
+const char *cli_value(int argc, char **argv, int *i);
+/* Parses an integer / float flag value within [min, max]; 0 on success. */
+int cli_int(const char *flag, const char *text, long min, long max, long *out);
+int cli_float(const char *flag, const char *text, double min, double max, double *out);
+/* The default model: assets/stories260K.gguf of the source tree, else of the
+ * current directory. */
+const char *cli_default_model(void);
+
+#endif

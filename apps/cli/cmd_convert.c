@@ -1,0 +1,41 @@
+/* cmd_convert.c — `litevk convert`: llama2.c checkpoint + tokenizer -> GGUF. */
+#include "cli.h"
+#include "convert.h"
+#include "gguf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type f32|f16|q8_0|q4_0]\n"
+    "\n"
+    "Converts a llama2.c checkpoint (.bin, run.c's format) and its tokenizer (.bin) into a\n"
+    "LLaMA GGUF with the same tensors and vocabulary as llama.cpp's converter writes.\n"
+    "Norm weights stay f32; matrices get --type (default f32).\n";
+
+int cmd_convert(int argc, char **argv) {
+    const char *in[2] = {NULL, NULL}, *out = NULL, *type = "f32";
+    int n_in = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(help, stdout); return 0; }
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (!(out = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(argv[i], "--type")) {
+            if (!(type = cli_value(argc, argv, &i))) return 2;
+        } else if (argv[i][0] != '-' && n_in < 2) {
+            in[n_in++] = argv[i];
+        } else {
+            return cli_usage_error("convert", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (n_in < 2 || !out) return cli_usage_error("convert", "needs CHECKPOINT, TOKENIZER and -o OUT");
+    struct { const char *name; uint32_t type; } types[] = {
+        {"f32", GGML_F32}, {"f16", GGML_F16}, {"q8_0", GGML_Q8_0}, {"q4_0", GGML_Q4_0}};
+    int t = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(type, types[i].name)) t = i;
+    if (t < 0) return cli_usage_error("convert", "unknown --type '%s'", type);
+    if (lvk_convert_llama2c(in[0], in[1], out, types[t].type) != LVK_OK) return cli_error("%s", lvk_last_error());
+    fprintf(stderr, "litevk: wrote %s (%s)\n", out, types[t].name);
+    return 0;
+}

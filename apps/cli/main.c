@@ -1,0 +1,109 @@
+/* main.c — `litevk COMMAND [options]`. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: litevk COMMAND [options]\n"
+    "\n"
+    "LiteVK runs LLaMA-family GGUF models on any Vulkan GPU (or Mesa's lavapipe on the CPU).\n"
+    "\n"
+    "commands:\n"
+    "  run       generate text from a prompt\n"
+    "  info      show a model's hyper-parameters, tensors and metadata\n"
+    "  devices   list the Vulkan devices and which one would be used\n"
+    "  convert   convert a llama2.c checkpoint and tokenizer to GGUF\n"
+    "\n"
+    "`litevk COMMAND --help` describes each command's options.\n"
+    "environment: LITEVK_DEVICE=<index|name> picks a device, LITEVK_VALIDATE=1 enables the\n"
+    "Khronos validation layer.\n";
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("litevk: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "litevk %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see `litevk %s --help`)\n", command);
+    va_end(ap);
+    return 2;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_int(const char *flag, const char *text, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+    {
+        cli_error("%s expects an integer in %ld..%ld, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *flag, const char *text, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min || v > max)
+    {
+        cli_error("%s expects a number in %g..%g, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_default_model(void) {
+    static const char *candidates[] = {LITEVK_ASSETS_DIR "/stories260K.gguf", "assets/stories260K.gguf"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0) return candidates[i];
+    return candidates[0];
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("litevk %s\n", LVK_VERSION_STRING);
+        return 0;
+    }
+    struct { const char *name; int (*fn)(int, char **); } commands[] = {
+        {"run", cmd_run}, {"info", cmd_info}, {"devices", cmd_devices}, {"convert", cmd_convert},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "litevk: unknown command '%s' (see `litevk --help`)\n", cmd);
+    return 2;
+}

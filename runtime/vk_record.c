@@ -1,0 +1,44 @@
+/* vk_record.c — recording dispatches with descriptor sets written once. */
+#include "vk_device.h"
+
+void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
+                        uint32_t gx, uint32_t gy) {
+    if (r->status != LVK_OK) return;
+    if (n_bufs + 1 > LVK_MAX_BINDINGS || push_size > LVK_PUSH_CONSTANT_BYTES) {
+        r->status = LVK_ERR_INVALID_ARGUMENT;
+        return;
+    }
+    vk_device *dev = r->dev;
+    VkPipeline pipeline;
+    if ((r->status = vk_pipeline_get(dev, shader, spec, n_spec, &pipeline)) != LVK_OK) return;
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = r->pool, .descriptorSetCount = 1,
+                                      .pSetLayouts = &dev->set_layout};
+    VkDescriptorSet set;
+    if ((r->status = vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets")))
+        return;
+    VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS];
+    for (uint32_t i = 0; i <= n_bufs; i++) {
+        const vk_buffer *b = i == 0 ? r->params : bufs[i - 1];
+        info[i] = (VkDescriptorBufferInfo){b->buffer, 0, b->size};
+        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
+                                           .dstBinding = i, .descriptorCount = 1,
+                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                           .pBufferInfo = &info[i]};
+    }
+    vkUpdateDescriptorSets(dev->device, n_bufs + 1, writes, 0, NULL);
+    vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->pipeline_layout, 0, 1, &set, 0, NULL);
+    vkCmdPushConstants(r->cmd, dev->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
+    vkCmdDispatch(r->cmd, gx, gy, 1);
+}
+
+void vk_record_barrier(vk_recorder *r) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                         &mb, 0, NULL, 0, NULL);
+}

@@ -1,0 +1,265 @@
+/* test_api.c — the public API end to end: greedy generation equals the
+ * reference forward token for token, and every kind of bad input or
+ * out-of-order call returns a clear status (never a crash). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "litevk.h"
+#include "reference.h"
+
+#define MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
+
+typedef struct fixture {
+    lvk_context *ctx;
+    lvk_model *model;
+} fixture;
+
+static int setup(void **state) {
+    static fixture f;
+    if (lvk_context_create(NULL, &f.ctx) != LVK_OK || lvk_model_load(f.ctx, MODEL, NULL, &f.model) != LVK_OK) {
+        fprintf(stderr, "setup: %s\n", lvk_last_error());
+        return -1;
+    }
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    uint32_t messages = lvk_context_validation_messages(f->ctx);
+    lvk_model_free(f->model);
+    lvk_context_free(f->ctx);
+    return messages == 0 ? 0 : -1; /* any validation message fails the suite */
+}
+
+/* `litevk run -p "Once upon a time" -n 60 --temp 0` must generate what the
+ * reference forward (llama2.c's algorithm) generates from the same tokens. */
+static void test_greedy_matches_reference(void **state) {
+    fixture *f = *state;
+    const char *prompt = "Once upon a time";
+    int32_t ids[64];
+    int n = 0;
+    assert_int_equal(lvk_tokenize(f->model, prompt, 1, ids, 64, &n), LVK_OK);
+    assert_int_equal(ids[0], 1); /* BOS */
+
+    lvk_host_model *hm;
+    ref_state *ref;
+    assert_int_equal(host_model_open(MODEL, &hm), LVK_OK);
+    assert_int_equal(ref_create(hm, 128, &ref), LVK_OK);
+    int32_t want[60];
+    const float *logits = NULL;
+    for (int i = 0; i < n; i++) assert_int_equal(ref_forward(ref, ids[i], i, &logits), LVK_OK);
+    for (int g = 0; g < 60; g++) {
+        int best = 0;
+        for (int v = 1; v < hm->hp.n_vocab; v++)
+            if (logits[v] > logits[best]) best = v;
+        want[g] = best;
+        assert_int_equal(ref_forward(ref, best, n + g, &logits), LVK_OK);
+    }
+
+    lvk_session *s;
+    assert_int_equal(lvk_session_create(f->model, NULL, &s), LVK_OK);
+    assert_int_equal(lvk_session_feed(s, prompt, 1), LVK_OK);
+    char text[2048] = "";
+    for (int g = 0; g < 60; g++) {
+        lvk_token_info t;
+        assert_int_equal(lvk_session_step(s, &t), LVK_OK);
+        if (t.id != want[g]) fail_msg("token %d: GPU %d, reference %d", g, t.id, want[g]);
+        assert_int_equal(t.layer, 5);
+        assert_int_equal(t.n_layers, 5);
+        assert_true(t.confidence > 0 && t.confidence <= 1.0001f);
+        strncat(text, t.piece, sizeof text - strlen(text) - 1);
+    }
+    printf("  %s%s\n", prompt, text);
+    /* the story llama2.c's doc/stories260K.md shows for this checkpoint */
+    assert_non_null(strstr(text, "there was a little girl named Lily"));
+
+    /* reset: the same prompt gives the same tokens again */
+    assert_int_equal(lvk_session_reset(s), LVK_OK);
+    assert_int_equal(lvk_session_n_past(s), 0);
+    assert_int_equal(lvk_session_feed(s, prompt, 1), LVK_OK);
+    lvk_token_info t;
+    assert_int_equal(lvk_session_step(s, &t), LVK_OK);
+    assert_int_equal(t.id, want[0]);
+    lvk_session_free(s);
+    ref_free(ref);
+    host_model_free(hm);
+}
+
+static void test_sampling_is_seeded(void **state) {
+    fixture *f = *state;
+    lvk_session_params p = lvk_session_default_params();
+    p.temperature = 1.0f;
+    p.top_k = 40;
+    p.top_p = 0.9f;
+    p.seed = 42;
+    int32_t first[2][30];
+    for (int run = 0; run < 2; run++) {
+        lvk_session *s;
+        assert_int_equal(lvk_session_create(f->model, &p, &s), LVK_OK);
+        assert_int_equal(lvk_session_feed(s, "Once upon a time", 1), LVK_OK);
+        for (int g = 0; g < 30; g++) {
+            lvk_token_info t;
+            assert_int_equal(lvk_session_step(s, &t), LVK_OK);
+            first[run][g] = t.id;
+            if (t.is_eos) break;
+        }
+        lvk_session_free(s);
+    }
+    assert_memory_equal(first[0], first[1], sizeof first[0]);
+}
+
+static void expect_error(lvk_status got, lvk_status want) {
+    assert_int_equal(got, want);
+    assert_true(strlen(lvk_last_error()) > 0);
+}
+
+static void test_bad_calls(void **state) {
+    fixture *f = *state;
+    lvk_session *s;
+    lvk_token_info t;
+    lvk_session_params p = lvk_session_default_params();
+    p.n_ctx = 16;
+    assert_int_equal(lvk_session_create(f->model, &p, &s), LVK_OK);
+
+    expect_error(lvk_session_step(s, &t), LVK_ERR_STATE);                 /* step before any prompt */
+    expect_error(lvk_session_feed(s, "", 0), LVK_ERR_INVALID_ARGUMENT);   /* empty prompt */
+    expect_error(lvk_session_feed(s, "bad \xff utf-8", 1), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_feed(s, "Once upon a time there was a dog and a cat and a bird", 1),
+                 LVK_ERR_CONTEXT_FULL);                                    /* longer than the context */
+    assert_int_equal(lvk_session_n_past(s), 0);                            /* nothing was lost */
+    int32_t bad_id = 99999;
+    expect_error(lvk_session_feed_tokens(s, &bad_id, 1), LVK_ERR_INVALID_ARGUMENT);
+
+    /* generation past the end of the context stops with CONTEXT_FULL */
+    assert_int_equal(lvk_session_feed(s, "Once upon a time", 1), LVK_OK);
+    lvk_status st = LVK_OK;
+    int steps = 0;
+    while (st == LVK_OK && steps < 100) {
+        st = lvk_session_step(s, &t);
+        if (st == LVK_OK && t.is_eos) st = lvk_session_feed(s, "Then", 0);
+        steps++;
+    }
+    expect_error(st, LVK_ERR_CONTEXT_FULL);
+    assert_int_equal(lvk_session_n_past(s), 16);
+    assert_int_equal(lvk_session_reset(s), LVK_OK);
+    assert_int_equal(lvk_session_feed(s, "Once", 1), LVK_OK);            /* usable again */
+
+    /* NULL arguments */
+    expect_error(lvk_session_step(NULL, &t), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_step(s, NULL), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_feed(s, NULL, 1), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_feed(NULL, "x", 1), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_reset(NULL), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_session_create(NULL, NULL, &s), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_model_load(f->ctx, NULL, NULL, NULL), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_context_create(NULL, NULL), LVK_ERR_INVALID_ARGUMENT);
+    expect_error(lvk_tokenize(NULL, "x", 1, NULL, 0, NULL), LVK_ERR_INVALID_ARGUMENT);
+    char buf[8];
+    expect_error(lvk_token_piece(f->model, -1, buf, sizeof buf), LVK_ERR_INVALID_ARGUMENT);
+    lvk_session_free(NULL);
+    lvk_model_free(NULL);
+    lvk_context_free(NULL);
+
+    /* bad session parameters */
+    lvk_session *s2;
+    p = lvk_session_default_params();
+    p.n_ctx = 100000;
+    expect_error(lvk_session_create(f->model, &p, &s2), LVK_ERR_INVALID_ARGUMENT);
+    p = lvk_session_default_params();
+    p.top_p = 0;
+    expect_error(lvk_session_create(f->model, &p, &s2), LVK_ERR_INVALID_ARGUMENT);
+    lvk_session_free(s);
+}
+
+/* Copies the default model with `patch` applied at the first occurrence of `find`. */
+static void write_patched(const char *path, const char *find, size_t offset, const void *patch, size_t n) {
+    FILE *in = fopen(MODEL, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    char *data = malloc((size_t)size);
+    assert_int_equal(fread(data, 1, (size_t)size, in), (size_t)size);
+    fclose(in);
+    char *hit = memmem(data, (size_t)size, find, strlen(find));
+    assert_non_null(hit);
+    memcpy(hit + offset, patch, n);
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    fwrite(data, 1, (size_t)size, out);
+    fclose(out);
+    free(data);
+}
+
+static void expect_load_error(fixture *f, const char *path, lvk_status want, const char *keyword) {
+    lvk_model *m = NULL;
+    expect_error(lvk_model_load(f->ctx, path, NULL, &m), want);
+    assert_null(m);
+    if (!strstr(lvk_last_error(), keyword)) fail_msg("message '%s' lacks '%s'", lvk_last_error(), keyword);
+}
+
+static void test_bad_models(void **state) {
+    fixture *f = *state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/api_bad.gguf", LITEVK_TMP_DIR);
+    /* a missing tensor: rename blk.0.ffn_up */
+    write_patched(path, "blk.0.ffn_up.weight", 10, "X", 1);
+    expect_load_error(f, path, LVK_ERR_FORMAT, "blk.0.ffn_up.weight");
+    /* a shape mismatch: blk.1.attn_q's rows (ne[1]) 64 -> 32; the name is
+     * followed by n_dims (4 bytes) and ne[0] (8 bytes) */
+    uint64_t rows = 32;
+    write_patched(path, "blk.1.attn_q.weight", strlen("blk.1.attn_q.weight") + 12, &rows, 8);
+    expect_load_error(f, path, LVK_ERR_FORMAT, "shape");
+    /* an unsupported tensor type (q5_0 = 6) on a matrix */
+    uint32_t type = 6;
+    write_patched(path, "blk.0.attn_k.weight", strlen("blk.0.attn_k.weight") + 4 + 16, &type, 4);
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "q5_0");
+    /* another architecture */
+    write_patched(path, "llama", 0, "gpt-2", 5);
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "architecture");
+    /* not a file at all */
+    expect_load_error(f, LITEVK_TMP_DIR "/does-not-exist.gguf", LVK_ERR_IO, "cannot open");
+}
+
+static void test_many_sessions_on_one_model(void **state) {
+    fixture *f = *state;
+    lvk_session *a, *b;
+    assert_int_equal(lvk_session_create(f->model, NULL, &a), LVK_OK);
+    assert_int_equal(lvk_session_create(f->model, NULL, &b), LVK_OK);
+    assert_int_equal(lvk_session_feed(a, "Once upon a time", 1), LVK_OK);
+    assert_int_equal(lvk_session_feed(b, "The dog", 1), LVK_OK);
+    lvk_token_info ta, tb;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(lvk_session_step(a, &ta), LVK_OK);
+        assert_int_equal(lvk_session_step(b, &tb), LVK_OK);
+    }
+    /* interleaving must not leak state: a alone gives the same 11th token */
+    lvk_session *c;
+    assert_int_equal(lvk_session_create(f->model, NULL, &c), LVK_OK);
+    assert_int_equal(lvk_session_feed(c, "Once upon a time", 1), LVK_OK);
+    lvk_token_info tc;
+    for (int i = 0; i < 10; i++) assert_int_equal(lvk_session_step(c, &tc), LVK_OK);
+    assert_int_equal(tc.id, ta.id);
+    lvk_session_free(a);
+    lvk_session_free(b);
+    lvk_session_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_greedy_matches_reference),
+        cmocka_unit_test(test_sampling_is_seeded),
+        cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_many_sessions_on_one_model),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,202 @@
+/* synth.c — random-weight LLaMA GGUF files. Each tensor is generated when
+ * the writer asks for it, from its own seed, so a 2 GB model needs memory
+ * for one tensor only. */
+#include "synth.h"
+#include "gguf.h"
+#include "gguf_write.h"
+#include "quant.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_SPECIAL 3
+#define FIRST_NORMAL (N_SPECIAL + 256)
+
+synth_params synth_default_params(void) {
+    return (synth_params){.n_layers = 2, .n_embd = 64, .n_heads = 4, .n_kv_heads = 2, .n_ff = 128,
+                          .n_vocab = 300, .n_ctx = 128, .weight_type = GGML_F32, .tied = 1,
+                          .rope_base = 10000.0f, .seed = 1};
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-1, 1) */
+static float uniform(uint64_t *state) {
+    return (float)(splitmix64(state) >> 40) * (2.0f / (1 << 24)) - 1.0f;
+}
+
+void synth_token_text(uint32_t id, char *out, size_t size) {
+    if (id < N_SPECIAL) {
+        static const char *special[] = {"<unk>", "<s>", "</s>"};
+        snprintf(out, size, "%s", special[id]);
+        return;
+    }
+    if (id < FIRST_NORMAL) {
+        snprintf(out, size, "<0x%02X>", id - N_SPECIAL);
+        return;
+    }
+    /* bijective base 27: digit 0 is "▁", 1..26 are "a".."z" */
+    int digits[16], n = 0;
+    for (uint64_t k = (uint64_t)(id - FIRST_NORMAL) + 1; k; k = (k - 1) / 27) digits[n++] = (int)((k - 1) % 27);
+    size_t len = 0;
+    while (n-- > 0 && len + 4 <= size) {
+        if (digits[n]) {
+            out[len++] = (char)('a' + digits[n] - 1);
+        } else {
+            memcpy(out + len, "\xe2\x96\x81", 3);
+            len += 3;
+        }
+    }
+    out[len] = 0;
+}
+
+/* One tensor, values uniform in center ± scale. */
+typedef struct synth_tensor {
+    uint64_t seed, rows, cols;
+    uint32_t type;
+    float center, scale;
+} synth_tensor;
+
+static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
+    const synth_tensor *t = user;
+    float *row = malloc(t->cols * sizeof *row);
+    if (!row) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+    uint64_t state = t->seed, row_bytes = n_bytes / t->rows;
+    for (uint64_t r = 0; r < t->rows; r++) {
+        for (uint64_t c = 0; c < t->cols; c++) row[c] = t->center + t->scale * uniform(&state);
+        lvk_quantize_row(t->type, row, (uint8_t *)dst + r * row_bytes, t->cols);
+    }
+    free(row);
+    return LVK_OK;
+}
+
+/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in the model's
+ * weight type, or (rows == 0) a norm vector in F32. Each has its own seed. */
+static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index,
+                             const synth_params *p, const char *name, uint64_t rows, uint64_t cols) {
+    synth_tensor *t = &jobs[*index];
+    uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
+    (*index)++;
+    *t = (synth_tensor){.seed = splitmix64(&state), .rows = rows ? rows : 1, .cols = cols,
+                        .type = rows ? p->weight_type : GGML_F32, .center = rows ? 0.0f : 1.0f,
+                        .scale = rows ? 1.0f / sqrtf((float)cols) : 0.1f};
+    uint64_t ne[2] = {cols, rows};
+    return gguf_writer_add_tensor_fill(g, name, t->type, rows ? 2 : 1, ne, fill_tensor, t);
+}
+
+static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_params *p) {
+    uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab;
+    uint64_t kv_dim = embd / p->n_heads * p->n_kv_heads, i = 0;
+    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd));
+    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd));
+    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd));
+    for (int l = 0; l < p->n_layers; l++) {
+        const struct { const char *name; uint64_t rows, cols; } t[] = {
+            {"attn_norm", 0, embd},   {"attn_q", embd, embd},      {"attn_k", kv_dim, embd},
+            {"attn_v", kv_dim, embd}, {"attn_output", embd, embd}, {"ffn_norm", 0, embd},
+            {"ffn_gate", ff, embd},   {"ffn_down", embd, ff},      {"ffn_up", ff, embd},
+        };
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[k].name);
+            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols));
+        }
+    }
+    return LVK_OK;
+}
+
+/* Token texts, scores and types; `texts` point into `arena`. */
+typedef struct synth_vocab {
+    char **texts, *arena;
+    float *scores;
+    int32_t *types;
+} synth_vocab;
+
+#define MAX_TEXT 32
+
+static lvk_status make_vocab(const synth_params *p, synth_vocab *v) {
+    uint32_t n = (uint32_t)p->n_vocab;
+    v->texts = malloc(n * sizeof *v->texts);
+    v->arena = malloc((size_t)n * MAX_TEXT);
+    v->scores = malloc(n * sizeof *v->scores);
+    v->types = malloc(n * sizeof *v->types);
+    if (!v->texts || !v->arena || !v->scores || !v->types)
+        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+    for (uint32_t id = 0; id < n; id++) {
+        v->texts[id] = v->arena + (size_t)id * MAX_TEXT;
+        synth_token_text(id, v->texts[id], MAX_TEXT);
+        v->types[id] = id == 0 ? 2 : id < N_SPECIAL ? 3 : id < FIRST_NORMAL ? 6 : 1;
+        v->scores[id] = id < FIRST_NORMAL ? 0.0f : -(float)(id - FIRST_NORMAL);
+    }
+    return LVK_OK;
+}
+
+static lvk_status add_metadata(gguf_writer *g, const synth_params *p, const synth_vocab *v) {
+    LVK_TRY(gguf_writer_add_str(g, "general.architecture", "llama"));
+    LVK_TRY(gguf_writer_add_str(g, "general.name", "synthetic"));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.context_length", (uint32_t)p->n_ctx));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.embedding_length", (uint32_t)p->n_embd));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.block_count", (uint32_t)p->n_layers));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.feed_forward_length", (uint32_t)p->n_ff));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.attention.head_count", (uint32_t)p->n_heads));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.attention.head_count_kv", (uint32_t)p->n_kv_heads));
+    LVK_TRY(gguf_writer_add_u32(g, "llama.rope.dimension_count", (uint32_t)(p->n_embd / p->n_heads)));
+    LVK_TRY(gguf_writer_add_f32(g, "llama.rope.freq_base", p->rope_base));
+    LVK_TRY(gguf_writer_add_f32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f));
+    LVK_TRY(gguf_writer_add_str(g, "tokenizer.ggml.model", "llama"));
+    LVK_TRY(gguf_writer_add_str_arr(g, "tokenizer.ggml.tokens", (const char *const *)v->texts,
+                                    (uint64_t)p->n_vocab));
+    LVK_TRY(gguf_writer_add_f32_arr(g, "tokenizer.ggml.scores", v->scores, (uint64_t)p->n_vocab));
+    LVK_TRY(gguf_writer_add_i32_arr(g, "tokenizer.ggml.token_type", v->types, (uint64_t)p->n_vocab));
+    LVK_TRY(gguf_writer_add_u32(g, "tokenizer.ggml.bos_token_id", 1));
+    LVK_TRY(gguf_writer_add_u32(g, "tokenizer.ggml.eos_token_id", 2));
+    return gguf_writer_add_u32(g, "tokenizer.ggml.unknown_token_id", 0);
+}
+
+static lvk_status check_params(const synth_params *p) {
+    if (p->n_layers < 1 || p->n_embd < 2 || p->n_heads < 1 || p->n_kv_heads < 1 || p->n_ff < 1 ||
+        p->n_ctx < 1 || p->n_vocab < FIRST_NORMAL || p->n_vocab > 1 << 24 || !(p->rope_base > 0))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+                        "synth: sizes must be positive and n_vocab at least %d", FIRST_NORMAL);
+    if (p->n_embd % p->n_heads || p->n_heads % p->n_kv_heads || (p->n_embd / p->n_heads) % 2)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+                        "synth: n_embd %d, n_heads %d, n_kv_heads %d do not give an even head size "
+                        "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads);
+    uint32_t t = p->weight_type;
+    if (t != GGML_F32 && t != GGML_F16 && t != GGML_Q8_0 && t != GGML_Q4_0)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s is not f32, f16, q8_0 or q4_0",
+                        ggml_type_name(t));
+    if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
+                        ggml_type_name(t), ggml_block_elems(t));
+    return LVK_OK;
+}
+
+lvk_status synth_llama_gguf(const synth_params *p, const char *path) {
+    if (!p || !path) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth_llama_gguf: NULL argument");
+    LVK_TRY(check_params(p));
+    synth_vocab v = {0};
+    gguf_writer *g = NULL;
+    synth_tensor *jobs = calloc(3 + 9 * (size_t)p->n_layers, sizeof *jobs);
+    lvk_status s = jobs ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+    if (s == LVK_OK) s = make_vocab(p, &v);
+    if (s == LVK_OK) s = gguf_writer_create(&g);
+    if (s == LVK_OK) s = add_metadata(g, p, &v);
+    if (s == LVK_OK) s = add_tensors(g, jobs, p);
+    if (s == LVK_OK) s = gguf_writer_write(g, path);
+    gguf_writer_free(g);
+    free(jobs);
+    free(v.texts);
+    free(v.arena);
+    free(v.scores);
+    free(v.types);
+    return s;
+}

@@ -1,0 +1,34 @@
+/* synth.h — random-weight LLaMA GGUF files for tests and benchmarks. */
+#ifndef LVK_SYNTH_H
+#define LVK_SYNTH_H
+
+#include "litevk.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct synth_params {
+    int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx;
+    uint32_t weight_type; /* GGML_F32, GGML_F16, GGML_Q8_0 or GGML_Q4_0, for the matrices */
+    int tied;             /* no output.weight: the embedding is the classifier */
+    float rope_base;
+    uint64_t seed;        /* same parameters and seed give the same file, byte for byte */
+} synth_params;
+
+/* A tiny model: 2 layers, 64 wide, 4 heads / 2 KV heads, ff 128, 300 tokens,
+ * context 128, F32, tied, rope base 10000, seed 1. */
+synth_params synth_default_params(void);
+
+/* Writes the model to `path`. Matrices are uniform in ±1/sqrt(row length),
+ * norm weights uniform in 1 ± 0.1 and F32. The vocabulary: 0 <unk>, 1 <s>,
+ * 2 </s>, 3..258 the byte tokens <0x00>..<0xFF>, then normal tokens (see
+ * synth_token_text) with decreasing scores. Memory use is one tensor. */
+lvk_status synth_llama_gguf(const synth_params *p, const char *path);
+
+/* Text of token `id` of the synthetic vocabulary. Normal tokens count
+ * through the strings over {"▁", "a".."z"} by length, then order ("▁", "a",
+ * ..., "z", "▁▁", "▁a", ...), so each one is a shorter token plus one
+ * symbol and BPE merges can reach it. */
+void synth_token_text(uint32_t id, char *out, size_t size);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what LiteVK needs on Debian 12 (only what is missing), then configures
+# and builds it in build/. Other distributions: install the equivalents of the
+# packages below, then run the two cmake commands.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config      # compiler and build
+  libvulkan-dev libvulkan-volk-dev      # Vulkan headers and loader, volk
+  glslc                                 # GLSL -> SPIR-V at build time (shaderc)
+  mesa-vulkan-drivers                   # lavapipe: a Vulkan device on the CPU
+  vulkan-validationlayers               # LITEVK_VALIDATE=1 (the tests use it)
+  libcmocka-dev                         # tests
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"

@@ -59,7 +59,7 @@ static int argmax(const float *x, int n) {
 /* Feeds `n_prompt` tokens in batches of up to 8 (so batches end mid-way),
  * then decodes `n_gen` greedy tokens one at a time, comparing every
  * position's logits and the chosen token with the reference. */
-static void check_model(const char *path, int n_prompt, int n_gen) {
+static void check_model_on(vk_device *device, uint64_t max_binding, const char *path, int n_prompt, int n_gen) {
     lvk_host_model *hm;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
     const lvk_hparams *hp = &hm->hp;
@@ -67,7 +67,10 @@ static void check_model(const char *path, int n_prompt, int n_gen) {
     gpu_model *gm;
     gpu_session *gs;
     ref_state *ref;
-    assert_int_equal(gpu_model_upload(dev, hm, NULL, NULL, &gm), LVK_OK);
+    uint64_t range = device->max_storage_range;
+    if (max_binding) device->max_storage_range = max_binding; /* forces weight matrices into row parts */
+    assert_int_equal(gpu_model_upload(device, hm, NULL, NULL, &gm), LVK_OK);
+    device->max_storage_range = range;
     assert_int_equal(gpu_session_create(gm, hp, n_ctx, &gs), LVK_OK);
     assert_int_equal(ref_create(hm, n_ctx, &ref), LVK_OK);
     float *logits = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -100,7 +103,7 @@ static void check_model(const char *path, int n_prompt, int n_gen) {
         pos += n;
     }
     printf("  %s: %d positions, worst logits NMSE %.3g\n", path, n_prompt + n_gen, worst);
-    assert_int_equal(atomic_load(&dev->validation_messages), 0);
+    assert_int_equal(atomic_load(&device->validation_messages), 0);
     free(tokens);
     free(logits);
     ref_free(ref);
@@ -108,6 +111,8 @@ static void check_model(const char *path, int n_prompt, int n_gen) {
     gpu_model_free(gm);
     host_model_free(hm);
 }
+
+static void check_model(const char *path, int n_prompt, int n_gen) { check_model_on(dev, 0, path, n_prompt, n_gen); }
 
 static void test_default_model(void **state) {
     (void)state;
@@ -156,6 +161,37 @@ static void test_q4_0_tied(void **state) {
     check_synth(p, "q4_0_tied");
 }
 
+/* Matrices larger than one descriptor range are split by rows (the LM head of
+ * a 7B model in f16 is 250 MiB; lavapipe binds 128 MiB): with a 2 KiB limit
+ * every matrix and the embedding table become many parts. */
+static void test_matrices_split_into_parts(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_F16; p.n_vocab = 517; p.tied = 0;
+    char path[512];
+    snprintf(path, sizeof path, "%s/forward_split.gguf", LITEVK_TMP_DIR);
+    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
+    check_model_on(dev, 2048, path, 11, 4);
+}
+
+/* Devices whose memory the host cannot map get weights through a staging copy. */
+static void test_staging_upload(void **state) {
+    (void)state;
+    vk_device *staging_dev;
+    setenv("LITEVK_FORCE_STAGING", "1", 1);
+    const char *v = getenv("LITEVK_VALIDATE");
+    assert_int_equal(vk_device_create(&staging_dev, getenv("LITEVK_DEVICE"), v && v[0] == '1'), LVK_OK);
+    unsetenv("LITEVK_FORCE_STAGING");
+    assert_false(staging_dev->weights_mappable);
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q8_0;
+    char path[512];
+    snprintf(path, sizeof path, "%s/forward_staging.gguf", LITEVK_TMP_DIR);
+    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
+    check_model_on(staging_dev, 0, path, 9, 3);
+    vk_device_free(staging_dev);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_model),
@@ -164,6 +200,8 @@ int main(void) {
         cmocka_unit_test(test_f16_mha_separate_output),
         cmocka_unit_test(test_q8_0_gqa),
         cmocka_unit_test(test_q4_0_tied),
+        cmocka_unit_test(test_matrices_split_into_parts),
+        cmocka_unit_test(test_staging_upload),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -78,8 +78,6 @@ static void test_greedy_matches_reference(void **state) {
         strncat(text, t.piece, sizeof text - strlen(text) - 1);
     }
     printf("  %s%s\n", prompt, text);
-    /* the story llama2.c's doc/stories260K.md shows for this checkpoint */
-    assert_non_null(strstr(text, "there was a little girl named Lily"));
 
     /* reset: the same prompt gives the same tokens again */
     assert_int_equal(lvk_session_reset(s), LVK_OK);
@@ -91,6 +89,35 @@ static void test_greedy_matches_reference(void **state) {
     lvk_session_free(s);
     ref_free(ref);
     host_model_free(hm);
+}
+
+/* llama2.c's doc/stories260K.md prints what its run.c generates greedily from
+ * this checkpoint with no prompt (BOS only). */
+static const char llama2c_greedy[] =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she "
+    "saw a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to "
+    "the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't "
+    "find it.\"\nLily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to "
+    "do.\"\nLily didn't want to help her mom, so she said, \"I'm sorry, mom. I didn't know what to do.\" Her mom "
+    "said, \"Don't worry, Lily. We can help you.";
+
+static void test_greedy_matches_llama2c(void **state) {
+    fixture *f = *state;
+    lvk_session *s;
+    assert_int_equal(lvk_session_create(f->model, NULL, &s), LVK_OK);
+    int32_t bos = 1;
+    assert_int_equal(lvk_session_feed_tokens(s, &bos, 1), LVK_OK);
+    char text[4096] = "";
+    for (int g = 0; g < 300 && strlen(text) < strlen(llama2c_greedy); g++) {
+        lvk_token_info t;
+        assert_int_equal(lvk_session_step(s, &t), LVK_OK);
+        assert_false(t.is_eos);
+        /* run.c drops the leading space of the first piece after BOS */
+        strncat(text, g == 0 && t.piece[0] == ' ' ? t.piece + 1 : t.piece, sizeof text - strlen(text) - 1);
+    }
+    if (strncmp(text, llama2c_greedy, strlen(llama2c_greedy)) != 0)
+        fail_msg("greedy text differs from llama2.c's:\n%s", text);
+    lvk_session_free(s);
 }
 
 static void test_sampling_is_seeded(void **state) {
@@ -256,6 +283,7 @@ static void test_many_sessions_on_one_model(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_matches_reference),
+        cmocka_unit_test(test_greedy_matches_llama2c),
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_bad_models),

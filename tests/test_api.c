@@ -116,7 +116,7 @@ static void test_greedy_matches_llama2c(void **state) {
         strncat(text, g == 0 && t.piece[0] == ' ' ? t.piece + 1 : t.piece, sizeof text - strlen(text) - 1);
     }
     if (strncmp(text, llama2c_greedy, strlen(llama2c_greedy)) != 0)
-        fail_msg("greedy text differs from llama2.c's:\n%s", text);
+        fail_msg("greedy text (%zu bytes) differs from llama2.c's (%zu):\n%s", strlen(text), strlen(llama2c_greedy), text);
     lvk_session_free(s);
 }
 

@@ -1,0 +1,726 @@
+/* bench.c — litevk-bench: what a Vulkan device does for LiteVK, in figures.
+ *
+ *   copy     memory bandwidth of a plain copy kernel (shaders/bench_copy.comp)
+ *   matvec   the mat-vec kernel on LLaMA-7B's FFN-up shape, per weight type
+ *   decode   tokens/s of random-weight TinyLlama-1.1B-shaped models through
+ *            the public API, next to the bound the copy bandwidth sets
+ *   default  the shipped stories260K model: API and plain-C reference tokens/s
+ *
+ * Figures go to stdout; progress and the time each part took go to stderr.
+ * GPU times are host clock around vkQueueSubmit + wait, so they include the
+ * submission overhead a real forward pass also pays. */
+#include "gpu_model.h"
+#include "model.h"
+#include "quant.h"
+#include "reference.h"
+#include "status.h"
+#include "synth.h"
+#include "vk_device.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUNS 5               /* timed runs per figure; the median is reported */
+#define TARGET_RUN_S 0.25    /* repeats per command buffer are chosen to fill about this */
+#define MAX_DISPATCHES 4096  /* per command buffer; sizes the descriptor pool */
+#define COPY_BYTES (96u << 20)
+#define MV_ROWS 11008        /* LLaMA-7B FFN up: n_ff x n_embd */
+#define MV_COLS 4096
+#define MV_MAX_ERR 1e-4      /* max |gpu - reference| / max |reference| a figure needs */
+#define MV_FOOTPRINT (256u << 20) /* calls rotate over copies of the matrix this large in all */
+#define MV_MAX_COPIES 16
+#define DEFAULT_TOKENS 200   /* decode steps on stories260K, API and reference each */
+#define PROMPT "Once upon a time, there"
+
+static const char help[] =
+    "usage: litevk-bench [options]\n"
+    "\n"
+    "Prints what the Vulkan device does, in figures, on stdout; progress and the\n"
+    "time each part took go to stderr.\n"
+    "\n"
+    "parts (all by default, in this order):\n"
+    "  copy     memory bandwidth of a plain copy kernel, 96 MiB to 96 MiB (less where the\n"
+    "           device's binding limit is lower), counting bytes read + written\n"
+    "  matvec   the mat-vec kernel on an 11008 x 4096 matrix (LLaMA-7B FFN up), one column,\n"
+    "           per weight type: weight bytes read per second (as stored in GGUF), weights\n"
+    "           per second and the fraction of the copy bandwidth; each result is first\n"
+    "           checked against the plain-C reference mat-vec\n"
+    "  decode   greedy decode tokens/s through the public API of random-weight models with\n"
+    "           TinyLlama-1.1B shapes, next to the bound the copy bandwidth sets (weight\n"
+    "           bytes per token / copy bandwidth). The models are written to --tmp on\n"
+    "           first use (f16: 2.2 GB) and reused after.\n"
+    "  default  assets/stories260K.gguf: 200 greedy tokens through the API and through\n"
+    "           the plain-C reference forward\n"
+    "matvec and decode also run copy: their figures are compared with it.\n"
+    "\n"
+    "options:\n"
+    "  --only PART[,PART...]  run only these parts (repeatable)\n"
+    "  --types T[,T...]       weight types for matvec and decode: f32, f16, q8_0, q4_0\n"
+    "                         (default: all four for matvec, f16,q8_0,q4_0 for decode)\n"
+    "  --decode-tokens N      decode steps timed per model in decode (default 16)\n"
+    "  --tmp DIR              directory of the decode models (default /tmp)\n"
+    "  --clean                delete the decode models after use\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "environment: LITEVK_DEVICE=<index|name> picks the device; LITEVK_MATVEC_WG and\n"
+    "LITEVK_MATVEC_ROWS override the mat-vec tuning; LITEVK_VALIDATE=1 enables the\n"
+    "validation layer (slow: not for figures).\n";
+
+enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8 };
+
+typedef struct options {
+    unsigned parts;
+    uint32_t types[4];
+    int n_types; /* 0: each part's default types */
+    long decode_tokens;
+    const char *tmp;
+    int clean;
+} options;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-1, 1) */
+static float uniform(uint64_t *state) { return (float)(splitmix64(state) >> 40) * (2.0f / (1 << 24)) - 1.0f; }
+
+static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+/* ---- the device, for the copy and mat-vec kernels --------------------------- */
+
+typedef struct bench_gpu {
+    vk_device *dev;
+    gpu_tuning tuning;
+    vk_arena host;     /* host-visible: the params buffer */
+    vk_buffer params;  /* binding 0 of every dispatch */
+    VkCommandPool pool;
+    VkDescriptorPool sets;
+    VkFence fence;
+} bench_gpu;
+
+static lvk_status gpu_open(bench_gpu *g) {
+    const char *validate = getenv("LITEVK_VALIDATE");
+    memset(g, 0, sizeof *g);
+    LVK_TRY(vk_device_create(&g->dev, getenv("LITEVK_DEVICE"),
+                             validate && validate[0] && strcmp(validate, "0") != 0));
+    vk_device *dev = g->dev;
+    g->tuning = gpu_tuning_for(dev);
+    vk_arena_init(&g->host, dev, 1);
+    /* Params as in shaders/common.glsl: n_tokens (offset 0) = 1 column, pos 0 */
+    LVK_TRY(vk_arena_alloc(&g->host, 48, &g->params));
+    memset(g->params.mapped, 0, 48);
+    g->params.mapped[0] = 1;
+    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .queueFamilyIndex = dev->queue_family};
+    LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &g->pool), "vkCreateCommandPool"));
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, MAX_DISPATCHES * LVK_MAX_BINDINGS};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = MAX_DISPATCHES, .poolSizeCount = 1, .pPoolSizes = &ps};
+    LVK_TRY(vk_check(vkCreateDescriptorPool(dev->device, &dpi, NULL, &g->sets), "vkCreateDescriptorPool"));
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    return vk_check(vkCreateFence(dev->device, &fi, NULL, &g->fence), "vkCreateFence");
+}
+
+static void gpu_close(bench_gpu *g) {
+    if (!g->dev) return;
+    VkDevice d = g->dev->device;
+    vkDeviceWaitIdle(d);
+    if (g->fence) vkDestroyFence(d, g->fence, NULL);
+    if (g->sets) vkDestroyDescriptorPool(d, g->sets, NULL);
+    if (g->pool) vkDestroyCommandPool(d, g->pool, NULL);
+    vk_arena_free(&g->host);
+    vk_device_free(g->dev);
+    memset(g, 0, sizeof *g);
+}
+
+static lvk_status begin_cmd(bench_gpu *g, VkCommandBuffer *cmd) {
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = g->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    LVK_TRY(vk_check(vkAllocateCommandBuffers(g->dev->device, &ai, cmd), "vkAllocateCommandBuffers"));
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    return vk_check(vkBeginCommandBuffer(*cmd, &bi), "vkBeginCommandBuffer");
+}
+
+static void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags src_stage, VkAccessFlags src,
+                           VkPipelineStageFlags dst_stage, VkAccessFlags dst) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src, .dstAccessMask = dst};
+    vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/* Copies the first `size` bytes of a device buffer that earlier submissions
+ * wrote from shaders into `out`. */
+static lvk_status download(bench_gpu *g, const vk_buffer *src, VkDeviceSize size, void *out) {
+    vk_arena a;
+    vk_arena_init(&a, g->dev, 1);
+    vk_buffer host;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    lvk_status s = vk_arena_alloc(&a, size, &host);
+    if (s == LVK_OK) s = begin_cmd(g, &cmd);
+    if (s == LVK_OK) {
+        memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+        VkBufferCopy region = {0, 0, size};
+        vkCmdCopyBuffer(cmd, src->buffer, host.buffer, 1, &region);
+        memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                       VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+        s = vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+    }
+    if (s == LVK_OK) s = vk_submit_wait(g->dev, cmd, g->fence);
+    if (s == LVK_OK) memcpy(out, host.mapped, size);
+    if (cmd) vkFreeCommandBuffers(g->dev->device, g->pool, 1, &cmd);
+    vk_arena_free(&a);
+    return s;
+}
+
+/* Records call number `call` of the kernel(s) under test. */
+typedef void (*record_fn)(vk_recorder *r, const void *job, int call);
+
+/* A command buffer of `repeats` calls, each followed by a barrier: every call
+ * writes the same output, and the barrier keeps the calls from overlapping. */
+static lvk_status record_calls(bench_gpu *g, record_fn fn, const void *job, int repeats, VkCommandBuffer *cmd) {
+    LVK_TRY(begin_cmd(g, cmd));
+    vk_recorder r = {g->dev, g->sets, &g->params, *cmd, LVK_OK};
+    for (int i = 0; i < repeats; i++) {
+        fn(&r, job, i);
+        vk_record_barrier(&r);
+    }
+    LVK_TRY(r.status);
+    return vk_check(vkEndCommandBuffer(*cmd), "vkEndCommandBuffer");
+}
+
+/* Seconds per call: a first run of one call warms up (first touch of memory,
+ * driver caches), a second one sizes the repeats to about TARGET_RUN_S, then
+ * the median of RUNS runs of that many calls in one command buffer. */
+static lvk_status time_calls(bench_gpu *g, record_fn fn, const void *job, uint32_t dispatches_per_call,
+                             double *seconds, int *repeats) {
+    VkCommandBuffer one, many;
+    LVK_TRY(record_calls(g, fn, job, 1, &one));
+    LVK_TRY(vk_submit_wait(g->dev, one, g->fence));
+    double t0 = now_s();
+    LVK_TRY(vk_submit_wait(g->dev, one, g->fence));
+    double t_one = now_s() - t0;
+    int max_repeats = (int)(MAX_DISPATCHES / dispatches_per_call) - 1;
+    int n = t_one > 0 ? (int)(TARGET_RUN_S / t_one) : max_repeats;
+    n = n < 3 ? 3 : n > max_repeats ? max_repeats : n;
+    LVK_TRY(record_calls(g, fn, job, n, &many));
+    double runs[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        t0 = now_s();
+        LVK_TRY(vk_submit_wait(g->dev, many, g->fence));
+        runs[i] = (now_s() - t0) / n;
+    }
+    qsort(runs, RUNS, sizeof runs[0], cmp_double);
+    *seconds = runs[RUNS / 2];
+    *repeats = n;
+    vkResetCommandPool(g->dev->device, g->pool, 0);
+    return vk_check(vkResetDescriptorPool(g->dev->device, g->sets, 0), "vkResetDescriptorPool");
+}
+
+/* ---- copy ----------------------------------------------------------------------- */
+
+typedef struct copy_job {
+    const vk_buffer *src, *dst;
+    uint32_t n_vec4, wg, groups;
+} copy_job;
+
+static void record_copy(vk_recorder *r, const void *job, int call) {
+    (void)call; /* every call copies the same 2 x 96 MiB: more than most last-level caches hold */
+    const copy_job *j = job;
+    uint32_t spec[] = {j->wg};
+    const vk_buffer *bufs[] = {j->src, j->dst};
+    vk_record_dispatch(r, "bench_copy", spec, 1, bufs, 2, &j->n_vec4, sizeof j->n_vec4, j->groups, 1);
+}
+
+/* Copy bandwidth in GB/s (bytes read + written), checked by reading dst back. */
+static lvk_status bench_copy(bench_gpu *g, double *gbps) {
+    vk_device *dev = g->dev;
+    VkDeviceSize size = dev->max_storage_range < COPY_BYTES ? dev->max_storage_range & ~(VkDeviceSize)15 : COPY_BYTES;
+    uint32_t *pattern = malloc(size), *back = malloc(size);
+    vk_arena a;
+    vk_arena_init(&a, dev, 0);
+    vk_buffer src, dst;
+    lvk_status s = pattern && back ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    /* A written source: untouched memory of a CPU device may all map one zero
+     * page, which reads from cache. */
+    for (VkDeviceSize i = 0; s == LVK_OK && i < size / 4; i++) pattern[i] = (uint32_t)i * 2654435761u;
+    if (s == LVK_OK) s = vk_arena_alloc(&a, size, &src);
+    if (s == LVK_OK) s = vk_arena_alloc(&a, size, &dst);
+    if (s == LVK_OK) s = vk_buffer_write(dev, &src, 0, pattern, size);
+    /* lavapipe runs a workgroup as a loop over its subgroups on one thread, and
+     * streams 3x faster with one subgroup per workgroup than with 64 lanes;
+     * GPUs want many lanes in flight. 1024 workgroups fill a large GPU and
+     * keep lavapipe's cost per workgroup small. */
+    copy_job job = {&src, &dst, (uint32_t)(size / 16), 256, 1024};
+    if (!strcmp(dev->info.type, "cpu") && dev->info.subgroup_size) job.wg = dev->info.subgroup_size;
+    if (div_up(job.n_vec4, job.wg) < job.groups) job.groups = div_up(job.n_vec4, job.wg);
+    double t = 0;
+    int repeats = 0;
+    if (s == LVK_OK) s = time_calls(g, record_copy, &job, 1, &t, &repeats);
+    if (s == LVK_OK) s = download(g, &dst, size, back);
+    if (s == LVK_OK && memcmp(pattern, back, size) != 0)
+        s = lvk_fail(LVK_ERR_DEVICE, "bench_copy.comp copied wrong values: no figure");
+    if (s == LVK_OK) {
+        *gbps = 2.0 * size / t / 1e9;
+        printf("copy: %.0f MiB -> %.0f MiB in %.3f ms (median of %d runs of %d copies; workgroup %u x %u): "
+               "%.1f GB/s read + write\n", size / 1048576.0, size / 1048576.0, t * 1e3, RUNS, repeats, job.wg,
+               job.groups, *gbps);
+    }
+    vk_arena_free(&a);
+    free(pattern);
+    free(back);
+    return s;
+}
+
+/* ---- mat-vec -------------------------------------------------------------------- */
+
+/* Random weights uniform in ±1/sqrt(cols), stored as ggml `type` rows. */
+static lvk_weight random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
+    uint64_t row_bytes = cols / ggml_block_elems(type) * ggml_block_bytes(type);
+    lvk_weight w = {type, rows, cols, NULL, rows * row_bytes};
+    uint8_t *data = malloc(w.n_bytes);
+    float *row = malloc(cols * sizeof *row);
+    if (data && row) {
+        float scale = 1.0f / sqrtf((float)cols);
+        for (uint64_t r = 0; r < rows; r++) {
+            for (uint64_t c = 0; c < cols; c++) row[c] = scale * uniform(&seed);
+            lvk_quantize_row(type, row, data + r * row_bytes, cols);
+        }
+        w.data = data;
+    } else {
+        free(data);
+    }
+    free(row);
+    return w;
+}
+
+/* Uploads a ggml matrix in the GPU layout, split by rows into parts that each
+ * fit one descriptor range, as runtime/gpu_model.c does for a model. */
+static lvk_status upload_matrix(vk_device *dev, vk_arena *arena, const lvk_weight *w, gpu_matrix *m) {
+    uint64_t row_bytes = gpu_row_bytes(w->type, w->cols), src_row = w->n_bytes / w->rows;
+    uint64_t limit = dev->max_storage_range < dev->max_alloc ? dev->max_storage_range : dev->max_alloc;
+    uint64_t per_part = (limit - 64) / row_bytes;
+    if (per_part > w->rows) per_part = w->rows;
+    int dense = w->type == GGML_F32 || w->type == GGML_F16;
+    *m = (gpu_matrix){w->type, (uint32_t)w->rows, (uint32_t)w->cols,
+                      (uint32_t)(dense ? (w->cols + 7) / 8 : w->cols / 8),
+                      (uint32_t)((w->rows + per_part - 1) / per_part), NULL};
+    m->parts = calloc(m->n_parts, sizeof *m->parts);
+    uint8_t *scratch = malloc(row_bytes * per_part + 4);
+    lvk_status s = m->parts && scratch ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t p = 0; s == LVK_OK && p < m->n_parts; p++) {
+        gpu_matrix_part *part = &m->parts[p];
+        part->row_begin = (uint32_t)(p * per_part);
+        part->rows = (uint32_t)(w->rows - part->row_begin < per_part ? w->rows - part->row_begin : per_part);
+        size_t size = (size_t)(row_bytes * part->rows + 4); /* +4: odd scale counts end in a half word */
+        memset(scratch + size - 4, 0, 4);
+        part->scale_off = gpu_repack(w->type, (const uint8_t *)w->data + part->row_begin * src_row, part->rows,
+                                     w->cols, scratch);
+        s = vk_arena_alloc(arena, size, &part->buf);
+        if (s == LVK_OK) s = vk_buffer_write(dev, &part->buf, 0, scratch, size);
+    }
+    free(scratch);
+    return s;
+}
+
+typedef struct matvec_job {
+    const gpu_matrix *copies; /* [n_copies], the same matrix */
+    uint32_t n_copies;
+    const vk_buffer *x, *y;
+    gpu_tuning t;
+} matvec_job;
+
+/* y = W x for one column, recorded as runtime/gpu_forward.c records it. Calls
+ * take the copies in turn, so no call finds its weights in a cache: in a
+ * forward pass other matrices come between two reads of one. */
+static void record_matvec(vk_recorder *r, const void *job, int call) {
+    const matvec_job *j = job;
+    const gpu_matrix *W = &j->copies[(uint32_t)call % j->n_copies];
+    uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, W->type};
+    for (uint32_t p = 0; p < W->n_parts; p++) {
+        const gpu_matrix_part *part = &W->parts[p];
+        uint32_t push[8] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0};
+        const vk_buffer *bufs[] = {&part->buf, j->x, j->y};
+        vk_record_dispatch(r, "matvec", spec, 4, bufs, 3, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
+    }
+}
+
+/* One weight type: a figure line, or a line saying why there is none.
+ * *ok is cleared when the kernel's result is wrong. */
+static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbps, int *ok) {
+    vk_device *dev = g->dev;
+    lvk_weight w = random_matrix(type, MV_ROWS, MV_COLS, 0x5eed + type);
+    float *x = malloc(MV_COLS * sizeof *x), *y = malloc(MV_ROWS * sizeof *y), *ref = malloc(MV_ROWS * sizeof *ref),
+          *row = malloc(MV_COLS * sizeof *row);
+    gpu_matrix m[MV_MAX_COPIES] = {{0}};
+    uint32_t n_copies = div_up(MV_FOOTPRINT, (uint32_t)(gpu_row_bytes(type, MV_COLS) * MV_ROWS));
+    if (n_copies > MV_MAX_COPIES) n_copies = MV_MAX_COPIES;
+    vk_arena a;
+    vk_arena_init(&a, dev, 0);
+    vk_buffer xb, yb;
+    lvk_status s = w.data && x && y && ref && row ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    uint64_t state = 42;
+    for (int i = 0; s == LVK_OK && i < MV_COLS; i++) x[i] = uniform(&state);
+    for (uint32_t c = 0; s == LVK_OK && c < n_copies; c++) s = upload_matrix(dev, &a, &w, &m[c]);
+    if (s == LVK_OK) s = vk_arena_alloc(&a, MV_COLS * sizeof *x, &xb); /* MV_COLS % 8 == 0: rows need no padding */
+    if (s == LVK_OK) s = vk_buffer_write(dev, &xb, 0, x, MV_COLS * sizeof *x);
+    if (s == LVK_OK) s = vk_arena_alloc(&a, MV_ROWS * sizeof *y, &yb);
+    matvec_job job = {m, n_copies, &xb, &yb, g->tuning};
+    double t = 0;
+    int repeats = 0;
+    if (s == LVK_OK) s = time_calls(g, record_matvec, &job, m[0].n_parts, &t, &repeats);
+    if (s == LVK_OK) s = download(g, &yb, MV_ROWS * sizeof *y, y);
+    if (s == LVK_OK) {
+        /* the error relative to the largest output: single outputs near zero
+         * would make a per-element relative error meaningless */
+        ref_matvec(ref, &w, x, row);
+        double err = 0, top = 0;
+        for (int i = 0; i < MV_ROWS; i++) {
+            double e = fabs((double)y[i] - ref[i]);
+            err = isnan(e) || e > err ? e : err;
+            top = fabs(ref[i]) > top ? fabs(ref[i]) : top;
+        }
+        err /= top;
+        if (!(err <= MV_MAX_ERR)) {
+            printf("  %-5s  wrong result: max error %.2e of max |y| (limit %.0e); no figure\n", ggml_type_name(type),
+                   err, MV_MAX_ERR);
+            *ok = 0;
+        } else {
+            double gbps = w.n_bytes / t / 1e9;
+            printf("  %-5s %8.1f %9.3f %9.1f %10.2f %8.0f%% %10.1e %6d %6u %5u\n", ggml_type_name(type),
+                   w.n_bytes / 1e6, t * 1e3, gbps, (double)MV_ROWS * MV_COLS / t / 1e9, 100.0 * gbps / copy_gbps,
+                   err, repeats, n_copies, m[0].n_parts);
+        }
+    }
+    for (uint32_t c = 0; c < n_copies; c++) free(m[c].parts);
+    vk_arena_free(&a);
+    free((void *)w.data);
+    free(x);
+    free(y);
+    free(ref);
+    free(row);
+    return s;
+}
+
+static lvk_status bench_matvec(bench_gpu *g, const uint32_t *types, int n_types, double copy_gbps, int *ok) {
+    printf("matvec: %d x %d (LLaMA-7B FFN up), 1 column; tuning \"%s\": workgroup %u, %u rows per workgroup\n",
+           MV_ROWS, MV_COLS, g->tuning.source, g->tuning.matvec_wg, g->tuning.matvec_rows);
+    printf("  type   MB read   ms/call      GB/s  Gweights/s  of copy  max error  calls copies parts\n");
+    for (int i = 0; i < n_types; i++) {
+        fprintf(stderr, "bench: matvec %s\n", ggml_type_name(types[i]));
+        LVK_TRY(bench_matvec_type(g, types[i], copy_gbps, ok));
+    }
+    printf("  (MB as stored in GGUF; max error = max |gpu - reference| / max |reference|; calls per timed\n"
+           "   command buffer, taking %.0f MiB of matrix copies in turn; parts = dispatches per call)\n",
+           MV_FOOTPRINT / 1048576.0);
+    return LVK_OK;
+}
+
+/* ---- decode through the public API ----------------------------------------------- */
+
+/* Weight bytes one decode step reads: every matrix and norm once, of the
+ * embedding only the token's row (all of it when it is also the classifier). */
+static lvk_status weight_bytes_per_token(const char *path, double *out) {
+    lvk_host_model *m;
+    LVK_TRY(host_model_open(path, &m));
+    double b = (double)(m->output_norm.n_bytes + m->output.n_bytes + m->tok_embd.n_bytes / m->tok_embd.rows);
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        const lvk_layer_weights *L = &m->layers[l];
+        b += (double)(L->attn_norm.n_bytes + L->ffn_norm.n_bytes + L->wq.n_bytes + L->wk.n_bytes + L->wv.n_bytes +
+                      L->wo.n_bytes + L->w_gate.n_bytes + L->w_up.n_bytes + L->w_down.n_bytes);
+    }
+    host_model_free(m);
+    *out = b;
+    return LVK_OK;
+}
+
+static int load_progress(float fraction, void *user) {
+    int *shown = user, tenth = (int)(fraction * 10.0f);
+    if (tenth > *shown) {
+        *shown = tenth;
+        fprintf(stderr, " %d%%", tenth * 10);
+    }
+    return 0;
+}
+
+typedef struct decode_result {
+    int32_t prompt[64];
+    int n_prompt, n_gen;
+    double prompt_s, decode_s;
+} decode_result;
+
+/* Loads `path`, feeds PROMPT, then times n_gen greedy steps, each one forward pass. */
+static lvk_status api_decode(lvk_context *ctx, const char *path, int n_gen, decode_result *out) {
+    lvk_model *model = NULL;
+    lvk_session *session = NULL;
+    lvk_model_params mp = lvk_model_default_params();
+    int shown = 0;
+    mp.progress = load_progress;
+    mp.progress_user = &shown;
+    fprintf(stderr, "bench: loading %s:", path);
+    double t0 = now_s();
+    lvk_status s = lvk_model_load(ctx, path, &mp, &model);
+    fprintf(stderr, " (%.1f s)\n", now_s() - t0);
+    lvk_session_params sp = lvk_session_default_params(); /* greedy */
+    if (s == LVK_OK) s = lvk_session_create(model, &sp, &session);
+    if (s == LVK_OK) s = lvk_tokenize(model, PROMPT, 1, out->prompt, 64, &out->n_prompt);
+    if (s == LVK_OK && out->n_prompt + n_gen > lvk_session_n_ctx(session))
+        s = lvk_fail(LVK_ERR_CONTEXT_FULL, "%d prompt + %d decode tokens pass the context of %d", out->n_prompt,
+                     n_gen, lvk_session_n_ctx(session));
+    t0 = now_s();
+    if (s == LVK_OK) s = lvk_session_feed_tokens(session, out->prompt, out->n_prompt);
+    double t1 = now_s();
+    for (out->n_gen = 0; s == LVK_OK && out->n_gen < n_gen; out->n_gen++) {
+        lvk_token_info t;
+        s = lvk_session_step(session, &t);
+        /* at end of text a step runs no forward pass: run it, so every step costs one */
+        if (s == LVK_OK && t.is_eos) s = lvk_session_feed_tokens(session, &t.id, 1);
+    }
+    out->prompt_s = t1 - t0;
+    out->decode_s = now_s() - t1;
+    lvk_session_free(session);
+    lvk_model_free(model);
+    return s;
+}
+
+/* The model of `type`, written on first use. Files are named by type: every
+ * other parameter is fixed here, and synth output is deterministic. */
+static lvk_status ensure_model(const options *o, uint32_t type, char *path, size_t size) {
+    snprintf(path, size, "%s/litevk-bench-tinyllama-%s.gguf", o->tmp, ggml_type_name(type));
+    if (access(path, R_OK) == 0) {
+        fprintf(stderr, "bench: reusing %s\n", path);
+        return LVK_OK;
+    }
+    synth_params p = synth_default_params();
+    p.n_layers = 22, p.n_embd = 2048, p.n_heads = 32, p.n_kv_heads = 4, p.n_ff = 5632, p.n_vocab = 32000;
+    p.n_ctx = 2048, p.weight_type = type, p.tied = 0;
+    char partial[4096 + 16];
+    snprintf(partial, sizeof partial, "%s.partial", path); /* an interrupted run leaves no usable-looking file */
+    fprintf(stderr, "bench: writing %s (random weights)\n", path);
+    double t0 = now_s();
+    LVK_TRY(synth_llama_gguf(&p, partial));
+    if (rename(partial, path) != 0) return lvk_fail(LVK_ERR_IO, "renaming %s: %s", partial, strerror(errno));
+    struct stat st = {0};
+    stat(path, &st);
+    fprintf(stderr, "bench: wrote %.2f GB in %.1f s\n", st.st_size / 1e9, now_s() - t0);
+    return LVK_OK;
+}
+
+static lvk_status bench_decode(lvk_context *ctx, const options *o, const uint32_t *types, int n_types,
+                               double copy_gbps) {
+    printf("decode: TinyLlama-1.1B shapes (22 layers, 2048 wide, 32 heads / 4 KV, ff 5632, vocab 32000), "
+           "random weights; greedy, %ld steps after the prompt\n", o->decode_tokens);
+    printf("  type   MB/token  prompt tok/s  tokens/s      GB/s  bound tok/s  of bound\n");
+    int n_prompt = 0;
+    for (int i = 0; i < n_types; i++) {
+        char path[4096];
+        double bytes;
+        decode_result r;
+        LVK_TRY(ensure_model(o, types[i], path, sizeof path));
+        LVK_TRY(weight_bytes_per_token(path, &bytes));
+        lvk_status s = api_decode(ctx, path, (int)o->decode_tokens, &r);
+        /* a model the device has no room for is a result for this type, not a failure of the run */
+        if (s == LVK_ERR_OUT_OF_MEMORY) {
+            printf("  %-5s %9.1f  not run: %s\n", ggml_type_name(types[i]), bytes / 1e6, lvk_last_error());
+        } else if (s == LVK_OK) {
+            n_prompt = r.n_prompt;
+            double tps = r.n_gen / r.decode_s, bound = copy_gbps * 1e9 / bytes;
+            printf("  %-5s %9.1f %13.1f %9.3f %9.2f %12.2f %8.0f%%\n", ggml_type_name(types[i]), bytes / 1e6,
+                   r.n_prompt / r.prompt_s, tps, bytes * tps / 1e9, bound, 100.0 * tps / bound);
+        }
+        if (o->clean && remove(path) == 0) fprintf(stderr, "bench: deleted %s\n", path);
+        LVK_TRY(s == LVK_ERR_OUT_OF_MEMORY ? LVK_OK : s);
+    }
+    printf("  (MB/token: weight bytes one step reads; bound = copy bandwidth / MB per token; "
+           "prompt of %d tokens)\n", n_prompt);
+    return LVK_OK;
+}
+
+/* ---- the default model: API and reference ----------------------------------------- */
+
+/* Greedy decode with the plain-C reference forward, after the same prompt. */
+static lvk_status reference_decode(const char *path, const decode_result *api, double *seconds) {
+    lvk_host_model *m;
+    ref_state *st = NULL;
+    LVK_TRY(host_model_open(path, &m));
+    lvk_status s = ref_create(m, api->n_prompt + api->n_gen, &st);
+    const float *logits = NULL;
+    for (int i = 0; s == LVK_OK && i < api->n_prompt; i++) s = ref_forward(st, api->prompt[i], i, &logits);
+    double t0 = now_s();
+    for (int k = 0; s == LVK_OK && k < api->n_gen; k++) {
+        int best = 0;
+        for (int v = 1; v < m->hp.n_vocab; v++) best = logits[v] > logits[best] ? v : best;
+        s = ref_forward(st, best, api->n_prompt + k, &logits);
+    }
+    *seconds = now_s() - t0;
+    ref_free(st);
+    host_model_free(m);
+    return s;
+}
+
+static lvk_status bench_default(lvk_context *ctx) {
+    const char *path = LITEVK_ASSETS_DIR "/stories260K.gguf";
+    decode_result r;
+    double ref_s;
+    LVK_TRY(api_decode(ctx, path, DEFAULT_TOKENS, &r));
+    LVK_TRY(reference_decode(path, &r, &ref_s));
+    printf("default: stories260K, %d greedy tokens after a %d-token prompt: API %.1f tokens/s, "
+           "plain-C reference %.1f tokens/s\n", r.n_gen, r.n_prompt, r.n_gen / r.decode_s, r.n_gen / ref_s);
+    return LVK_OK;
+}
+
+/* ---- options and main ------------------------------------------------------------- */
+
+static int usage_error(const char *fmt, const char *arg) {
+    fputs("litevk-bench: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see litevk-bench --help)\n", stderr);
+    return 2;
+}
+
+/* Applies fn to each item of a comma list; stops at the first it rejects. */
+static int each_item(const char *list, int (*fn)(const char *item, options *o), options *o) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
+        if (fn(item, o)) return 2;
+    return 0;
+}
+
+static int add_part(const char *item, options *o) {
+    static const char *names[] = {"copy", "matvec", "decode", "default"}; /* in the order of the PART_ bits */
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(item, names[i])) {
+            o->parts |= 1u << i;
+            return 0;
+        }
+    return usage_error("--only: unknown part '%s' (copy, matvec, decode, default)", item);
+}
+
+static int add_type(const char *item, options *o) {
+    static const uint32_t known[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(item, ggml_type_name(known[i]))) {
+            for (int k = 0; k < o->n_types; k++)
+                if (o->types[k] == known[i]) return 0;
+            o->types[o->n_types++] = known[i];
+            return 0;
+        }
+    return usage_error("--types: unknown type '%s' (f32, f16, q8_0, q4_0)", item);
+}
+
+/* 0: run; -1: --help was printed; 2: usage error (already reported). */
+static int parse(int argc, char **argv, options *o) {
+    *o = (options){.decode_tokens = 16, .tmp = "/tmp"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int takes_value = !strcmp(a, "--only") || !strcmp(a, "--types") || !strcmp(a, "--decode-tokens") ||
+                          !strcmp(a, "--tmp");
+        if (takes_value && i + 1 >= argc) return usage_error("option %s needs a value", a);
+        const char *v = takes_value ? argv[++i] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(help, stdout);
+            return -1;
+        } else if (!strcmp(a, "--only")) {
+            if (each_item(v, add_part, o)) return 2;
+        } else if (!strcmp(a, "--types")) {
+            if (each_item(v, add_type, o)) return 2;
+        } else if (!strcmp(a, "--decode-tokens")) {
+            char *end;
+            o->decode_tokens = strtol(v, &end, 10);
+            if (end == v || *end || o->decode_tokens < 1 || o->decode_tokens > 1024)
+                return usage_error("--decode-tokens expects an integer in 1..1024, got '%s'", v);
+        } else if (!strcmp(a, "--tmp")) {
+            o->tmp = v;
+        } else if (!strcmp(a, "--clean")) {
+            o->clean = 1;
+        } else {
+            return usage_error("unknown option '%s'", a);
+        }
+    }
+    if (!o->parts) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT;
+    return 0;
+}
+
+static void part_done(const char *part, double t0) { fprintf(stderr, "bench: %s took %.1f s\n", part, now_s() - t0); }
+
+/* The GPU kernels: copy (for its bandwidth) and mat-vec. */
+static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
+    static const uint32_t all_types[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
+    bench_gpu g;
+    lvk_status s = gpu_open(&g);
+    if (s == LVK_OK) {
+        const lvk_device_info *d = &g.dev->info;
+        printf("device %d: %s (%s, vendor 0x%x, subgroup %u, max binding %.0f MiB)\n", d->index, d->name, d->type,
+               d->vendor_id, d->subgroup_size, d->max_storage_buffer_range / 1048576.0);
+        double t0 = now_s();
+        s = bench_copy(&g, copy_gbps);
+        part_done("copy", t0);
+    }
+    if (s == LVK_OK && (o->parts & PART_MATVEC)) {
+        double t0 = now_s();
+        s = o->n_types ? bench_matvec(&g, o->types, o->n_types, *copy_gbps, ok)
+                       : bench_matvec(&g, all_types, 4, *copy_gbps, ok);
+        part_done("matvec", t0);
+    }
+    gpu_close(&g); /* frees the device's memory before the API loads models */
+    return s;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int r = parse(argc, argv, &o);
+    if (r) return r < 0 ? 0 : r;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* figures and stderr progress stay in order in a log */
+    static const uint32_t decode_types[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0};
+    double copy_gbps = 0;
+    int ok = 1;
+    lvk_context *ctx = NULL;
+    lvk_status s = LVK_OK;
+    if (o.parts & (PART_COPY | PART_MATVEC | PART_DECODE)) s = run_kernels(&o, &copy_gbps, &ok);
+    if (s == LVK_OK && (o.parts & (PART_DECODE | PART_DEFAULT))) {
+        s = lvk_context_create(NULL, &ctx);
+        if (s == LVK_OK && !(o.parts & (PART_COPY | PART_MATVEC | PART_DECODE))) {
+            lvk_device_info d;
+            lvk_context_device(ctx, &d);
+            printf("device %d: %s (%s, vendor 0x%x)\n", d.index, d.name, d.type, d.vendor_id);
+        }
+    }
+    if (s == LVK_OK && (o.parts & PART_DECODE)) {
+        double t0 = now_s();
+        s = o.n_types ? bench_decode(ctx, &o, o.types, o.n_types, copy_gbps)
+                      : bench_decode(ctx, &o, decode_types, 3, copy_gbps);
+        part_done("decode", t0);
+    }
+    if (s == LVK_OK && (o.parts & PART_DEFAULT)) {
+        double t0 = now_s();
+        s = bench_default(ctx);
+        part_done("default", t0);
+    }
+    lvk_context_free(ctx);
+    if (s != LVK_OK) {
+        fprintf(stderr, "litevk-bench: %s\n", lvk_last_error());
+        return 1;
+    }
+    return ok ? 0 : 1;
+}

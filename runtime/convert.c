@@ -4,67 +4,20 @@
  * writer asks for it, so memory use is one tensor, not the model.
  */
 #include "convert.h"
+#include "mapped_file.h"
 #include "gguf.h"
 #include "gguf_write.h"
 #include "quant.h"
 #include "status.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Fixed by llama2.c's tokenizer and by llama.cpp's conversion. */
 enum { TOKEN_UNK = 0, TOKEN_BOS = 1, TOKEN_EOS = 2 };
 enum { TYPE_NORMAL = 1, TYPE_UNKNOWN = 2, TYPE_CONTROL = 3, TYPE_BYTE = 6 };
-
-typedef struct mapped {
-    const uint8_t *p; /* NULL for an empty file */
-    uint64_t size;
-    dev_t dev; /* to refuse writing over an input */
-    ino_t ino;
-} mapped;
-
-static lvk_status map_file(const char *path, mapped *m) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return lvk_fail(LVK_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lvk_fail(LVK_ERR_IO, "'%s' is not a regular file", path);
-    }
-    m->size = (uint64_t)st.st_size;
-    m->dev = st.st_dev;
-    m->ino = st.st_ino;
-    m->p = NULL;
-    if (m->size) {
-        void *p = mmap(NULL, (size_t)m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return lvk_fail(LVK_ERR_IO, "cannot map '%s': %s", path, strerror(e));
-        }
-        m->p = p;
-    }
-    close(fd);
-    return LVK_OK;
-}
-
-/* Writing over a mapped input would truncate it under the mapping (SIGBUS). */
-static int same_file(const mapped *m, const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino;
-}
-
-static void unmap_file(mapped *m) {
-    if (m->p) munmap((void *)m->p, (size_t)m->size);
-    m->p = NULL;
-}
 
 /* ---- checkpoint ------------------------------------------------------------- */
 
@@ -107,11 +60,11 @@ static lvk_status check_config(const config *c, const char *path) {
 }
 
 /* Validates the header and the file size and points `w` at each tensor. */
-static lvk_status read_checkpoint(const mapped *m, const char *path, config *c, weights *w) {
+static lvk_status read_checkpoint(const lvk_mapped_file *m, const char *path, config *c, weights *w) {
     if (m->size < HEADER_BYTES)
         return lvk_fail(LVK_ERR_FORMAT, "'%s' is too small for a llama2.c checkpoint (%llu bytes)",
                         path, (unsigned long long)m->size);
-    memcpy(c, m->p, HEADER_BYTES);
+    memcpy(c, m->data, HEADER_BYTES);
     LVK_TRY(check_config(c, path));
     int shared = c->vocab_size > 0;
     uint64_t dim = c->dim, hidden = c->hidden_dim, L = c->n_layers, vocab = abs(c->vocab_size);
@@ -130,7 +83,7 @@ static lvk_status read_checkpoint(const mapped *m, const char *path, config *c, 
                         path, (unsigned long long)m->size, c->dim, c->hidden_dim, c->n_layers,
                         c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
                         (unsigned long long)with_freq, (unsigned long long)without_freq);
-    const float *p = (const float *)(m->p + HEADER_BYTES);
+    const float *p = (const float *)(m->data + HEADER_BYTES);
     w->token_embedding = p; p += vocab * dim;
     w->rms_att = p;         p += L * dim;
     w->wq = p;              p += L * dim * dim;
@@ -171,7 +124,7 @@ static int is_byte_token(const uint8_t *s, int32_t len) {
 /* Reads llama2.c's tokenizer: int32 max_token_length, then per token float32
  * score, int32 length, bytes. Texts become llama.cpp's: '▁' for spaces, and
  * the special tokens' plain names. */
-static lvk_status read_vocab(const mapped *m, const char *path, int32_t n_vocab, vocab_data *v) {
+static lvk_status read_vocab(const lvk_mapped_file *m, const char *path, int32_t n_vocab, vocab_data *v) {
     if (m->size < 4)
         return lvk_fail(LVK_ERR_FORMAT, "'%s' is too small for a llama2.c tokenizer", path);
     /* First pass: count and bound-check the records, and size the texts. */
@@ -181,11 +134,11 @@ static lvk_status read_vocab(const mapped *m, const char *path, int32_t n_vocab,
         if (m->size - pos < 8)
             return lvk_fail(LVK_ERR_FORMAT, "'%s': token %llu is truncated", path,
                             (unsigned long long)count);
-        memcpy(&len, m->p + pos + 4, 4);
+        memcpy(&len, m->data + pos + 4, 4);
         if (len < 0 || (uint64_t)len > m->size - pos - 8)
             return lvk_fail(LVK_ERR_FORMAT, "'%s': token %llu has length %d, past the end of the file",
                             path, (unsigned long long)count, len);
-        if (memchr(m->p + pos + 8, 0, (size_t)len))
+        if (memchr(m->data + pos + 8, 0, (size_t)len))
             return lvk_fail(LVK_ERR_FORMAT, "'%s': token %llu contains a NUL byte", path,
                             (unsigned long long)count);
         text_bytes += 3 * (uint64_t)len + 1; /* each space may grow to 3 bytes */
@@ -206,9 +159,9 @@ static lvk_status read_vocab(const mapped *m, const char *path, int32_t n_vocab,
     pos = 4;
     for (int32_t id = 0; id < n_vocab; id++) {
         int32_t len;
-        memcpy(&v->scores[id], m->p + pos, 4);
-        memcpy(&len, m->p + pos + 4, 4);
-        const uint8_t *s = m->p + pos + 8;
+        memcpy(&v->scores[id], m->data + pos, 4);
+        memcpy(&len, m->data + pos + 4, 4);
+        const uint8_t *s = m->data + pos + 8;
         pos += 8 + (uint64_t)len;
         v->texts[id] = out;
         /* llama2.c stores BOS/EOS as "\n<s>\n" and "\n</s>\n" */
@@ -328,22 +281,22 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
     if (out_type != GGML_F32 && out_type != GGML_F16 && out_type != GGML_Q8_0 && out_type != GGML_Q4_0)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "cannot convert to %s: choose f32, f16, q8_0 or q4_0", ggml_type_name(out_type));
-    mapped ckpt = {0}, tok = {0};
+    lvk_mapped_file ckpt = {0}, tok = {0};
     vocab_data v = {0};
     conv_tensor *jobs = NULL;
     gguf_writer *g = NULL;
     config c = {0};
     weights w = {0};
     char name[128];
-    lvk_status s = map_file(checkpoint_path, &ckpt);
+    lvk_status s = lvk_map_file(checkpoint_path, &ckpt);
     if (s == LVK_OK) s = read_checkpoint(&ckpt, checkpoint_path, &c, &w);
-    if (s == LVK_OK) s = map_file(tokenizer_path, &tok);
+    if (s == LVK_OK) s = lvk_map_file(tokenizer_path, &tok);
     if (s == LVK_OK) s = read_vocab(&tok, tokenizer_path, abs(c.vocab_size), &v);
     if (s == LVK_OK) {
         jobs = calloc(3 + 9 * (size_t)c.n_layers, sizeof *jobs);
         if (!jobs) s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", checkpoint_path);
     }
-    if (s == LVK_OK && (same_file(&ckpt, out_path) || same_file(&tok, out_path)))
+    if (s == LVK_OK && (lvk_mapped_is(&ckpt, out_path) || lvk_mapped_is(&tok, out_path)))
         s = lvk_fail(LVK_ERR_INVALID_ARGUMENT, "output '%s' is one of the input files", out_path);
     if (s == LVK_OK) s = gguf_writer_create(&g);
     if (s == LVK_OK) {
@@ -355,7 +308,7 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
     gguf_writer_free(g);
     free(jobs);
     vocab_free(&v);
-    unmap_file(&tok);
-    unmap_file(&ckpt);
+    lvk_unmap_file(&tok);
+    lvk_unmap_file(&ckpt);
     return s;
 }

@@ -1,15 +1,12 @@
 /* gguf.c — GGUF v2/v3 reader. Every read goes through a bounds-checked cursor. */
 #include "gguf.h"
+#include "mapped_file.h"
 #include "status.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" little-endian */
 #define GGUF_MAX_ARRAY_DEPTH 4
@@ -359,25 +356,17 @@ fail:
 
 lvk_status gguf_open(const char *path, gguf_file **out) {
     if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gguf_open: NULL argument");
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return lvk_fail(LVK_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lvk_fail(LVK_ERR_IO, "'%s' is not a regular file", path);
+    lvk_mapped_file m;
+    LVK_TRY(lvk_map_file(path, &m));
+    if (m.size < 24) {
+        lvk_unmap_file(&m);
+        return lvk_fail(LVK_ERR_FORMAT, "'%s' is too small to be a GGUF file (%llu bytes)", path,
+                        (unsigned long long)m.size);
     }
-    if (st.st_size < 24) {
-        close(fd);
-        return lvk_fail(LVK_ERR_FORMAT, "'%s' is too small to be a GGUF file (%lld bytes)", path,
-                        (long long)st.st_size);
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return lvk_fail(LVK_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
     gguf_file *f;
-    lvk_status s = gguf_parse(map, (uint64_t)st.st_size, &f);
+    lvk_status s = gguf_parse(m.data, m.size, &f);
     if (s != LVK_OK) {
-        munmap(map, (size_t)st.st_size);
+        lvk_unmap_file(&m);
         return lvk_fail_prefix(s, "%s", path);
     }
     f->mapped = 1;

@@ -227,10 +227,6 @@ lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     int bos = add_bos && s->n_past == 0;
     LVK_TRY(tokenizer_encode(tok, text, strlen(text), bos, NULL, 0, &n));
     if (n == 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "nothing to feed: the prompt is empty");
-    if (s->n_past + n > s->n_ctx)
-        return lvk_fail(LVK_ERR_CONTEXT_FULL,
-                        "the prompt is %d tokens; the context holds %d and %d are used (raise -c or shorten it)", n,
-                        s->n_ctx, s->n_past);
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     if (!ids) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = tokenizer_encode(tok, text, strlen(text), bos, ids, n, &n);

@@ -131,17 +131,13 @@ int cmd_run(int argc, char **argv) {
     lvk_context_device(ctx, &dev);
     if (!o.json) fprintf(stderr, "litevk: device %d: %s; seed %llu\n", dev.index, dev.name, o.seed);
 
-    int n_prompt = 0;
-    if (lvk_tokenize(model, o.prompt, 1, NULL, 0, &n_prompt) != LVK_OK) {
-        cli_error("%s", lvk_last_error());
-        goto done;
-    }
     double t0 = now_ms();
     if (lvk_session_feed(session, o.prompt, 1) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
     }
     double t1 = now_ms();
+    int n_prompt = lvk_session_n_past(session); /* the session was empty */
     if (!o.json) fputs(o.prompt, stdout);
     long n_gen = 0;
     for (; n_gen < o.n_predict; n_gen++) {

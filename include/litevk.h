@@ -126,12 +126,71 @@ lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, siz
 
 /* ---- sessions ------------------------------------------------------------ */
 
+/* ---- early exit ------------------------------------------------------------
+ *
+ * After each exit block, the exit head (the model's final RMSNorm and LM head,
+ * shared by every exit) gives a next-token distribution on the GPU. When its
+ * top probability ("confidence") is greater than that exit's threshold, the
+ * token is chosen there and the remaining blocks are skipped. Thresholds lie in
+ * [0, 1]: 0 exits at the first exit every time, 1 never exits.
+ *
+ * Exit configuration in a GGUF (written by `litevk calibrate`):
+ *   litevk.exit_layers        int32 array, ascending, each in 1..n_layers-1
+ *   litevk.exit_thresholds    float32 array, one per exit layer
+ *   litevk.calibration.rule   string: "lite" or "agreement"
+ *   litevk.calibration.target float32 (agreement rule only)
+ *   litevk.calibration.prompts_hash  string: FNV-1a 64 of the prompts file, hex
+ *   litevk.calibration.tokens uint32: tokens the thresholds were measured on
+ *   litevk.calibration.date   string: ISO 8601 date
+ * A model without them gets exits after every 4th block from n_layers/4 (at
+ * least one) with thresholds 1 (never), until it is calibrated. */
+
+#define LVK_MAX_EXITS 16
+
+typedef enum lvk_exit_mode {
+    LVK_EXIT_FENCE = 0, /* one submission per exit point; the host reads the decision and stops or goes on */
+    LVK_EXIT_GPU = 1,   /* one submission per token; a kernel zeroes the skipped blocks' indirect dispatches */
+} lvk_exit_mode;
+
+typedef enum lvk_kv_fill {
+    LVK_KV_PROPAGATE = 0, /* K/V of skipped blocks computed from the exit hidden state (CALM) */
+    LVK_KV_DEFERRED = 1,  /* exited tokens run the skipped blocks with the next deeper token (FREE): exact KV */
+    LVK_KV_NONE = 2,      /* skipped blocks' K/V stay holes that attention masks (ablation only) */
+} lvk_kv_fill;
+
+typedef struct lvk_exit_config {
+    int n_exits;                     /* 0 = full depth */
+    int layers[LVK_MAX_EXITS];       /* exit after block N (1-based), ascending, 1..n_layers-1 */
+    float thresholds[LVK_MAX_EXITS]; /* in [0, 1]; exit when confidence > threshold */
+    lvk_exit_mode mode;
+    lvk_kv_fill kv_fill;
+} lvk_exit_config;
+
+/* The model's exit configuration: from its litevk.* metadata, else the
+ * defaults above. *calibrated (may be NULL) receives 1 when it came from the
+ * metadata. Mode and KV fill are the defaults for this context's device. */
+lvk_status lvk_model_exit_config(const lvk_model *model, lvk_exit_config *out, int *calibrated);
+/* Checks a configuration against a model with n_layers blocks. */
+lvk_status lvk_exit_config_validate(const lvk_exit_config *config, int n_layers);
+/* Parses "8,12,16" into layers and/or "0.9,0.85,0.8" into thresholds (NULL
+ * keeps the current ones; new layers without thresholds get 1.0), then
+ * validates. On error *config is unchanged. */
+lvk_status lvk_exit_config_parse(lvk_exit_config *config, int n_layers, const char *layers,
+                                 const char *thresholds);
+/* "fence"/"gpu" and "propagate"/"deferred"/"none". */
+lvk_status lvk_exit_mode_parse(const char *text, lvk_exit_mode *out);
+lvk_status lvk_kv_fill_parse(const char *text, lvk_kv_fill *out);
+const char *lvk_exit_mode_name(lvk_exit_mode mode);
+const char *lvk_kv_fill_name(lvk_kv_fill fill);
+
 typedef struct lvk_session_params {
     int n_ctx;           /* context length; 0 = the model's training context (capped at 4096) */
     float temperature;   /* 0 = greedy */
     int top_k;           /* 0 = off */
     float top_p;         /* 1 = off */
     uint64_t seed;
+    /* Early exit: NULL = the model's configuration (lvk_model_exit_config). */
+    const lvk_exit_config *exits;
 } lvk_session_params;
 
 typedef struct lvk_token_info {
@@ -139,7 +198,7 @@ typedef struct lvk_token_info {
     char piece[64];    /* UTF-8 bytes of the token's text, NUL-terminated */
     int layer;         /* blocks run for this token (1-based), n_layers at full depth */
     int n_layers;
-    float confidence;  /* softmax probability of the chosen token's argmax */
+    float confidence;  /* top probability of the head that chose the token */
     int is_eos;        /* the model ended its text; the token is not printable */
 } lvk_token_info;
 
@@ -154,6 +213,40 @@ lvk_status lvk_session_feed(lvk_session *session, const char *text, int add_bos)
 lvk_status lvk_session_feed_tokens(lvk_session *session, const int32_t *tokens, int n_tokens);
 /* Choose the next token and feed it back, so the next step continues. */
 lvk_status lvk_session_step(lvk_session *session, lvk_token_info *out);
+/* Like lvk_session_step, but feeds `token` instead of the session's own
+ * choice, which *out describes (teacher forcing: bench's agreement metric). */
+lvk_status lvk_session_step_forced(lvk_session *session, int32_t token, lvk_token_info *out);
+
+/* Exit configuration of a live session; a change applies from the next token. */
+lvk_status lvk_session_set_exits(lvk_session *session, const lvk_exit_config *config);
+lvk_status lvk_session_get_exits(const lvk_session *session, lvk_exit_config *out);
+
+/* What each exit head said in the pass that chose the last token: one entry
+ * per head that ran (the exits up to the one taken, then the final block at
+ * full depth). With thresholds of 1, every head runs: calibration uses that. */
+typedef struct lvk_exit_probe {
+    int layer;         /* the head read the hidden state after this block */
+    int32_t token;     /* its argmax */
+    float confidence;  /* its top probability */
+    float second;      /* its second-highest probability */
+} lvk_exit_probe;
+lvk_status lvk_session_last_probes(const lvk_session *session, lvk_exit_probe *out, int capacity, int *n);
+
+/* Decode counters since the session was created or lvk_session_stats_reset
+ * (prompt feeding is not counted). Bytes are the weight bytes the passes read,
+ * estimated from the tensors' sizes on the device. */
+typedef struct lvk_session_stats {
+    uint64_t tokens;           /* decode passes (one per token fed back by step) */
+    uint64_t blocks_run;       /* blocks run by those tokens (tokens × n_layers at full depth) */
+    uint64_t exit_heads_run;   /* exit heads evaluated, the final block's head not counted */
+    uint64_t kv_fill_blocks;   /* blocks run to fill skipped K/V (propagate: K/V only; deferred: whole blocks) */
+    uint64_t weight_bytes;     /* blocks + exit heads + final head + K/V fill */
+    uint64_t full_depth_bytes; /* the same tokens at full depth without exit heads */
+    uint64_t exits_taken[LVK_MAX_EXITS + 1]; /* tokens per exit; [n_exits] = full depth */
+} lvk_session_stats;
+lvk_status lvk_session_stats_get(const lvk_session *session, lvk_session_stats *out);
+lvk_status lvk_session_stats_reset(lvk_session *session);
+
 /* Forget the conversation: position 0, empty KV cache. */
 lvk_status lvk_session_reset(lvk_session *session);
 /* Number of tokens in the session's KV cache, and its capacity. */

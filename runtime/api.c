@@ -1,4 +1,5 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
+#include "exit_config.h"
 #include "gpu_forward.h"
 #include "sampler.h"
 #include "status.h"
@@ -14,17 +15,21 @@ struct lvk_model {
     lvk_context *ctx;
     lvk_host_model *host;
     gpu_model *gpu;
+    lvk_exit_config exits; /* from the litevk.* metadata, or the defaults */
+    int exits_calibrated;
 };
 
 struct lvk_session {
     lvk_model *model;
     gpu_session *gpu;
     lvk_sampler sampler;
+    lvk_exit_config exits;
     int n_ctx;
     int n_past;          /* tokens in the KV cache */
-    int has_decision;    /* the last pass left logits for the next token */
-    gpu_decision decision;
-    int last_col;        /* column of the last pass whose logits are next */
+    int has_decision;    /* the last pass chose the next token */
+    gpu_step next;       /* that pass: which head chose, what every head said */
+    gpu_step last;       /* the pass that chose the token the last step returned */
+    lvk_session_stats stats;
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
 };
 
@@ -91,6 +96,10 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
     m->ctx = ctx;
     lvk_status s = host_model_open(path, &m->host);
     if (s == LVK_OK) {
+        s = exit_config_from_gguf(m->host->file, m->host->hp.n_layers, &m->exits, &m->exits_calibrated);
+        if (s != LVK_OK) lvk_fail_prefix(s, "%s", path);
+    }
+    if (s == LVK_OK) {
         s = gpu_model_upload(ctx->dev, m->host, p.progress, p.progress_user, &m->gpu);
         if (s != LVK_OK) lvk_fail_prefix(s, "%s", path);
     }
@@ -134,6 +143,13 @@ lvk_status lvk_model_get_info(const lvk_model *m, lvk_model_info *out) {
     return LVK_OK;
 }
 
+lvk_status lvk_model_exit_config(const lvk_model *m, lvk_exit_config *out, int *calibrated) {
+    CHECK_ARG(m && out, "lvk_model_exit_config: NULL argument");
+    *out = m->exits;
+    if (calibrated) *calibrated = m->exits_calibrated;
+    return LVK_OK;
+}
+
 lvk_status lvk_tokenize(const lvk_model *m, const char *text, int add_bos, int32_t *tokens, int capacity,
                         int *n_tokens) {
     CHECK_ARG(m && text && n_tokens && (tokens || capacity == 0), "lvk_tokenize: NULL argument");
@@ -155,7 +171,7 @@ lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t 
 /* ---- sessions ------------------------------------------------------------------ */
 
 lvk_session_params lvk_session_default_params(void) {
-    lvk_session_params p = {0, 0.0f, 0, 1.0f, 0};
+    lvk_session_params p = {0, 0.0f, 0, 1.0f, 0, NULL};
     return p;
 }
 
@@ -167,6 +183,7 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     CHECK_ARG(p.top_k >= 0, "top-k %d is negative", p.top_k);
     CHECK_ARG(p.top_p > 0 && p.top_p <= 1, "top-p %g is outside (0, 1]", p.top_p);
     const lvk_hparams *hp = &m->host->hp;
+    if (p.exits) LVK_TRY(lvk_exit_config_validate(p.exits, hp->n_layers));
     int n_ctx = p.n_ctx ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
     if (n_ctx > hp->n_ctx_train)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
@@ -175,11 +192,12 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->model = m;
     s->n_ctx = n_ctx;
+    s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
     s->logits = malloc((size_t)hp->n_vocab * sizeof(float));
     if (!s->logits || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->gpu);
+    if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);
     if (st != LVK_OK) {
         lvk_session_free(s);
         return st;
@@ -196,6 +214,29 @@ void lvk_session_free(lvk_session *s) {
     free(s);
 }
 
+/* Runs one token with early exit: the pass that chooses the next token. */
+static lvk_status decode(lvk_session *s, int32_t token) {
+    LVK_TRY(gpu_session_decode(s->gpu, token, s->n_past, &s->next));
+    s->n_past++;
+    s->has_decision = 1;
+    gpu_pass_bytes b = gpu_session_bytes(s->gpu);
+    const lvk_exit_config *ex = &s->exits;
+    int n_layers = s->model->host->hp.n_layers, exit_heads = s->next.n_heads;
+    int reached_final = s->next.layer == n_layers;
+    if (reached_final) exit_heads--;
+    lvk_session_stats *st = &s->stats;
+    st->tokens++;
+    st->blocks_run += (uint64_t)s->next.layer;
+    st->exit_heads_run += (uint64_t)exit_heads;
+    st->kv_fill_blocks += (uint64_t)s->next.kv_fill_blocks;
+    st->weight_bytes += (uint64_t)s->next.layer * b.block + (uint64_t)s->next.n_heads * b.head;
+    if (ex->kv_fill == LVK_KV_PROPAGATE) st->weight_bytes += (uint64_t)s->next.kv_fill_blocks * b.kv_fill;
+    if (s->next.catch_up_pass) st->weight_bytes += (uint64_t)n_layers * b.block + b.head;
+    st->full_depth_bytes += (uint64_t)n_layers * b.block + b.head;
+    st->exits_taken[reached_final ? ex->n_exits : s->next.n_heads - 1]++;
+    return LVK_OK;
+}
+
 lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n) {
     CHECK_ARG(s && (tokens || n == 0), "lvk_session_feed_tokens: NULL argument");
     CHECK_ARG(n > 0, "nothing to feed: the prompt is empty");
@@ -206,17 +247,13 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     for (int i = 0; i < n; i++)
         CHECK_ARG(tokens[i] >= 0 && tokens[i] < s->model->host->hp.n_vocab,
                   "token id %d is outside the vocabulary of %d", tokens[i], s->model->host->hp.n_vocab);
-    for (int i = 0; i < n; i += LVK_MAX_BATCH) {
-        int chunk = n - i < LVK_MAX_BATCH ? n - i : LVK_MAX_BATCH;
-        lvk_status st = gpu_session_run(s->gpu, tokens + i, chunk, s->n_past, &s->decision);
-        if (st != LVK_OK) {
-            s->has_decision = 0; /* the KV cache may be partly written: a reset recovers */
-            return st;
-        }
-        s->n_past += chunk;
-        s->last_col = chunk - 1;
-    }
-    s->has_decision = 1;
+    /* The prompt runs at full depth in batches; its last token chooses the
+     * first new one, so it runs like every generated token, with exits. */
+    s->has_decision = 0; /* until both passes succeed; on failure a reset recovers */
+    gpu_step prompt;
+    LVK_TRY(gpu_session_prefill(s->gpu, tokens, n - 1, s->n_past, &prompt));
+    s->n_past += n - 1;
+    LVK_TRY(decode(s, tokens[n - 1]));
     return LVK_OK;
 }
 
@@ -235,33 +272,87 @@ lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     return st;
 }
 
-lvk_status lvk_session_step(lvk_session *s, lvk_token_info *out) {
-    CHECK_ARG(s && out, "lvk_session_step: NULL argument");
+/* Chooses the next token from the last pass and feeds `forced` (or, when it
+ * is negative, the chosen token) back. */
+static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     if (!s->has_decision)
         return s->n_past >= s->n_ctx
                    ? lvk_fail(LVK_ERR_CONTEXT_FULL, "the context of %d tokens is full (raise -c or reset)", s->n_ctx)
                    : lvk_fail(LVK_ERR_STATE, "nothing to continue: feed a prompt first");
     const lvk_host_model *hm = s->model->host;
-    int32_t token = (int32_t)s->decision.token;
+    int32_t token = (int32_t)s->next.chosen.token;
     if (s->sampler.temperature > 0) {
-        LVK_TRY(gpu_session_logits(s->gpu, s->last_col, s->logits));
+        /* Sampling reads back the logits column the choosing head left (n_vocab
+         * floats) and samples on the host; greedy decoding reads only the
+         * heads' 16-byte decisions. */
+        LVK_TRY(gpu_session_logits(s->gpu, s->next.col, s->logits));
         token = sampler_sample(&s->sampler, s->logits);
     }
+    s->last = s->next;
     memset(out, 0, sizeof *out);
     out->id = token;
-    out->layer = hm->hp.n_layers;
+    out->layer = s->next.layer;
     out->n_layers = hm->hp.n_layers;
-    out->confidence = s->decision.prob;
+    out->confidence = s->next.chosen.prob;
     out->is_eos = token == tokenizer_eos(hm->tokenizer);
     size_t len;
     const char *piece = tokenizer_piece(hm->tokenizer, token, &len);
     if (len >= sizeof out->piece) len = sizeof out->piece - 1;
     memcpy(out->piece, piece, len);
-    if (out->is_eos || s->n_past >= s->n_ctx) {
+    if (forced >= 0) token = forced;
+    if (token == tokenizer_eos(hm->tokenizer) || s->n_past >= s->n_ctx) {
         s->has_decision = 0; /* the text ended, or there is no room to feed the token back */
         return LVK_OK;
     }
-    return lvk_session_feed_tokens(s, &token, 1);
+    s->has_decision = 0;
+    return decode(s, token);
+}
+
+lvk_status lvk_session_step(lvk_session *s, lvk_token_info *out) {
+    CHECK_ARG(s && out, "lvk_session_step: NULL argument");
+    return step(s, -1, out);
+}
+
+lvk_status lvk_session_step_forced(lvk_session *s, int32_t token, lvk_token_info *out) {
+    CHECK_ARG(s && out, "lvk_session_step_forced: NULL argument");
+    CHECK_ARG(token >= 0 && token < s->model->host->hp.n_vocab, "token id %d is outside the vocabulary of %d", token,
+              s->model->host->hp.n_vocab);
+    return step(s, token, out);
+}
+
+lvk_status lvk_session_set_exits(lvk_session *s, const lvk_exit_config *config) {
+    CHECK_ARG(s && config, "lvk_session_set_exits: NULL argument");
+    LVK_TRY(lvk_exit_config_validate(config, s->model->host->hp.n_layers));
+    LVK_TRY(gpu_session_set_exits(s->gpu, config));
+    s->exits = *config;
+    return LVK_OK;
+}
+
+lvk_status lvk_session_get_exits(const lvk_session *s, lvk_exit_config *out) {
+    CHECK_ARG(s && out, "lvk_session_get_exits: NULL argument");
+    *out = s->exits;
+    return LVK_OK;
+}
+
+lvk_status lvk_session_last_probes(const lvk_session *s, lvk_exit_probe *out, int capacity, int *n) {
+    CHECK_ARG(s && n && (out || capacity == 0), "lvk_session_last_probes: NULL argument");
+    *n = s->last.n_heads;
+    for (int i = 0; i < s->last.n_heads && i < capacity; i++)
+        out[i] = (lvk_exit_probe){s->last.head_layers[i], (int32_t)s->last.heads[i].token, s->last.heads[i].prob,
+                                  s->last.heads[i].second};
+    return LVK_OK;
+}
+
+lvk_status lvk_session_stats_get(const lvk_session *s, lvk_session_stats *out) {
+    CHECK_ARG(s && out, "lvk_session_stats_get: NULL argument");
+    *out = s->stats;
+    return LVK_OK;
+}
+
+lvk_status lvk_session_stats_reset(lvk_session *s) {
+    CHECK_ARG(s, "lvk_session_stats_reset: NULL argument");
+    memset(&s->stats, 0, sizeof s->stats);
+    return LVK_OK;
 }
 
 lvk_status lvk_session_reset(lvk_session *s) {
@@ -269,6 +360,8 @@ lvk_status lvk_session_reset(lvk_session *s) {
     /* Positions >= n_past are never read, so the cache needs no clearing. */
     s->n_past = 0;
     s->has_decision = 0;
+    memset(&s->last, 0, sizeof s->last);
+    gpu_session_reset(s->gpu);
     return LVK_OK;
 }
 

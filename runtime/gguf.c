@@ -49,7 +49,7 @@ static lvk_status read_str(cursor *c, gguf_str *s) {
     return LVK_OK;
 }
 
-static uint32_t scalar_size(uint32_t type) {
+uint32_t gguf_scalar_size(uint32_t type) {
     switch (type) {
     case GGUF_UINT8: case GGUF_INT8: case GGUF_BOOL: return 1;
     case GGUF_UINT16: case GGUF_INT16: return 2;
@@ -62,7 +62,7 @@ static uint32_t scalar_size(uint32_t type) {
 static double scalar_as_double(uint32_t type, const uint8_t *p) {
     union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
             float f32; uint64_t u64; int64_t i64; double f64; } u;
-    memcpy(&u, p, scalar_size(type));
+    memcpy(&u, p, gguf_scalar_size(type));
     switch (type) {
     case GGUF_UINT8: case GGUF_BOOL: return u.u8;
     case GGUF_INT8: return u.i8;
@@ -79,7 +79,7 @@ static double scalar_as_double(uint32_t type, const uint8_t *p) {
 }
 
 double gguf_arr_num(const gguf_value *v, uint64_t i) {
-    uint32_t sz = scalar_size(v->arr_type);
+    uint32_t sz = gguf_scalar_size(v->arr_type);
     if (!sz || i >= v->arr_count) return 0;
     return scalar_as_double(v->arr_type, v->arr_data + i * sz);
 }
@@ -91,7 +91,7 @@ static lvk_status skip_value(cursor *c, uint32_t type, int depth);
 static lvk_status read_value(cursor *c, uint32_t type, gguf_value *out, int depth) {
     memset(out, 0, sizeof *out);
     out->type = type;
-    uint32_t sz = scalar_size(type);
+    uint32_t sz = gguf_scalar_size(type);
     if (sz) {
         LVK_TRY(need(c, sz));
         const uint8_t *p = c->base + c->pos;
@@ -119,7 +119,7 @@ static lvk_status read_value(cursor *c, uint32_t type, gguf_value *out, int dept
         return lvk_fail(LVK_ERR_FORMAT, "%s: unknown array element type %u", c->what,
                         out->arr_type);
     out->arr_data = c->base + c->pos;
-    uint32_t esz = scalar_size(out->arr_type);
+    uint32_t esz = gguf_scalar_size(out->arr_type);
     if (esz) {
         if (out->arr_count > (c->size - c->pos) / esz)
             return lvk_fail(LVK_ERR_FORMAT,
@@ -395,7 +395,7 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
     return NULL;
 }
 
-static int is_integer_type(uint32_t t) {
+int gguf_is_integer_type(uint32_t t) {
     return t <= GGUF_INT32 || t == GGUF_UINT64 || t == GGUF_INT64;
 }
 static int is_signed_type(uint32_t t) {
@@ -406,7 +406,7 @@ lvk_status gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, lvk_
     const gguf_kv *kv = gguf_find(f, key);
     if (!kv) return absent == LVK_OK ? LVK_OK : lvk_fail(absent, "metadata '%s' is missing", key);
     uint32_t t = kv->value.type;
-    if (!is_integer_type(t))
+    if (!gguf_is_integer_type(t))
         return lvk_fail(LVK_ERR_FORMAT, "metadata '%s' should be an integer, is %s", key,
                         gguf_value_type_name(t));
     if ((is_signed_type(t) && kv->value.v.i64 < 0) ||
@@ -423,7 +423,7 @@ lvk_status gguf_get_f32(const gguf_file *f, const char *key, float *out, lvk_sta
     uint32_t t = kv->value.type;
     if (t == GGUF_FLOAT32 || t == GGUF_FLOAT64) *out = (float)kv->value.v.f64;
     else if (is_signed_type(t)) *out = (float)kv->value.v.i64;
-    else if (is_integer_type(t)) *out = (float)kv->value.v.u64;
+    else if (gguf_is_integer_type(t)) *out = (float)kv->value.v.u64;
     else
         return lvk_fail(LVK_ERR_FORMAT, "metadata '%s' should be a number, is %s", key,
                         gguf_value_type_name(t));

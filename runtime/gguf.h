@@ -82,6 +82,10 @@ lvk_status gguf_open(const char *path, gguf_file **out);
 lvk_status gguf_parse(const void *data, uint64_t size, gguf_file **out);
 void gguf_close(gguf_file *f);
 
+/* Bytes of one value of a scalar type; 0 for strings, arrays and unknown types. */
+uint32_t gguf_scalar_size(uint32_t type);
+/* Whether a scalar type is an integer (uint8..int64, bool excluded). */
+int gguf_is_integer_type(uint32_t type);
 /* Name of a value type / ggml type ("f32", "q8_0", ... or "type 99"). */
 const char *gguf_value_type_name(uint32_t type);
 const char *ggml_type_name(uint32_t type);

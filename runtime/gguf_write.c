@@ -173,6 +173,48 @@ lvk_status gguf_writer_add_i32_arr(gguf_writer *w, const char *key, const int32_
     return add_arr(w, key, GGUF_INT32, v, n, 4);
 }
 
+/* A string as the reader holds it (not NUL-terminated). */
+static lvk_status put_gguf_str(bytes *b, gguf_str s) {
+    LVK_TRY(put_u64(b, s.len));
+    return s.len ? put(b, s.ptr, (size_t)s.len) : LVK_OK;
+}
+
+lvk_status gguf_writer_add_value(gguf_writer *w, const char *key, const gguf_value *v) {
+    if (!v) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gguf writer: NULL value");
+    if (v->type == GGUF_UINT32) return gguf_writer_add_u32(w, key, (uint32_t)v->v.u64);
+    if (v->type == GGUF_FLOAT32) return gguf_writer_add_f32(w, key, (float)v->v.f64);
+    /* The reader widened the other scalars to 64 bits (sign-extended when
+     * signed); on a little-endian host their first bytes are the value at its
+     * own width. */
+    uint32_t size = gguf_scalar_size(v->type);
+    if (size) return add(w, key, v->type, &v->v, size);
+    bytes b = {0};
+    lvk_status s;
+    if (v->type == GGUF_STRING) {
+        s = put_gguf_str(&b, v->v.str);
+    } else if (v->type != GGUF_ARRAY) {
+        s = lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gguf writer: metadata '%s' has unknown type %u",
+                     key ? key : "", v->type);
+    } else if (v->arr_type != GGUF_STRING && !gguf_scalar_size(v->arr_type)) {
+        /* the reader only skips over nested arrays, so there is nothing to copy */
+        s = lvk_fail(LVK_ERR_UNSUPPORTED,
+                     "gguf writer: metadata '%s' is an array of arrays, which LiteVK cannot copy",
+                     key ? key : "");
+    } else {
+        s = put_u32(&b, v->arr_type);
+        if (s == LVK_OK) s = put_u64(&b, v->arr_count);
+        if (v->arr_type == GGUF_STRING) {
+            for (uint64_t i = 0; i < v->arr_count && s == LVK_OK; i++)
+                s = put_gguf_str(&b, v->arr_strs[i]);
+        } else if (s == LVK_OK && v->arr_count) {
+            s = put(&b, v->arr_data, (size_t)v->arr_count * gguf_scalar_size(v->arr_type));
+        }
+    }
+    if (s == LVK_OK) s = add(w, key, v->type, b.p, b.len);
+    free(b.p);
+    return s;
+}
+
 static lvk_status add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                              const uint64_t *ne, const void *data, gguf_fill_fn fill, void *user) {
     if (!w || !name || !ne || (!data && !fill))

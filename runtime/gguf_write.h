@@ -9,7 +9,7 @@
 #ifndef LVK_GGUF_WRITE_H
 #define LVK_GGUF_WRITE_H
 
-#include "litevk.h"
+#include "gguf.h"
 
 #include <stdint.h>
 
@@ -28,6 +28,10 @@ lvk_status gguf_writer_add_str_arr(gguf_writer *w, const char *key, const char *
                                    uint64_t n);
 lvk_status gguf_writer_add_f32_arr(gguf_writer *w, const char *key, const float *v, uint64_t n);
 lvk_status gguf_writer_add_i32_arr(gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
+/* Copies a value as gguf.h read it: any scalar, string, or array of scalars
+ * or strings (arrays of arrays are refused). A uint32 "general.alignment"
+ * moves the tensor data as with gguf_writer_add_u32. */
+lvk_status gguf_writer_add_value(gguf_writer *w, const char *key, const gguf_value *v);
 
 /* A tensor of ggml type `ggml_type` with n_dims (1..4) dimensions; ne[0] is
  * the row length and must be a multiple of the type's block. `data` holds

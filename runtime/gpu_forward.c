@@ -1,4 +1,5 @@
-/* gpu_forward.c — the LLaMA forward pass as a list of dispatches, in model order. */
+/* gpu_forward.c — the LLaMA forward pass as a list of dispatches, in model
+ * order, with exit heads after the exit blocks (see gpu_forward.h). */
 #include "gpu_forward.h"
 #include "status.h"
 
@@ -6,27 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct gpu_params { /* mirrors Params in shaders/common.glsl */
-    uint32_t n_tokens, pos, logits_col, pad;
-    uint32_t tokens[LVK_MAX_BATCH];
-} gpu_params;
+#define PLAN_COUNTS LVK_MAX_EXITS /* plan buffer: gate ranges, then recorded counts (shaders/exit_gate.comp) */
+#define NEVER_EXIT 2.0f           /* a threshold no probability exceeds */
+
+/* A recorded pass over 1 or LVK_MAX_BATCH token columns. */
+typedef struct gpu_pass {
+    uint32_t n_cmds;                         /* fence mode: one per segment; else 1 */
+    VkCommandBuffer cmds[LVK_MAX_EXITS + 1];
+    vk_buffer counts, plan;                  /* gpu mode: indirect counts and what the gates copy into them */
+} gpu_pass;
 
 struct gpu_session {
     vk_device *dev;
     const gpu_model *g;
     const lvk_hparams *hp;
     int n_ctx;
+    lvk_exit_config exits;
     uint32_t x_stride, q_stride, ff_stride, vocab_stride; /* floats between token columns */
     uint32_t n_partials, per_partial;
+    uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
     vk_arena arena, host_arena;
-    vk_buffer params, decision, logits_host;              /* host visible */
+    vk_buffer params, decisions, taken, depth, logits_host; /* host visible */
     vk_buffer rope_table, x, xb, q, att, hb, hb2, scores, logits, partials;
-    vk_buffer *k_cache, *v_cache;                          /* [n_layers] */
+    vk_buffer *k_cache, *v_cache;                           /* [n_layers] */
     VkCommandPool pool;
     VkDescriptorPool descriptors;
-    VkCommandBuffer passes[2];                             /* 1 column, LVK_MAX_BATCH columns */
-    VkCommandBuffer copy_logits;
+    gpu_pass prefill;                                       /* LVK_MAX_BATCH columns, no exit heads */
+    gpu_pass decode[2];                                     /* 1 column; LVK_MAX_BATCH (deferred catch-up) */
+    VkCommandBuffer propagate[LVK_MAX_EXITS];               /* fence mode: K/V of the blocks after exit k */
+    VkCommandBuffer copy_logits[LVK_MAX_BATCH];
     VkFence fence;
+    /* deferred KV fill: exited tokens in columns 0..n_pending-1 of x, at
+     * positions pos-n_pending.., each having run pending_start[c] blocks */
+    int n_pending;
+    uint32_t pending_start[LVK_MAX_BATCH];
+    int next_pos; /* position after the last token run */
 };
 
 /* ---- recording helpers --------------------------------------------------- */
@@ -35,17 +50,47 @@ typedef struct recorder {
     vk_recorder vk;
     gpu_session *s;
     uint32_t ncols;
+    const lvk_exit_config *exits;
+    gpu_pass *pass;
+    int gated;          /* gpu mode, after the first gate: dispatches are indirect */
+    uint32_t n_slots;
+    uint32_t *plan;     /* host image of pass->plan: uvec4 gate ranges, then uvec4 counts per slot */
+    uint32_t segment;   /* fence mode: command buffer being recorded */
 } recorder;
 
 static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
                      const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
                      uint32_t gx, uint32_t gy) {
-    vk_record_dispatch(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, gx, gy);
+    if (!r->gated) {
+        vk_record_dispatch(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, gx, gy);
+        return;
+    }
+    if (r->vk.status != LVK_OK) return;
+    if (r->n_slots >= r->s->max_slots) {
+        r->vk.status = lvk_fail(LVK_ERR_UNSUPPORTED, "the decode pass needs more than %u dispatches", r->s->max_slots);
+        return;
+    }
+    uint32_t *c = r->plan + 4 * (PLAN_COUNTS + r->n_slots);
+    c[0] = gx, c[1] = gy, c[2] = 1, c[3] = 0;
+    vk_record_dispatch_indirect(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, &r->pass->counts,
+                                (VkDeviceSize)r->n_slots * 16);
+    r->n_slots++;
 }
 
 static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+static lvk_status begin(VkCommandBuffer cmd) {
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    return vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+}
+
+/* Ends the command buffer being recorded, its results visible to the host. */
+static void end(recorder *r) {
+    vk_record_barrier_host(&r->vk);
+    if (r->vk.status == LVK_OK) r->vk.status = vk_check(vkEndCommandBuffer(r->vk.cmd), "vkEndCommandBuffer");
+}
 
 /* ---- kernels ----------------------------------------------------------------- */
 
@@ -54,14 +99,15 @@ typedef struct matvec_out {
     uint32_t y_stride, y_pos_mul, accumulate;
 } matvec_out;
 
-/* y = W x (or y += W x), one dispatch per row part of W. */
-static void matvec(recorder *r, const gpu_matrix *W, const vk_buffer *x, uint32_t x_stride, matvec_out out) {
+/* y = W x (or y += W x) for the columns that run block `layer`, one dispatch per row part of W. */
+static void matvec(recorder *r, const gpu_matrix *W, const vk_buffer *x, uint32_t x_stride, matvec_out out,
+                   uint32_t layer) {
     const gpu_tuning *t = &r->s->g->tuning;
     uint32_t spec[] = {t->matvec_wg, t->matvec_rows, r->ncols, W->type};
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t push[8] = {part->rows, W->units, x_stride, out.y_stride, part->row_begin, out.y_pos_mul,
-                            part->scale_off, out.accumulate};
+        uint32_t push[9] = {part->rows, W->units, x_stride, out.y_stride, part->row_begin, out.y_pos_mul,
+                            part->scale_off, out.accumulate, layer};
         const vk_buffer *bufs[] = {&part->buf, x, out.y};
         dispatch(r, "matvec", spec, 4, bufs, 3, push, sizeof push, div_up(part->rows, t->matvec_rows), 1);
     }
@@ -76,23 +122,25 @@ static void rmsnorm(recorder *r, const vk_buffer *w, const vk_buffer *x, const v
     dispatch(r, "rmsnorm", spec, 1, bufs, 3, &push, sizeof push, r->ncols, 1);
 }
 
-static void rope(recorder *r, const vk_buffer *v, uint32_t n_heads, uint32_t stride, uint32_t pos_mul) {
+static void rope(recorder *r, const vk_buffer *v, uint32_t n_heads, uint32_t stride, uint32_t pos_mul,
+                 uint32_t layer) {
     gpu_session *s = r->s;
-    uint32_t push[] = {n_heads, (uint32_t)s->hp->head_dim, (uint32_t)s->hp->rope_dim, stride, pos_mul};
+    uint32_t push[] = {n_heads, (uint32_t)s->hp->head_dim, (uint32_t)s->hp->rope_dim, stride, pos_mul, layer};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->rope_table, v};
     dispatch(r, "rope", spec, 1, bufs, 2, push, sizeof push, div_up(n_heads * s->hp->rope_dim / 2, spec[0]), r->ncols);
 }
 
-static void attention(recorder *r, int layer) {
+static void attention(recorder *r, uint32_t layer) {
     gpu_session *s = r->s;
     const lvk_hparams *hp = s->hp;
-    struct { uint32_t head_dim, group, kv_dim, n_ctx, q_stride, n_heads; float scale; } push = {
+    struct { uint32_t head_dim, group, kv_dim, n_ctx, q_stride, n_heads; float scale; uint32_t layer, masked; } push = {
         (uint32_t)hp->head_dim, (uint32_t)(hp->n_heads / hp->n_kv_heads), (uint32_t)hp_kv_dim(hp),
-        (uint32_t)s->n_ctx, s->q_stride, (uint32_t)hp->n_heads, 1.0f / sqrtf((float)hp->head_dim)};
+        (uint32_t)s->n_ctx, s->q_stride, (uint32_t)hp->n_heads, 1.0f / sqrtf((float)hp->head_dim), layer,
+        s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE}; /* prompts after a hole skip it too */
     uint32_t spec[] = {s->g->tuning.reduce_wg};
-    const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att};
-    dispatch(r, "attention", spec, 1, bufs, 5, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
+    const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att, &s->depth};
+    dispatch(r, "attention", spec, 1, bufs, 6, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
 }
 
 static void swiglu(recorder *r) {
@@ -115,79 +163,173 @@ static void embed(recorder *r) {
     }
 }
 
-static void logits_decision(recorder *r) {
-    gpu_session *s = r->s;
-    uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
-    uint32_t spec1[] = {s->g->tuning.reduce_wg};
-    const vk_buffer *bufs1[] = {&s->logits, &s->partials};
-    dispatch(r, "logits_partial", spec1, 1, bufs1, 2, push1, sizeof push1, s->n_partials, 1);
-    barrier(r);
-    uint32_t push2[] = {s->n_partials};
-    uint32_t spec2[] = {1};
-    const vk_buffer *bufs2[] = {&s->partials, &s->decision};
-    dispatch(r, "logits_final", spec2, 1, bufs2, 2, push2, sizeof push2, 1, 1);
-}
+/* ---- the model ------------------------------------------------------------------ */
 
-/* The whole model for up to `ncols` token columns. Shapes per column:
- * x [n_embd], q/att [n_embd], k/v [kv_dim] into the caches at pos, hb [n_ff]. */
-static lvk_status record_pass(gpu_session *s, VkCommandBuffer cmd, uint32_t ncols) {
-    const gpu_model *g = s->g;
+/* Block `l` for the columns that run it. Shapes per column: x [n_embd],
+ * q/att [n_embd], k/v [kv_dim] into the caches at pos, hb [n_ff]. */
+static void block(recorder *r, uint32_t l) {
+    gpu_session *s = r->s;
+    const gpu_layer *L = &s->g->layers[l];
     const lvk_hparams *hp = s->hp;
     uint32_t kv_dim = (uint32_t)hp_kv_dim(hp);
-    recorder r = {{s->dev, s->descriptors, &s->params, cmd, LVK_OK}, s, ncols};
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    LVK_TRY(vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer"));
-
-    embed(&r);                                                               /* x = embedding rows */
-    barrier(&r);
-    for (int l = 0; l < hp->n_layers; l++) {
-        const gpu_layer *L = &g->layers[l];
-        rmsnorm(&r, &L->attn_norm, &s->x, &s->xb);                           /* xb = rmsnorm(x) */
-        barrier(&r);
-        matvec(&r, &L->wq, &s->xb, s->x_stride, (matvec_out){&s->q, s->q_stride, 0, 0});          /* q = Wq xb */
-        matvec(&r, &L->wk, &s->xb, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}); /* K[pos] = Wk xb */
-        matvec(&r, &L->wv, &s->xb, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}); /* V[pos] = Wv xb */
-        barrier(&r);
-        rope(&r, &s->q, (uint32_t)hp->n_heads, s->q_stride, 0);
-        rope(&r, &s->k_cache[l], (uint32_t)hp->n_kv_heads, kv_dim, kv_dim);
-        barrier(&r);
-        attention(&r, l);                                                    /* att = softmax(q K^T) V */
-        barrier(&r);
-        matvec(&r, &L->wo, &s->att, s->q_stride, (matvec_out){&s->x, s->x_stride, 0, 1});         /* x += Wo att */
-        barrier(&r);
-        rmsnorm(&r, &L->ffn_norm, &s->x, &s->xb);                            /* xb = rmsnorm(x) */
-        barrier(&r);
-        matvec(&r, &L->w_gate, &s->xb, s->x_stride, (matvec_out){&s->hb, s->ff_stride, 0, 0});    /* hb = Wg xb */
-        matvec(&r, &L->w_up, &s->xb, s->x_stride, (matvec_out){&s->hb2, s->ff_stride, 0, 0});     /* hb2 = Wu xb */
-        barrier(&r);
-        swiglu(&r);                                                          /* hb = silu(hb) * hb2 */
-        barrier(&r);
-        matvec(&r, &L->w_down, &s->hb, s->ff_stride, (matvec_out){&s->x, s->x_stride, 0, 1});     /* x += Wd hb */
-        barrier(&r);
-    }
-    rmsnorm(&r, &g->output_norm, &s->x, &s->xb);                             /* xb = rmsnorm(x) */
-    barrier(&r);
-    matvec(&r, &g->output, &s->xb, s->x_stride, (matvec_out){&s->logits, s->vocab_stride, 0, 0}); /* logits = Wout xb */
-    barrier(&r);
-    logits_decision(&r);                                                     /* argmax, probability */
-    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0,
-                         NULL, 0, NULL);
-    LVK_TRY(r.vk.status);
-    return vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+    rmsnorm(r, &L->attn_norm, &s->x, &s->xb);                                                       /* xb = rmsnorm(x) */
+    barrier(r);
+    matvec(r, &L->wq, &s->xb, s->x_stride, (matvec_out){&s->q, s->q_stride, 0, 0}, l);              /* q = Wq xb */
+    matvec(r, &L->wk, &s->xb, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);     /* K[pos] = Wk xb */
+    matvec(r, &L->wv, &s->xb, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);     /* V[pos] = Wv xb */
+    barrier(r);
+    rope(r, &s->q, (uint32_t)hp->n_heads, s->q_stride, 0, l);
+    rope(r, &s->k_cache[l], (uint32_t)hp->n_kv_heads, kv_dim, kv_dim, l);
+    barrier(r);
+    attention(r, l);                                                                                /* att = softmax(q K^T) V */
+    barrier(r);
+    matvec(r, &L->wo, &s->att, s->q_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);             /* x += Wo att */
+    barrier(r);
+    rmsnorm(r, &L->ffn_norm, &s->x, &s->xb);                                                        /* xb = rmsnorm(x) */
+    barrier(r);
+    matvec(r, &L->w_gate, &s->xb, s->x_stride, (matvec_out){&s->hb, s->ff_stride, 0, 0}, l);        /* hb = Wg xb */
+    matvec(r, &L->w_up, &s->xb, s->x_stride, (matvec_out){&s->hb2, s->ff_stride, 0, 0}, l);         /* hb2 = Wu xb */
+    barrier(r);
+    swiglu(r);                                                                                      /* hb = silu(hb) * hb2 */
+    barrier(r);
+    matvec(r, &L->w_down, &s->hb, s->ff_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);         /* x += Wd hb */
+    barrier(r);
 }
 
-static lvk_status record_copy_logits(gpu_session *s) {
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    LVK_TRY(vk_check(vkBeginCommandBuffer(s->copy_logits, &bi), "vkBeginCommandBuffer"));
-    VkBufferCopy region = {0, 0, s->logits.size};
-    vkCmdCopyBuffer(s->copy_logits, s->logits.buffer, s->logits_host.buffer, 1, &region);
-    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                               .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(s->copy_logits, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host,
-                         0, NULL, 0, NULL);
-    return vk_check(vkEndCommandBuffer(s->copy_logits), "vkEndCommandBuffer");
+/* An exit head (the final one too): the final norm and LM head on x, then the
+ * two-stage reduction of column logits_col into decisions[slot]. */
+static void head(recorder *r, uint32_t slot) {
+    gpu_session *s = r->s;
+    const gpu_model *g = s->g;
+    uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
+    rmsnorm(r, &g->output_norm, &s->x, &s->xb);                                                     /* xb = rmsnorm(x) */
+    barrier(r);
+    matvec(r, &g->output, &s->xb, s->x_stride, (matvec_out){&s->logits, s->vocab_stride, 0, 0}, all); /* logits = Wout xb */
+    barrier(r);
+    uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
+    uint32_t spec1[] = {g->tuning.reduce_wg};
+    const vk_buffer *bufs1[] = {&s->logits, &s->partials};
+    dispatch(r, "logits_partial", spec1, 1, bufs1, 2, push1, sizeof push1, s->n_partials, 1);       /* per slice: max, argmax, sum, second */
+    barrier(r);
+    uint32_t push2[] = {s->n_partials, slot};
+    uint32_t spec2[] = {1};
+    const vk_buffer *bufs2[] = {&s->partials, &s->decisions};
+    dispatch(r, "exit_decision", spec2, 1, bufs2, 2, push2, sizeof push2, 1, 1);                    /* token, prob, second */
+    barrier(r);
+}
+
+/* gpu mode: the decision of exit k switches the dispatches after it on or off. */
+static void gate(recorder *r, uint32_t k) {
+    gpu_session *s = r->s;
+    uint32_t push[] = {k, (uint32_t)r->exits->n_exits};
+    uint32_t spec[] = {s->g->tuning.map_wg};
+    const vk_buffer *bufs[] = {&s->decisions, &r->pass->counts, &r->pass->plan, &s->taken};
+    dispatch(r, "exit_gate", spec, 1, bufs, 4, push, sizeof push, 1, 1);
+    vk_record_barrier_indirect(&r->vk);
+    r->gated = 1;
+    r->plan[4 * k] = r->n_slots; /* deeper dispatches start here; the other ranges once they are known */
+}
+
+/* K and V of block l from the exit hidden state in x, for a token that skipped it. */
+static void propagate_kv(recorder *r, uint32_t l) {
+    gpu_session *s = r->s;
+    const gpu_layer *L = &s->g->layers[l];
+    uint32_t kv_dim = (uint32_t)hp_kv_dim(s->hp);
+    rmsnorm(r, &L->attn_norm, &s->x, &s->xb);                                                       /* xb = rmsnorm(x) */
+    barrier(r);
+    matvec(r, &L->wk, &s->xb, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);     /* K[pos] = Wk xb */
+    matvec(r, &L->wv, &s->xb, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);     /* V[pos] = Wv xb */
+    barrier(r);
+    rope(r, &s->k_cache[l], (uint32_t)s->hp->n_kv_heads, kv_dim, kv_dim, l);
+    barrier(r);
+}
+
+/* Records a whole pass: embed, the blocks with an exit head after each exit
+ * block, the final head; in gpu mode with propagation, the K/V of the blocks
+ * an exit skips (switched on by the gates). */
+static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, const lvk_exit_config *exits) {
+    const int n_layers = s->hp->n_layers;
+    const int gpu_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_GPU;
+    const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
+    uint32_t *plan = calloc(PLAN_COUNTS + s->max_slots, 16);
+    if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    recorder r = {{s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK}, s, ncols, exits, pass, 0, 0, plan, 0};
+    r.vk.status = begin(r.vk.cmd);
+    pass->n_cmds = fence_mode ? (uint32_t)exits->n_exits + 1 : 1;
+
+    embed(&r);                                                                  /* x = embedding rows */
+    barrier(&r);
+    int k = 0;
+    for (int l = 0; l < n_layers; l++) {
+        block(&r, (uint32_t)l);
+        if (k < exits->n_exits && l + 1 == exits->layers[k]) {                 /* exit after block l+1 */
+            head(&r, (uint32_t)k);
+            if (gpu_mode) gate(&r, (uint32_t)k);
+            if (fence_mode) {                                                   /* the host decides here */
+                end(&r);
+                r.vk.cmd = pass->cmds[k + 1];
+                if (r.vk.status == LVK_OK) r.vk.status = begin(r.vk.cmd);
+            }
+            k++;
+        }
+    }
+    head(&r, (uint32_t)exits->n_exits);                                         /* the final block's head */
+
+    uint32_t *layer_slot = calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
+    if (!layer_slot) r.vk.status = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    uint32_t first_prop = r.n_slots;
+    if (gpu_mode && exits->kv_fill == LVK_KV_PROPAGATE && layer_slot)
+        for (int l = exits->layers[0]; l < n_layers; l++) {
+            layer_slot[l] = r.n_slots;
+            propagate_kv(&r, (uint32_t)l);
+        }
+    end(&r);
+    if (gpu_mode && r.vk.status == LVK_OK) {
+        for (int e = 0; e < exits->n_exits; e++) {
+            uint32_t *range = plan + 4 * e; /* deeper [x, y), propagation [z, w) */
+            range[1] = first_prop;
+            range[2] = exits->kv_fill == LVK_KV_PROPAGATE ? layer_slot[exits->layers[e]] : r.n_slots;
+            range[3] = r.n_slots;
+        }
+        r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(PLAN_COUNTS + r.n_slots) * 16);
+    }
+    free(layer_slot);
+    free(plan);
+    return r.vk.status;
+}
+
+/* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
+static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
+    recorder r = {{s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK}, s, 1, exits, NULL, 0, 0, NULL, 0};
+    r.vk.status = begin(r.vk.cmd);
+    for (int l = exits->layers[k]; l < s->hp->n_layers; l++) propagate_kv(&r, (uint32_t)l);
+    end(&r);
+    return r.vk.status;
+}
+
+static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
+    VkCommandBuffer cmd = s->copy_logits[col];
+    LVK_TRY(begin(cmd));
+    VkDeviceSize bytes = (VkDeviceSize)s->vocab_stride * 4;
+    VkBufferCopy region = {col * bytes, 0, bytes};
+    vkCmdCopyBuffer(cmd, s->logits.buffer, s->logits_host.buffer, 1, &region);
+    recorder r = {{s->dev, s->descriptors, &s->params, cmd, LVK_OK}, s, 1, NULL, NULL, 0, 0, NULL, 0};
+    end(&r);
+    return r.vk.status;
+}
+
+/* (Re-)records every pass for the session's exit configuration. */
+static lvk_status record_all(gpu_session *s) {
+    LVK_TRY(vk_check(vkResetCommandPool(s->dev->device, s->pool, 0), "vkResetCommandPool"));
+    LVK_TRY(vk_check(vkResetDescriptorPool(s->dev->device, s->descriptors, 0), "vkResetDescriptorPool"));
+    static const lvk_exit_config full_depth = {0};
+    LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &full_depth));
+    LVK_TRY(record_pass(s, &s->decode[0], 1, &s->exits));
+    LVK_TRY(record_pass(s, &s->decode[1], LVK_MAX_BATCH, &s->exits));
+    if (s->exits.mode == LVK_EXIT_FENCE && s->exits.kv_fill == LVK_KV_PROPAGATE)
+        for (int k = 0; k < s->exits.n_exits; k++) LVK_TRY(record_propagate(s, k, &s->exits));
+    for (uint32_t c = 0; c < LVK_MAX_BATCH; c++) LVK_TRY(record_copy_logits(s, c));
+    return LVK_OK;
 }
 
 /* ---- session ------------------------------------------------------------------ */
@@ -202,10 +344,30 @@ static lvk_status alloc_zeroed(gpu_session *s, VkDeviceSize size, vk_buffer *b) 
     return vk_buffer_zero(s->dev, b);
 }
 
+/* Host-visible memory that is not coherent needs explicit flushes and invalidations. */
+static lvk_status host_memory_sync(gpu_session *s, int to_device) {
+    if (s->dev->readback_coherent) return LVK_OK;
+    for (uint32_t i = 0; i < s->host_arena.n_blocks; i++) {
+        VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
+                                 .memory = s->host_arena.blocks[i], .offset = 0, .size = VK_WHOLE_SIZE};
+        LVK_TRY(vk_check(to_device ? vkFlushMappedMemoryRanges(s->dev->device, 1, &r)
+                                   : vkInvalidateMappedMemoryRanges(s->dev->device, 1, &r),
+                         "vkFlush/InvalidateMappedMemoryRanges"));
+    }
+    return LVK_OK;
+}
+
+static uint32_t matrix_parts(const gpu_layer *L) {
+    return L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->wo.n_parts + L->w_gate.n_parts + L->w_up.n_parts +
+           L->w_down.n_parts;
+}
+
 static lvk_status session_init(gpu_session *s) {
     const lvk_hparams *hp = s->hp;
     vk_device *dev = s->dev;
+    const gpu_model *g = s->g;
     const uint32_t B = LVK_MAX_BATCH, kv_dim = (uint32_t)hp_kv_dim(hp), ctx = (uint32_t)s->n_ctx;
+    const uint32_t n_layers = (uint32_t)hp->n_layers;
     s->x_stride = pad8((uint32_t)hp->n_embd);
     s->q_stride = s->x_stride;
     s->ff_stride = pad8((uint32_t)hp->n_ff);
@@ -214,12 +376,21 @@ static lvk_status session_init(gpu_session *s) {
     while (div_up((uint32_t)hp->n_vocab, s->per_partial) > 256) s->per_partial *= 2;
     s->n_partials = div_up((uint32_t)hp->n_vocab, s->per_partial);
 
+    /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
+    const gpu_layer *L = &g->layers[0];
+    uint32_t per_block = 6 + matrix_parts(L), per_head = 4 + g->output.n_parts;
+    uint32_t per_propagate = 2 + L->wk.n_parts + L->wv.n_parts;
+    s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
+
     vk_arena_init(&s->arena, dev, 0);
     vk_arena_init(&s->host_arena, dev, 1);
     LVK_TRY(vk_arena_alloc(&s->host_arena, sizeof(gpu_params), &s->params));
-    LVK_TRY(vk_arena_alloc(&s->host_arena, sizeof(gpu_decision), &s->decision));
-    LVK_TRY(vk_arena_alloc(&s->host_arena, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits_host));
+    LVK_TRY(vk_arena_alloc(&s->host_arena, (LVK_MAX_EXITS + 1) * sizeof(gpu_decision), &s->decisions));
+    LVK_TRY(vk_arena_alloc(&s->host_arena, 16, &s->taken));
+    LVK_TRY(vk_arena_alloc(&s->host_arena, (VkDeviceSize)ctx * 4, &s->depth));
+    LVK_TRY(vk_arena_alloc(&s->host_arena, (VkDeviceSize)s->vocab_stride * 4, &s->logits_host));
     memset(s->params.mapped, 0, sizeof(gpu_params));
+    memset(s->depth.mapped, 0, (size_t)ctx * 4);
 
     /* cos/sin of every (position, pair), computed exactly as the reference does */
     uint32_t half = (uint32_t)hp->rope_dim / 2;
@@ -245,21 +416,20 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * hp->n_heads * ctx * 4, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->n_partials * 16, &s->partials));
-    s->k_cache = calloc((size_t)hp->n_layers, sizeof *s->k_cache);
-    s->v_cache = calloc((size_t)hp->n_layers, sizeof *s->v_cache);
+    for (int i = 0; i < 2; i++) {
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
+    }
+    s->k_cache = calloc(n_layers, sizeof *s->k_cache);
+    s->v_cache = calloc(n_layers, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (int l = 0; l < hp->n_layers; l++) {
+    for (uint32_t l = 0; l < n_layers; l++) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 4, &s->k_cache[l]));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 4, &s->v_cache[l]));
     }
 
-    /* descriptor sets: one per dispatch of both passes, written once */
-    const gpu_model *g = s->g;
-    uint32_t parts = g->tok_embd.n_parts + g->output.n_parts;
-    const gpu_layer *L = &g->layers[0];
-    uint32_t per_layer = 7 + L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->wo.n_parts + L->w_gate.n_parts +
-                         L->w_up.n_parts + L->w_down.n_parts;
-    uint32_t sets = 2 * (parts + 4 + per_layer * (uint32_t)hp->n_layers);
+    /* descriptor sets: one per dispatch of the three passes and the propagation buffers */
+    uint32_t sets = 3 * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
     VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * LVK_MAX_BINDINGS};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = sets, .poolSizeCount = 1, .pPoolSizes = &ps};
@@ -267,28 +437,31 @@ static lvk_status session_init(gpu_session *s) {
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &s->pool), "vkCreateCommandPool"));
-    VkCommandBuffer cmds[3];
+    enum { PER_PASS = LVK_MAX_EXITS + 1, N_CMDS = 3 * PER_PASS + LVK_MAX_EXITS + LVK_MAX_BATCH };
+    VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                       .commandBufferCount = 3};
+                                       .commandBufferCount = N_CMDS};
     LVK_TRY(vk_check(vkAllocateCommandBuffers(dev->device, &cai, cmds), "vkAllocateCommandBuffers"));
-    s->passes[0] = cmds[0];
-    s->passes[1] = cmds[1];
-    s->copy_logits = cmds[2];
+    memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
+    memcpy(s->decode[0].cmds, cmds + PER_PASS, sizeof s->decode[0].cmds);
+    memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
+    memcpy(s->propagate, cmds + 3 * PER_PASS, sizeof s->propagate);
+    memcpy(s->copy_logits, cmds + 3 * PER_PASS + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     LVK_TRY(vk_check(vkCreateFence(dev->device, &fi, NULL, &s->fence), "vkCreateFence"));
-    LVK_TRY(record_pass(s, s->passes[0], 1));
-    LVK_TRY(record_pass(s, s->passes[1], B));
-    return record_copy_logits(s);
+    return record_all(s);
 }
 
-lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, gpu_session **out) {
+lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, const lvk_exit_config *exits,
+                              gpu_session **out) {
     gpu_session *s = calloc(1, sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->dev = g->dev;
     s->g = g;
     s->hp = hp;
     s->n_ctx = n_ctx;
+    if (exits) s->exits = *exits;
     lvk_status st = session_init(s);
     if (st != LVK_OK) {
         gpu_session_free(s);
@@ -311,26 +484,189 @@ void gpu_session_free(gpu_session *s) {
     free(s);
 }
 
-lvk_status gpu_session_run(gpu_session *s, const int32_t *tokens, int n, int pos, gpu_decision *out) {
-    if (n < 1 || n > LVK_MAX_BATCH || pos < 0 || pos + n > s->n_ctx)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_run: %d tokens at %d do not fit a context of %d", n,
-                        pos, s->n_ctx);
-    gpu_params p = {(uint32_t)n, (uint32_t)pos, (uint32_t)(n - 1), 0, {0}};
-    for (int i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= s->hp->n_vocab)
-            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "token id %d is outside the vocabulary of %d", tokens[i],
-                            s->hp->n_vocab);
-        p.tokens[i] = (uint32_t)tokens[i];
+void gpu_session_reset(gpu_session *s) {
+    s->n_pending = 0;
+    s->next_pos = 0;
+}
+
+/* ---- running passes ----------------------------------------------------------- */
+
+/* Writes the per-pass values: the tokens waiting for deferred KV fill in
+ * columns 0..n_pending-1 (when `with_pending`), then the new tokens. */
+static gpu_params pass_params(gpu_session *s, const int32_t *tokens, int n, int pos, int with_pending) {
+    gpu_params p;
+    memset(&p, 0, sizeof p);
+    int m = with_pending ? s->n_pending : 0;
+    p.n_tokens = (uint32_t)(m + n);
+    p.pos = (uint32_t)(pos - m);
+    p.logits_col = p.n_tokens - 1;
+    for (int c = 0; c < m; c++) p.start_layer[c] = s->pending_start[c];
+    for (int i = 0; i < n; i++) p.tokens[m + i] = (uint32_t)tokens[i];
+    for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = e < s->exits.n_exits ? s->exits.thresholds[e] : NEVER_EXIT;
+    return p;
+}
+
+static lvk_status submit(gpu_session *s, VkCommandBuffer cmd) {
+    LVK_TRY(host_memory_sync(s, 1));
+    LVK_TRY(vk_submit_wait(s->dev, cmd, s->fence));
+    return host_memory_sync(s, 0);
+}
+
+static gpu_decision read_decision(gpu_session *s, int slot) {
+    gpu_decision d;
+    memcpy(&d, s->decisions.mapped + (size_t)slot * sizeof d, sizeof d);
+    return d;
+}
+
+static void set_depth(gpu_session *s, int pos, int n, int layer) {
+    uint32_t *depth = (uint32_t *)s->depth.mapped;
+    for (int i = 0; i < n; i++) depth[pos + i] = (uint32_t)layer;
+}
+
+lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int pos, gpu_step *out) {
+    if (n < 0 || pos < 0 || pos + n > s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_prefill: %d tokens at %d do not fit a context of %d",
+                        n, pos, s->n_ctx);
+    memset(out, 0, sizeof *out);
+    int done = 0;
+    uint32_t col = 0;
+    while (done < n || s->n_pending > 0) {
+        /* waiting tokens first: they catch up in the columns before the new ones */
+        int room = LVK_MAX_BATCH - s->n_pending, chunk = n - done < room ? n - done : room;
+        gpu_params p = pass_params(s, tokens + done, chunk, pos + done, 1);
+        memcpy(s->params.mapped, &p, sizeof p);
+        LVK_TRY(submit(s, s->prefill.cmds[0]));
+        s->n_pending = 0;
+        col = p.logits_col;
+        set_depth(s, (int)p.pos, (int)p.n_tokens, s->hp->n_layers);
+        done += chunk;
     }
-    memcpy(s->params.mapped, &p, sizeof p);
-    LVK_TRY(vk_submit_wait(s->dev, s->passes[n == 1 ? 0 : 1], s->fence));
-    memcpy(out, s->decision.mapped, sizeof *out);
+    s->next_pos = pos + n;
+    out->chosen = read_decision(s, 0);
+    out->col = (int)col;
+    out->layer = s->hp->n_layers;
+    out->n_heads = 1;
+    out->heads[0] = out->chosen;
+    out->head_layers[0] = s->hp->n_layers;
     return LVK_OK;
+}
+
+lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *out) {
+    if (pos < 0 || pos >= s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_decode: position %d is outside the context of %d", pos,
+                        s->n_ctx);
+    const lvk_exit_config *ex = &s->exits;
+    const int n_layers = s->hp->n_layers;
+    int catch_up = 0, caught_up_blocks = 0;
+    if (s->n_pending == LVK_MAX_BATCH - 1) { /* no column left: the waiting tokens catch up in a pass of their own */
+        for (int c = 0; c < s->n_pending; c++) caught_up_blocks += n_layers - (int)s->pending_start[c];
+        gpu_step ignored;
+        LVK_TRY(gpu_session_prefill(s, NULL, 0, pos, &ignored));
+        catch_up = 1;
+    }
+    const int m = s->n_pending;
+    gpu_pass *pass = &s->decode[m > 0];
+    gpu_params p = pass_params(s, &token, 1, pos, 1);
+    memcpy(s->params.mapped, &p, sizeof p);
+
+    int taken = ex->n_exits; /* exit index, n_exits = full depth */
+    if (ex->n_exits > 0 && ex->mode == LVK_EXIT_FENCE) {
+        for (int k = 0; k <= ex->n_exits; k++) {
+            LVK_TRY(submit(s, pass->cmds[k]));
+            if (k < ex->n_exits && read_decision(s, k).prob > p.thresholds[k]) { /* the comparison exit_gate makes */
+                taken = k;
+                break;
+            }
+        }
+    } else {
+        LVK_TRY(submit(s, pass->cmds[0]));
+        if (ex->n_exits > 0) memcpy(&taken, s->taken.mapped, sizeof taken);
+    }
+    if (taken < 0 || taken > ex->n_exits)
+        return lvk_fail(LVK_ERR_DEVICE, "the device reported exit %d of %d: its results are not trustworthy", taken,
+                        ex->n_exits);
+    const int layer = taken < ex->n_exits ? ex->layers[taken] : n_layers;
+
+    memset(out, 0, sizeof *out);
+    out->layer = layer;
+    out->catch_up_pass = catch_up;
+    out->kv_fill_blocks = caught_up_blocks;
+    out->n_heads = taken + 1;
+    for (int k = 0; k <= taken; k++) {
+        out->heads[k] = read_decision(s, k);
+        out->head_layers[k] = k < ex->n_exits ? ex->layers[k] : n_layers;
+    }
+    out->chosen = out->heads[taken];
+    out->col = (int)p.logits_col;
+
+    /* KV fill for the blocks this token skipped */
+    if (taken < ex->n_exits && ex->kv_fill == LVK_KV_PROPAGATE) {
+        if (ex->mode == LVK_EXIT_FENCE) LVK_TRY(submit(s, s->propagate[taken]));
+        out->kv_fill_blocks += n_layers - layer;
+    }
+    set_depth(s, pos, 1, layer);
+    s->next_pos = pos + 1;
+    if (ex->n_exits > 0 && ex->kv_fill == LVK_KV_DEFERRED) {
+        for (int c = 0; c < m; c++) /* the waiting tokens ran blocks start..layer-1 with this one */
+            if ((int)s->pending_start[c] < layer) {
+                out->kv_fill_blocks += layer - (int)s->pending_start[c];
+                s->pending_start[c] = (uint32_t)layer;
+            }
+        if (layer < n_layers) {
+            s->pending_start[m] = (uint32_t)layer;
+            s->n_pending = m + 1;
+        } else {
+            s->n_pending = 0;
+        }
+    }
+    return LVK_OK;
+}
+
+lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *exits) {
+    lvk_exit_config old = s->exits;
+    int same_passes = old.n_exits == exits->n_exits && old.mode == exits->mode && old.kv_fill == exits->kv_fill &&
+                      !memcmp(old.layers, exits->layers, sizeof old.layers);
+    if (same_passes) { /* thresholds are per-pass values: nothing to re-record */
+        s->exits = *exits;
+        return LVK_OK;
+    }
+    if (s->n_pending > 0) { /* the waiting tokens catch up before the passes change */
+        gpu_step ignored;
+        LVK_TRY(gpu_session_prefill(s, NULL, 0, s->next_pos, &ignored));
+    }
+    s->exits = *exits;
+    lvk_status st = record_all(s);
+    if (st != LVK_OK) { /* keep a session that works: back to the old passes */
+        s->exits = old;
+        if (record_all(s) != LVK_OK) return lvk_fail(LVK_ERR_DEVICE, "re-recording the passes failed twice: %s", lvk_last_error());
+    }
+    return st;
 }
 
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out) {
     if (col < 0 || col >= LVK_MAX_BATCH) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "logits column %d", col);
-    LVK_TRY(vk_submit_wait(s->dev, s->copy_logits, s->fence));
-    memcpy(out, s->logits_host.mapped + (size_t)col * s->vocab_stride * 4, (size_t)s->hp->n_vocab * 4);
+    LVK_TRY(submit(s, s->copy_logits[col]));
+    memcpy(out, s->logits_host.mapped, (size_t)s->hp->n_vocab * 4);
     return LVK_OK;
+}
+
+lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, float *v) {
+    if (layer < 0 || layer >= s->hp->n_layers || n_pos < 0 || n_pos > s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_read_kv: block %d, %d positions", layer, n_pos);
+    VkDeviceSize bytes = (VkDeviceSize)n_pos * hp_kv_dim(s->hp) * 4;
+    LVK_TRY(vk_buffer_read(s->dev, &s->k_cache[layer], 0, k, bytes));
+    return vk_buffer_read(s->dev, &s->v_cache[layer], 0, v, bytes);
+}
+
+static uint64_t matrix_bytes(const gpu_matrix *W) { return W->rows * gpu_row_bytes(W->type, W->cols); }
+
+gpu_pass_bytes gpu_session_bytes(const gpu_session *s) {
+    const gpu_layer *L = &s->g->layers[0];
+    uint64_t norm = (uint64_t)s->hp->n_embd * 4;
+    gpu_pass_bytes b;
+    b.block = 2 * norm + matrix_bytes(&L->wq) + matrix_bytes(&L->wk) + matrix_bytes(&L->wv) + matrix_bytes(&L->wo) +
+              matrix_bytes(&L->w_gate) + matrix_bytes(&L->w_up) + matrix_bytes(&L->w_down);
+    b.head = norm + matrix_bytes(&s->g->output);
+    b.kv_fill = norm + matrix_bytes(&L->wk) + matrix_bytes(&L->wv);
+    return b;
 }

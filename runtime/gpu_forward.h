@@ -1,9 +1,25 @@
-/* gpu_forward.h — a session's device state and the forward pass on the GPU.
+/* gpu_forward.h — a session's device state and the forward pass on the GPU,
+ * with early exit.
  *
- * The forward pass is recorded once per session into two command buffers
- * (1 token column for decode, 8 for prompt batches) and replayed; per-token
- * values (position, token ids) live in a small host-written buffer. Only the
- * decision (token, logit, probability: 16 bytes) is read back. */
+ * Passes are recorded once per exit configuration and replayed; per-token
+ * values (position, token ids, thresholds) live in a small host-written
+ * buffer. Only the exit heads' decisions (16 bytes each) are read back.
+ *
+ * Passes:
+ *   prefill  up to 8 prompt tokens at full depth, no exit heads;
+ *   decode   one new token with an exit head after each exit block. In `fence`
+ *            mode it is one command buffer per segment (blocks up to the next
+ *            exit and its head) and the host decides between them; in `gpu`
+ *            mode one command buffer whose later dispatches are indirect, their
+ *            counts written by a gate kernel after each head.
+ * KV fill for the blocks an exited token skipped:
+ *   propagate  K/V of those blocks from the exit hidden state, right after;
+ *   deferred   the token's hidden state stays in its column of x; it runs the
+ *              skipped blocks in the same batched pass as the next token that
+ *              goes deeper (up to 7 tokens wait; then they catch up in a pass
+ *              of their own);
+ *   none       attention masks the holes (the host keeps each position's depth).
+ */
 #ifndef LVK_GPU_FORWARD_H
 #define LVK_GPU_FORWARD_H
 
@@ -11,21 +27,62 @@
 
 #define LVK_MAX_BATCH 8 /* token columns per pass */
 
-typedef struct gpu_decision {
+/* Binding 0 of every dispatch: the per-pass values (Params in shaders/common.glsl). */
+typedef struct gpu_params {
+    uint32_t n_tokens, pos, logits_col, pad;
+    uint32_t tokens[LVK_MAX_BATCH];
+    uint32_t start_layer[LVK_MAX_BATCH];
+    float thresholds[LVK_MAX_EXITS];
+} gpu_params;
+
+typedef struct gpu_decision { /* one exit head's result, as the shader writes it */
     uint32_t token;
+    float prob;   /* softmax probability of `token`: the confidence */
+    float second; /* second-highest probability */
     float max_logit;
-    float prob; /* softmax probability of `token` */
-    uint32_t pad;
 } gpu_decision;
+
+/* The outcome of a pass: the head that chose the next token and what every
+ * head that ran said. */
+typedef struct gpu_step {
+    gpu_decision chosen;
+    int col;     /* token column of the pass whose logits chose (for gpu_session_logits) */
+    int layer;   /* blocks the token ran: an exit block, or n_layers */
+    int n_heads; /* heads that ran: exits 0..k, then the final head at full depth */
+    gpu_decision heads[LVK_MAX_EXITS + 1];
+    int head_layers[LVK_MAX_EXITS + 1];
+    int kv_fill_blocks; /* blocks run to fill skipped K/V: propagated, or caught up by waiting tokens */
+    int catch_up_pass;  /* deferred: 7 tokens were waiting, so a full-depth pass of their own ran first */
+} gpu_step;
 
 typedef struct gpu_session gpu_session;
 
-lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, gpu_session **out);
+lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, const lvk_exit_config *exits,
+                              gpu_session **out);
 void gpu_session_free(gpu_session *s);
-/* Runs n (1..8) tokens at positions pos.. through the model; the decision is
- * for the last of them. */
-lvk_status gpu_session_run(gpu_session *s, const int32_t *tokens, int n, int pos, gpu_decision *out);
-/* Copies the logits of column `col` (0..n-1) of the last run into out[n_vocab]. */
+/* Changes the exits (validated by the caller); re-records the passes when the
+ * layers, mode or KV fill change, flushing waiting deferred tokens first. */
+lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *exits);
+/* Runs n (0..) prompt tokens at positions pos.. at full depth; any tokens
+ * waiting for deferred KV fill run their skipped blocks first. The step
+ * describes the last column's final head. */
+lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int pos, gpu_step *out);
+/* Runs one token at pos with early exit. */
+lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *out);
+/* Forgets waiting deferred tokens (the session starts over). */
+void gpu_session_reset(gpu_session *s);
+/* Copies the logits of column `col` of the last pass, as the last head that
+ * ran left them, into out[n_vocab]. */
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out);
+/* Reads the K and V cache of one block for positions 0..n_pos-1 ([n_pos][kv_dim] each). */
+lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, float *v);
+
+/* Weight bytes one pass reads, for the decode statistics. */
+typedef struct gpu_pass_bytes {
+    uint64_t block;   /* one transformer block */
+    uint64_t head;    /* final norm + LM head */
+    uint64_t kv_fill; /* attn_norm + Wk + Wv of one block (propagate) */
+} gpu_pass_bytes;
+gpu_pass_bytes gpu_session_bytes(const gpu_session *s);
 
 #endif

@@ -90,7 +90,22 @@ void ref_free(ref_state *s) {
     free(s);
 }
 
+/* logits = W_out rmsnorm(x): the exit head, the same for every exit and the final block */
+static void head(ref_state *s, float *logits) {
+    const lvk_host_model *m = s->m;
+    ref_rmsnorm(s->xb, s->x, m->output_norm.data, m->hp.n_embd, m->hp.rms_eps);
+    ref_matvec(logits, &m->output, s->xb, s->row);
+}
+
 lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits) {
+    LVK_TRY(ref_forward_heads(s, token, pos, s->m->hp.n_layers, NULL, 0, NULL));
+    head(s, s->logits);
+    *logits = s->logits;
+    return LVK_OK;
+}
+
+lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, const int *head_layers, int n_heads,
+                             float *head_logits) {
     const lvk_host_model *m = s->m;
     const lvk_hparams *hp = &m->hp;
     if (token < 0 || token >= hp->n_vocab)
@@ -104,7 +119,10 @@ lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits) {
     uint64_t row_bytes = m->tok_embd.n_bytes / m->tok_embd.rows;
     lvk_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + token * row_bytes, s->x, d);
 
-    for (int l = 0; l < hp->n_layers; l++) {
+    if (n_blocks < 0 || n_blocks > hp->n_layers)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "%d blocks of %d", n_blocks, hp->n_layers);
+    int next_head = 0;
+    for (int l = 0; l < n_blocks; l++) {
         const lvk_layer_weights *L = &m->layers[l];
         float *k = s->key_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
         float *v = s->value_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
@@ -149,10 +167,29 @@ lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits) {
         }
         ref_matvec(s->xb2, &L->w_down, s->hb, s->row);
         for (int i = 0; i < d; i++) s->x[i] += s->xb2[i];
+
+        if (next_head < n_heads && head_layers[next_head] == l + 1) {
+            head(s, head_logits + (size_t)next_head * hp->n_vocab);
+            next_head++;
+        }
     }
-    /* logits = W_out rmsnorm(x) */
-    ref_rmsnorm(s->xb, s->x, m->output_norm.data, d, hp->rms_eps);
-    ref_matvec(s->logits, &m->output, s->xb, s->row);
-    *logits = s->logits;
     return LVK_OK;
+}
+
+void ref_propagate_kv(ref_state *s, int pos, int from_block) {
+    const lvk_host_model *m = s->m;
+    const lvk_hparams *hp = &m->hp;
+    int kv_dim = hp_kv_dim(hp);
+    for (int l = from_block; l < hp->n_layers; l++) {
+        float *k = s->key_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
+        float *v = s->value_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
+        ref_rmsnorm(s->xb, s->x, m->layers[l].attn_norm.data, hp->n_embd, hp->rms_eps);
+        ref_matvec(k, &m->layers[l].wk, s->xb, s->row);
+        ref_matvec(v, &m->layers[l].wv, s->xb, s->row);
+        ref_rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, pos, hp->rope_base);
+    }
+}
+
+const float *ref_kv(const ref_state *s, int layer, int value) {
+    return (value ? s->value_cache : s->key_cache) + (size_t)layer * s->n_ctx * hp_kv_dim(&s->m->hp);
 }

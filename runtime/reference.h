@@ -12,6 +12,16 @@ void ref_free(ref_state *s);
 /* Runs token `token` at position `pos` (0 <= pos < n_ctx) and returns the
  * logits [n_vocab] (owned by the state, valid until the next call). */
 lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits);
+/* Runs blocks 0..n_blocks-1 only (an early exit: K/V of the later blocks are
+ * not written) and, after block head_layers[i] (1-based, ascending), the exit
+ * head into head_logits[i][n_vocab]. */
+lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, const int *head_layers, int n_heads,
+                             float *head_logits);
+/* CALM's propagation: K/V at pos of blocks from_block.. computed from the
+ * hidden state the last forward stopped at. */
+void ref_propagate_kv(ref_state *s, int pos, int from_block);
+/* The key (value = 0) or value cache of one block: [n_ctx][kv_dim]. */
+const float *ref_kv(const ref_state *s, int layer, int value);
 
 /* Building blocks, exposed so kernel tests compare against exactly these. */
 void ref_rmsnorm(float *out, const float *x, const float *w, int n, float eps);

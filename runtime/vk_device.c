@@ -309,7 +309,7 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                              .size = size,
-                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
@@ -393,11 +393,15 @@ static lvk_status one_time_submit(vk_device *dev, void (*record)(VkCommandBuffer
     return s;
 }
 
-typedef struct copy_job { VkBuffer src, dst; VkDeviceSize dst_offset, size; } copy_job;
+typedef struct copy_job { VkBuffer src, dst; VkDeviceSize src_offset, dst_offset, size; } copy_job;
 static void record_copy(VkCommandBuffer cmd, void *user) {
     copy_job *j = user;
-    VkBufferCopy region = {.srcOffset = 0, .dstOffset = j->dst_offset, .size = j->size};
+    VkBufferCopy region = {.srcOffset = j->src_offset, .dstOffset = j->dst_offset, .size = j->size};
     vkCmdCopyBuffer(cmd, j->src, j->dst, 1, &region);
+    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                               .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT, .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0,
+                         NULL);
 }
 
 lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, const void *data,
@@ -421,9 +425,29 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
                                      .memory = staging.blocks[0], .offset = 0, .size = VK_WHOLE_SIZE};
             vkFlushMappedMemoryRanges(dev->device, 1, &r);
         }
-        copy_job j = {sb.buffer, b->buffer, offset + done, n};
+        copy_job j = {sb.buffer, b->buffer, 0, offset + done, n};
         s = one_time_submit(dev, record_copy, &j);
     }
+    vk_arena_free(&staging);
+    return s;
+}
+
+lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, void *data, VkDeviceSize size) {
+    if (offset + size > b->size) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "read past the end of a buffer");
+    vk_arena staging;
+    vk_arena_init(&staging, dev, 1);
+    vk_buffer sb;
+    lvk_status s = vk_arena_alloc(&staging, size, &sb);
+    if (s == LVK_OK) {
+        copy_job j = {b->buffer, sb.buffer, offset, 0, size};
+        s = one_time_submit(dev, record_copy, &j);
+    }
+    if (s == LVK_OK && !dev->readback_coherent) {
+        VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
+                                 .memory = staging.blocks[0], .offset = 0, .size = VK_WHOLE_SIZE};
+        s = vk_check(vkInvalidateMappedMemoryRanges(dev->device, 1, &r), "vkInvalidateMappedMemoryRanges");
+    }
+    if (s == LVK_OK) memcpy(data, sb.mapped, size);
     vk_arena_free(&staging);
     return s;
 }

@@ -88,6 +88,8 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
                            const void *data, VkDeviceSize size);
 /* Fills a buffer with zeros on the device. */
 lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b);
+/* Copies size bytes at offset of b into data (tests and diagnostics; slow). */
+lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, void *data, VkDeviceSize size);
 
 /* The pipeline of shader `name` (shaders/NAME.comp) with specialisation
  * constants spec[0..n) at constant ids 0..n-1; created on first use. */
@@ -109,8 +111,17 @@ typedef struct vk_recorder {
 void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
                         const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
                         uint32_t gx, uint32_t gy);
+/* The same, with the workgroup counts read on the device from `args` at
+ * `offset` (a VkDispatchIndirectCommand), so a kernel can switch it off. */
+void vk_record_dispatch_indirect(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                                 const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
+                                 uint32_t push_size, const vk_buffer *args, VkDeviceSize offset);
 /* Later dispatches read what earlier ones wrote: one global memory barrier. */
 void vk_record_barrier(vk_recorder *r);
+/* The same, when the writes are also indirect dispatch counts. */
+void vk_record_barrier_indirect(vk_recorder *r);
+/* Shader and transfer writes made visible to the host after the fence. */
+void vk_record_barrier_host(vk_recorder *r);
 
 /* Submits one command buffer and waits for it. */
 lvk_status vk_submit_wait(vk_device *dev, VkCommandBuffer cmd, VkFence fence);

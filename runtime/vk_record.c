@@ -1,23 +1,25 @@
 /* vk_record.c — recording dispatches with descriptor sets written once. */
 #include "vk_device.h"
+#include "status.h"
 
-void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
-                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
-                        uint32_t gx, uint32_t gy) {
-    if (r->status != LVK_OK) return;
+/* Binds the pipeline, a freshly written descriptor set and the push constants. */
+static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size) {
+    if (r->status != LVK_OK) return 0;
     if (n_bufs + 1 > LVK_MAX_BINDINGS || push_size > LVK_PUSH_CONSTANT_BYTES) {
-        r->status = LVK_ERR_INVALID_ARGUMENT;
-        return;
+        r->status = lvk_fail(LVK_ERR_INVALID_ARGUMENT, "%s: %u buffers, %u push bytes exceed the layout", shader,
+                             n_bufs, push_size);
+        return 0;
     }
     vk_device *dev = r->dev;
     VkPipeline pipeline;
-    if ((r->status = vk_pipeline_get(dev, shader, spec, n_spec, &pipeline)) != LVK_OK) return;
+    if ((r->status = vk_pipeline_get(dev, shader, spec, n_spec, &pipeline)) != LVK_OK) return 0;
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = r->pool, .descriptorSetCount = 1,
                                       .pSetLayouts = &dev->set_layout};
     VkDescriptorSet set;
     if ((r->status = vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets")))
-        return;
+        return 0;
     VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
     VkWriteDescriptorSet writes[LVK_MAX_BINDINGS];
     for (uint32_t i = 0; i <= n_bufs; i++) {
@@ -32,7 +34,20 @@ void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec
     vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
     vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->pipeline_layout, 0, 1, &set, 0, NULL);
     vkCmdPushConstants(r->cmd, dev->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
-    vkCmdDispatch(r->cmd, gx, gy, 1);
+    return 1;
+}
+
+void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
+                        uint32_t gx, uint32_t gy) {
+    if (bind(r, shader, spec, n_spec, bufs, n_bufs, push, push_size)) vkCmdDispatch(r->cmd, gx, gy, 1);
+}
+
+void vk_record_dispatch_indirect(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+                                 const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
+                                 uint32_t push_size, const vk_buffer *args, VkDeviceSize offset) {
+    if (bind(r, shader, spec, n_spec, bufs, n_bufs, push, push_size))
+        vkCmdDispatchIndirect(r->cmd, args->buffer, offset);
 }
 
 void vk_record_barrier(vk_recorder *r) {
@@ -41,4 +56,22 @@ void vk_record_barrier(vk_recorder *r) {
                           .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
     vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
                          &mb, 0, NULL, 0, NULL);
+}
+
+void vk_record_barrier_indirect(vk_recorder *r) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_INDIRECT_COMMAND_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
+                                           VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                         VK_PIPELINE_STAGE_DRAW_INDIRECT_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
+                         NULL, 0, NULL);
+}
+
+void vk_record_barrier_host(vk_recorder *r) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }

@@ -1,6 +1,8 @@
 #version 450
 // attention.comp — one workgroup per (head, column): softmax(q K^T / sqrt(d)) V
 // over positions 0..pos+c of the head's key/value head (causal, GQA).
+// With `masked`, positions whose token exited before this block (their K/V
+// here were never written: KV fill `none`) are left out.
 layout(local_size_x_id = 0) in;
 #include "common.glsl"
 
@@ -9,6 +11,7 @@ layout(binding = 2) readonly buffer K { float k_cache[]; };   // [n_ctx][kv_dim]
 layout(binding = 3) readonly buffer V { float v_cache[]; };   // [n_ctx][kv_dim]
 layout(binding = 4) buffer Scores { float scores[]; };        // [NCOLS][n_heads][n_ctx]
 layout(binding = 5) writeonly buffer Out { float o[]; };
+layout(binding = 6) readonly buffer Depth { uint depth[]; };  // [n_ctx] blocks each position ran
 
 layout(push_constant) uniform Push {
     uint head_dim;
@@ -18,13 +21,15 @@ layout(push_constant) uniform Push {
     uint q_stride;   // floats between columns of q and of o
     uint n_heads;
     float scale;     // 1/sqrt(head_dim)
+    uint layer;
+    uint masked;     // 1: skip earlier positions with depth <= layer
 } pc;
 
 shared float q_head[256];
 
 void main() {
     const uint h = gl_WorkGroupID.x, c = gl_WorkGroupID.y;
-    if (c >= params.n_tokens) return; // whole workgroup leaves together
+    if (!column_runs(c, pc.layer)) return; // whole workgroup leaves together
     const uint n_pos = params.pos + c + 1u;
     const uint kv_off = (h / pc.group) * pc.head_dim;
     const uint s_off = (c * pc.n_heads + h) * pc.n_ctx;
@@ -38,6 +43,7 @@ void main() {
         float s = 0.0;
         for (uint i = 0; i < pc.head_dim; i++) s += q_head[i] * k_cache[t * pc.kv_dim + kv_off + i];
         s *= pc.scale;
+        if (pc.masked != 0u && t < params.pos && depth[t] <= pc.layer) s = -1.0e30; // exp() gives 0
         scores[s_off + t] = s;
         m = max(m, s);
     }

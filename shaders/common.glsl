@@ -7,12 +7,19 @@
 // Per-token values, written by the host before each submission, so command
 // buffers can be recorded once and replayed.
 layout(binding = 0) readonly buffer Params {
-    uint n_tokens;   // token columns in this pass (1..8)
-    uint pos;        // position of the first column
-    uint logits_col; // column whose logits the reduction reads
+    uint n_tokens;        // token columns in this pass (1..8)
+    uint pos;             // position of the first column
+    uint logits_col;      // column whose logits the exit heads reduce
     uint pad;
-    uint tokens[8];  // token ids of the columns
+    uint tokens[8];       // token ids of the columns
+    uint start_layer[8];  // blocks a column already ran: > 0 for tokens that exited
+                          // earlier and now catch up (deferred KV fill), else 0
+    float thresholds[16]; // per exit: the token exits when confidence > threshold
 } params;
+
+// Whether column c runs block `layer` (0-based) in this pass. Kernels that
+// write state a column keeps (x, the KV cache) skip the columns that do not.
+bool column_runs(uint c, uint layer) { return c < params.n_tokens && params.start_layer[c] <= layer; }
 
 shared float reduce_scratch[64]; // one value per subgroup (>= 64 subgroups never happens)
 

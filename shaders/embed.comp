@@ -18,7 +18,7 @@ layout(push_constant) uniform Push {
 
 void main() {
     const uint u = gl_GlobalInvocationID.x, c = gl_GlobalInvocationID.y;
-    if (u >= pc.units || c >= params.n_tokens) return;
+    if (u >= pc.units || !column_runs(c, 0u)) return; // catching-up columns keep their x
     const uint row = params.tokens[c] - pc.row_begin; // wraps above rows when before the part
     if (row >= pc.rows) return;
     vec4 a, b;

@@ -23,6 +23,7 @@ layout(push_constant) uniform Push {
     uint y_pos_mul;  // y_stride to write at row `pos` of a KV cache, else 0
     uint scale_off;  // word offset of the fp16 scales (quantised types)
     uint accumulate; // 1: y += W x (residual add), 0: y = W x
+    uint layer;      // block this product belongs to: columns that do not run it are not written
 } pc;
 
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
@@ -71,6 +72,7 @@ void main() {
         const uint r = row0 + i;
         if (r >= pc.rows) break;
         for (uint c = 0; c < n_cols; c++) {
+            if (!column_runs(c, pc.layer)) continue;
             const uint idx = c * pc.y_stride + params.pos * pc.y_pos_mul + pc.y_offset + r;
             y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
         }

@@ -14,13 +14,14 @@ layout(push_constant) uniform Push {
     uint rope_dim;
     uint stride;   // floats between columns
     uint pos_mul;  // `stride` when v is a KV cache indexed by position, else 0
+    uint layer;    // block: columns that do not run it keep their keys
 } pc;
 
 void main() {
     const uint half_dim = pc.rope_dim / 2u;
     const uint i = gl_GlobalInvocationID.x % half_dim, h = gl_GlobalInvocationID.x / half_dim;
     const uint c = gl_GlobalInvocationID.y;
-    if (h >= pc.n_heads || c >= params.n_tokens) return;
+    if (h >= pc.n_heads || !column_runs(c, pc.layer)) return;
     const vec2 cs = cos_sin[(params.pos + c) * half_dim + i];
     const uint j = c * pc.stride + params.pos * pc.pos_mul + h * pc.head_dim + 2u * i;
     const float a = v[j], b = v[j + 1u];

@@ -71,7 +71,7 @@ static void check_model_on(vk_device *device, uint64_t max_binding, const char *
     if (max_binding) device->max_storage_range = max_binding; /* forces weight matrices into row parts */
     assert_int_equal(gpu_model_upload(device, hm, NULL, NULL, &gm), LVK_OK);
     device->max_storage_range = range;
-    assert_int_equal(gpu_session_create(gm, hp, n_ctx, &gs), LVK_OK);
+    assert_int_equal(gpu_session_create(gm, hp, n_ctx, NULL, &gs), LVK_OK);
     assert_int_equal(ref_create(hm, n_ctx, &ref), LVK_OK);
     float *logits = malloc((size_t)hp->n_vocab * sizeof(float));
     int32_t *tokens = malloc((size_t)(n_prompt + n_gen) * sizeof(int32_t));
@@ -81,8 +81,10 @@ static void check_model_on(vk_device *device, uint64_t max_binding, const char *
     double worst = 0;
     for (int pos = 0; pos < n_prompt + n_gen;) {
         int n = pos < n_prompt ? (n_prompt - pos < LVK_MAX_BATCH ? n_prompt - pos : LVK_MAX_BATCH) : 1;
-        gpu_decision d;
-        assert_int_equal(gpu_session_run(gs, tokens + pos, n, pos, &d), LVK_OK);
+        gpu_step step;
+        if (n > 1) assert_int_equal(gpu_session_prefill(gs, tokens + pos, n, pos, &step), LVK_OK);
+        else assert_int_equal(gpu_session_decode(gs, tokens[pos], pos, &step), LVK_OK);
+        const gpu_decision d = step.chosen;
         for (int c = 0; c < n; c++) {
             const float *ref_logits;
             assert_int_equal(ref_forward(ref, tokens[pos + c], pos + c, &ref_logits), LVK_OK);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_model.h"
+#include "gpu_forward.h"
 #include "quant.h"
 #include "reference.h"
 
@@ -38,7 +38,6 @@ static float frand(uint64_t *s) {
     return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
 }
 
-typedef struct params_buf { uint32_t n_tokens, pos, logits_col, pad, tokens[8]; } params_buf;
 
 /* y[c] (+)= W x[c] on the GPU for n_cols columns, compared with the reference. */
 static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n_cols, uint32_t accumulate) {
@@ -64,14 +63,14 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     vk_arena_init(&arena, dev, 0);
     vk_arena_init(&host, dev, 1);
     vk_buffer params, W, X, Y;
-    assert_int_equal(vk_arena_alloc(&host, sizeof(params_buf), &params), LVK_OK);
+    assert_int_equal(vk_arena_alloc(&host, sizeof(gpu_params), &params), LVK_OK);
     assert_int_equal(vk_arena_alloc(&host, (VkDeviceSize)8 * y_stride * 4, &Y), LVK_OK);
     assert_int_equal(vk_arena_alloc(&arena, packed, &W), LVK_OK);
     assert_int_equal(vk_arena_alloc(&arena, (VkDeviceSize)8 * x_stride * 4, &X), LVK_OK);
     assert_int_equal(vk_buffer_write(dev, &W, 0, pw, packed), LVK_OK);
     assert_int_equal(vk_buffer_write(dev, &X, 0, xg, (VkDeviceSize)8 * x_stride * 4), LVK_OK);
     memcpy(Y.mapped, yg, (size_t)8 * y_stride * 4);
-    params_buf p = {n_cols, 0, 0, 0, {0}};
+    gpu_params p = {.n_tokens = n_cols};
     memcpy(params.mapped, &p, sizeof p);
 
     VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, LVK_MAX_BINDINGS};
@@ -96,7 +95,7 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     vk_recorder rec = {dev, pool, &params, cmd, LVK_OK};
     uint32_t spec[] = {t.matvec_wg, t.matvec_rows, 8, type};
     uint32_t units = type == GGML_F32 || type == GGML_F16 ? x_stride / 8 : cols / 8;
-    uint32_t push[8] = {rows, units, x_stride, y_stride, 0, 0, scale_off, accumulate};
+    uint32_t push[9] = {rows, units, x_stride, y_stride, 0, 0, scale_off, accumulate, 0};
     const vk_buffer *bufs[] = {&W, &X, &Y};
     vk_record_dispatch(&rec, "matvec", spec, 4, bufs, 3, push, sizeof push, (rows + t.matvec_rows - 1) / t.matvec_rows, 1);
     VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,

@@ -9,6 +9,8 @@ int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "litevk: <message>" on stderr and returns 1 (or 2 for usage errors). */
 int cli_error(const char *fmt, ...);
@@ -21,5 +23,11 @@ int cli_float(const char *flag, const char *text, double min, double max, double
 /* The default model: assets/stories260K.gguf of the source tree, else of the
  * current directory. */
 const char *cli_default_model(void);
+/* Creates a context on `device` (NULL = automatic) and loads the model at
+ * `path` into it, with a loading bar on stderr when `show_progress` and stderr
+ * is a terminal. Returns 0, or 1 after an error message (nothing to free). */
+int cli_load_model(const char *device, const char *path, int show_progress, lvk_context **ctx, lvk_model **model);
+/* A monotonic clock in milliseconds, for timings. */
+double cli_now_ms(void);
 
 #endif

@@ -1,5 +1,7 @@
 /* cmd_run.c — `litevk run`: generate text from a prompt. */
 #include "cli.h"
+#include "exit_options.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char help[] =
+static const char help_head[] =
     "usage: litevk run [-m MODEL] -p PROMPT [options]\n"
     "\n"
     "Generates text after PROMPT and streams it to stdout; timings go to stderr.\n"
@@ -23,10 +25,17 @@ static const char help[] =
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --json           one JSON object per generated token per line, then a summary:\n"
     "                       {\"i\":0,\"id\":403,\"piece\":\" upon\",\"layer\":5,\"n_layers\":5,\"confidence\":0.93}\n"
-    "                       layer = blocks run for the token (1-based); confidence = softmax\n"
-    "                       probability of the model's most likely token. Bytes of a piece\n"
-    "                       that are not valid UTF-8 on their own are written as \\u00XX.\n"
-    "  -h, --help           this text\n";
+    "                       layer = blocks run for the token (n_layers at full depth);\n"
+    "                       confidence = top softmax probability of the head that chose it\n"
+    "                       (an exit head, or the final one). Bytes of a piece that are not\n"
+    "                       valid UTF-8 on their own are written as \\u00XX.\n"
+    "      --show-exits     colour each token by the block it exited after, from red (earliest\n"
+    "                       exit) to green (full depth), with a legend before the text; after\n"
+    "                       it, a summary on stderr: tokens, blocks per token, blocks skipped\n"
+    "      --color[=WHEN]   when --show-exits colours: auto (default: if stdout is a terminal),\n"
+    "                       always (also bare --color) or never\n"
+    "  -h, --help           this text\n"
+    "\n";
 
 typedef struct run_options {
     const char *model, *prompt, *device;
@@ -34,15 +43,21 @@ typedef struct run_options {
     double temp, top_p;
     unsigned long long seed;
     int seed_given, json;
+    int show_exits;
+    int color; /* -1 auto, 0 never, 1 always */
+    exit_options exits;
 } run_options;
 
 static int parse(int argc, char **argv, run_options *o) {
-    *o = (run_options){.model = NULL, .n_predict = 128, .temp = 0.8, .top_k = 40, .top_p = 0.95};
+    *o = (run_options){.model = NULL, .n_predict = 128, .temp = 0.8, .top_k = 40, .top_p = 0.95, .color = -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         long n;
+        int taken = exit_options_arg(&o->exits, "run", argc, argv, &i);
+        if (taken < 0) return 2;
+        if (taken) continue;
 #define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(help, stdout); return -1; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(help_head, stdout); fputs(exit_options_help, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
         else if (!strcmp(a, "--device")) { VALUE(); o->device = v; }
@@ -53,6 +68,11 @@ static int parse(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &o->top_p)) return 2; }
         else if (!strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; o->seed = (unsigned long long)n; o->seed_given = 1; }
         else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--show-exits")) o->show_exits = 1;
+        else if (!strcmp(a, "--color") || !strcmp(a, "--color=always")) o->color = 1;
+        else if (!strcmp(a, "--color=never")) o->color = 0;
+        else if (!strcmp(a, "--color=auto")) o->color = -1;
+        else if (!strncmp(a, "--color=", 8)) return cli_usage_error("run", "--color takes auto, always or never, not '%s'", a + 8);
         else return cli_usage_error("run", "unknown option '%s'", a);
 #undef VALUE
     }
@@ -62,43 +82,24 @@ static int parse(int argc, char **argv, run_options *o) {
     return 0;
 }
 
-/* Writes a JSON string: valid UTF-8 sequences as they are, other bytes as \u00XX. */
-static void json_string(FILE *f, const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', f);
-    while (*p) {
-        unsigned char c = *p;
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0;
-        for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xc0) == 0x80;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c < 0x20 || !ok) fprintf(f, "\\u%04x", c);
-        else {
-            fwrite(p, 1, (size_t)len, f);
-            p += len;
-            continue;
-        }
-        p++;
-    }
-    fputc('"', f);
+/* A gradient from red (the earliest exit) through yellow to green (full
+ * depth), in the 256-colour palette. */
+static const int exit_palette[] = {196, 202, 208, 214, 220, 226, 190, 154, 118, 82, 46};
+enum { N_PALETTE = sizeof exit_palette / sizeof exit_palette[0] };
+
+/* The colour of a token that ran `layer` blocks: exit k of n_exits, or the
+ * full depth after them, spread evenly over the gradient. */
+static int exit_color(const lvk_exit_config *cfg, int layer) {
+    int k = 0;
+    while (k < cfg->n_exits && cfg->layers[k] < layer) k++;
+    return exit_palette[cfg->n_exits ? k * (N_PALETTE - 1) / cfg->n_exits : N_PALETTE - 1];
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A progress line on a terminal, redrawn when the percentage changes. */
-static int load_progress(float fraction, void *user) {
-    int *shown = user, percent = (int)(fraction * 100.0f);
-    if (percent == *shown) return 0;
-    *shown = percent;
-    fprintf(stderr, "\rlitevk: loading model %3d%%%s", percent, percent >= 100 ? "\n" : "");
-    return 0;
+static void print_exit_legend(const lvk_exit_config *cfg, int n_layers) {
+    fputs("litevk: exit colours:", stderr);
+    for (int k = 0; k < cfg->n_exits; k++)
+        fprintf(stderr, " \033[38;5;%dmblock %d\033[0m", exit_color(cfg, cfg->layers[k]), cfg->layers[k]);
+    fprintf(stderr, " \033[38;5;%dmblock %d (full depth)\033[0m\n", exit_color(cfg, n_layers), n_layers);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -109,21 +110,19 @@ int cmd_run(int argc, char **argv) {
     lvk_context *ctx = NULL;
     lvk_model *model = NULL;
     lvk_session *session = NULL;
-    int status = 1;
-    lvk_context_params cp = lvk_context_default_params();
-    cp.device = o.device;
-    lvk_model_params mp = lvk_model_default_params();
-    int shown = -1;
-    mp.progress = o.json || !isatty(2) ? NULL : load_progress;
-    mp.progress_user = &shown;
+    lvk_exit_config exits;
+    int status = cli_load_model(o.device, o.model, !o.json, &ctx, &model);
+    if (!status) status = exit_options_config(&o.exits, model, "run", &exits);
+    if (status) goto done;
+    status = 1;
     lvk_session_params sp = lvk_session_default_params();
     sp.n_ctx = (int)o.n_ctx;
     sp.temperature = (float)o.temp;
     sp.top_k = (int)o.top_k;
     sp.top_p = (float)o.top_p;
     sp.seed = o.seed;
-    if (lvk_context_create(&cp, &ctx) != LVK_OK || lvk_model_load(ctx, o.model, &mp, &model) != LVK_OK ||
-        lvk_session_create(model, &sp, &session) != LVK_OK) {
+    sp.exits = &exits;
+    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
     }
@@ -131,15 +130,20 @@ int cmd_run(int argc, char **argv) {
     lvk_context_device(ctx, &dev);
     if (!o.json) fprintf(stderr, "litevk: device %d: %s; seed %llu\n", dev.index, dev.name, o.seed);
 
-    double t0 = now_ms();
+    int colour = o.show_exits && !o.json && (o.color == 1 || (o.color < 0 && isatty(1)));
+    lvk_model_info info;
+    lvk_model_get_info(model, &info);
+    if (colour) print_exit_legend(&exits, info.n_layers);
+
+    double t0 = cli_now_ms();
     if (lvk_session_feed(session, o.prompt, 1) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
     }
-    double t1 = now_ms();
+    double t1 = cli_now_ms();
     int n_prompt = lvk_session_n_past(session); /* the session was empty */
     if (!o.json) fputs(o.prompt, stdout);
-    long n_gen = 0;
+    long n_gen = 0, blocks_run = 0;
     for (; n_gen < o.n_predict; n_gen++) {
         lvk_token_info t;
         lvk_status s = lvk_session_step(session, &t);
@@ -152,16 +156,19 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
         if (t.is_eos) break;
+        blocks_run += t.layer;
         if (o.json) {
             printf("{\"i\":%ld,\"id\":%d,\"piece\":", n_gen, t.id);
-            json_string(stdout, t.piece);
+            json_write_string(stdout, t.piece);
             printf(",\"layer\":%d,\"n_layers\":%d,\"confidence\":%.4f}\n", t.layer, t.n_layers, t.confidence);
+        } else if (colour) {
+            printf("\033[38;5;%dm%s\033[0m", exit_color(&exits, t.layer), t.piece);
         } else {
             fputs(t.piece, stdout);
         }
         fflush(stdout);
     }
-    double t2 = now_ms();
+    double t2 = cli_now_ms();
     /* decode rate: each generated token is one forward pass (the last one's
      * result is not needed, but it ran) */
     double decode_tps = n_gen > 0 && t2 > t1 ? n_gen / ((t2 - t1) / 1e3) : 0;
@@ -173,6 +180,10 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "litevk: prompt %d tokens in %.1f ms (%.1f tokens/s); generated %ld tokens at %.1f tokens/s\n",
                 n_prompt, t1 - t0, n_prompt / ((t1 - t0) / 1e3), n_gen, decode_tps);
     }
+    if (o.show_exits && n_gen > 0)
+        fprintf(stderr, "litevk: exits: %ld tokens, %.2f of %d blocks per token on average, %.1f%% of blocks skipped\n",
+                n_gen, (double)blocks_run / n_gen, info.n_layers,
+                100.0 * (1.0 - (double)blocks_run / ((double)n_gen * info.n_layers)));
     status = 0;
 done:
     lvk_session_free(session);

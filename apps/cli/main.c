@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -16,6 +17,8 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run       generate text from a prompt\n"
+    "  calibrate measure exit thresholds on a prompt set and write them into a copy of a model\n"
+    "  bench     compare early exit with full depth on a prompt set: speed, cost, agreement\n"
     "  info      show a model's hyper-parameters, tensors and metadata\n"
     "  devices   list the Vulkan devices and which one would be used\n"
     "  convert   convert a llama2.c checkpoint and tokenizer to GGUF\n"
@@ -85,6 +88,37 @@ const char *cli_default_model(void) {
     return candidates[0];
 }
 
+/* A loading line on a terminal, redrawn when the percentage changes. */
+static int load_progress(float fraction, void *user) {
+    int *shown = user, percent = (int)(fraction * 100.0f);
+    if (percent == *shown) return 0;
+    *shown = percent;
+    fprintf(stderr, "\rlitevk: loading model %3d%%%s", percent, percent >= 100 ? "\n" : "");
+    return 0;
+}
+
+int cli_load_model(const char *device, const char *path, int show_progress, lvk_context **ctx, lvk_model **model) {
+    lvk_context_params cp = lvk_context_default_params();
+    cp.device = device;
+    lvk_model_params mp = lvk_model_default_params();
+    int shown = -1;
+    mp.progress = show_progress && isatty(2) ? load_progress : NULL;
+    mp.progress_user = &shown;
+    *ctx = NULL;
+    *model = NULL;
+    if (lvk_context_create(&cp, ctx) == LVK_OK && lvk_model_load(*ctx, path, &mp, model) == LVK_OK) return 0;
+    cli_error("%s", lvk_last_error());
+    lvk_context_free(*ctx);
+    *ctx = NULL;
+    return 1;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -100,7 +134,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     struct { const char *name; int (*fn)(int, char **); } commands[] = {
-        {"run", cmd_run}, {"info", cmd_info}, {"devices", cmd_devices}, {"convert", cmd_convert},
+        {"run", cmd_run},         {"calibrate", cmd_calibrate}, {"bench", cmd_bench},
+        {"info", cmd_info},       {"devices", cmd_devices},     {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 2, argv + 2);

@@ -9,7 +9,7 @@
  * Figures go to stdout; progress and the time each part took go to stderr.
  * GPU times are host clock around vkQueueSubmit + wait, so they include the
  * submission overhead a real forward pass also pays. */
-#include "gpu_model.h"
+#include "gpu_forward.h"
 #include "model.h"
 #include "quant.h"
 #include "reference.h"
@@ -127,9 +127,9 @@ static lvk_status gpu_open(bench_gpu *g) {
     g->tuning = gpu_tuning_for(dev);
     vk_arena_init(&g->host, dev, 1);
     /* Params as in shaders/common.glsl: n_tokens (offset 0) = 1 column, pos 0 */
-    LVK_TRY(vk_arena_alloc(&g->host, 48, &g->params));
-    memset(g->params.mapped, 0, 48);
-    g->params.mapped[0] = 1;
+    LVK_TRY(vk_arena_alloc(&g->host, sizeof(gpu_params), &g->params));
+    memset(g->params.mapped, 0, sizeof(gpu_params));
+    g->params.mapped[0] = 1; /* n_tokens */
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &g->pool), "vkCreateCommandPool"));
@@ -359,7 +359,7 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, W->type};
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t push[8] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0};
+        uint32_t push[9] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0, 0};
         const vk_buffer *bufs[] = {&part->buf, j->x, j->y};
         vk_record_dispatch(r, "matvec", spec, 4, bufs, 3, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }

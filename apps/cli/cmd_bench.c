@@ -1,0 +1,352 @@
+/* cmd_bench.c — `litevk bench`: early exit against full depth on a prompt
+ * set, in one run: speed, cost and how much the output changes. */
+#include "cli.h"
+#include "exit_options.h"
+#include "json.h"
+#include "metrics.h"
+#include "progress.h"
+#include "prompts.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_head[] =
+    "usage: litevk bench [-m MODEL] --prompts FILE [options]\n"
+    "\n"
+    "For every prompt of FILE, generates greedily three times on one session:\n"
+    "  1. at full depth (no exit heads), timing the decode;\n"
+    "  2. with the early-exit configuration, timing the decode and counting blocks and bytes,\n"
+    "     then again in the other exit mode (fence/gpu), timing only: both are reported;\n"
+    "  3. teacher-forced: feeding the full-depth output back token by token, counting the\n"
+    "     positions where early exit chooses the same token.\n"
+    "Then prints, over all prompts:\n"
+    "  decode tokens/s at full depth and with early exit, and their ratio (speedup);\n"
+    "  blocks run per token and the blocks skipped (LITE's cost reduction: 1 - blocks run /\n"
+    "  (tokens x blocks)); weight bytes read relative to full depth (exit heads and K/V fill\n"
+    "  included); agreement (share of teacher-forced positions that match); ROUGE-L F1 of the\n"
+    "  early-exit output against the full-depth one, over token ids (mean over prompts); the\n"
+    "  length ratio (early-exit tokens / full-depth tokens); and how many tokens exited after\n"
+    "  each block. Timings cover the decode steps only, not the prompt.\n"
+    "\n"
+    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    "      --prompts FILE   JSONL, one object per line with a \"prompt\", \"instruction\" (+\n"
+    "                       \"input\") or \"text\" string, or an Alpaca JSON array; instruction\n"
+    "                       records get the Alpaca template\n"
+    "  -n, --n-predict N    tokens to generate per prompt and mode (default 64); stops early at\n"
+    "                       end of text\n"
+    "  -c, --ctx-size N     context length (default: the model's, at most 4096); prompts that\n"
+    "                       do not fit are skipped\n"
+    "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
+    "      --json           print one JSON object instead of the table:\n"
+    "                       {\"prompts\":N,\"tokens\":N,\"full\":{\"tokens_per_s\":x,...},\n"
+    "                       \"exit\":{...},\"speedup\":x,\"avg_blocks_per_token\":x,\n"
+    "                       \"blocks_skipped_pct\":x,\"bytes_ratio\":x,\"agreement\":x,\"rouge_l\":x,\n"
+    "                       \"length_ratio\":x,\"histogram\":{\"<block>\":count,...},...}\n"
+    "                       (tokens: early-exit decode passes, the ones the cost figures count)\n"
+    "  -h, --help           this text\n"
+    "\n";
+
+typedef struct bench_options {
+    const char *model, *prompts, *device;
+    long n_predict, n_ctx;
+    int json;
+    exit_options exits;
+} bench_options;
+
+static int parse(int argc, char **argv, bench_options *o) {
+    *o = (bench_options){.n_predict = 64};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int taken = exit_options_arg(&o->exits, "bench", argc, argv, &i);
+        if (taken < 0) return 2;
+        if (taken) continue;
+#define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(help_head, stdout); fputs(exit_options_help, stdout); return -1; }
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
+        else if (!strcmp(a, "--prompts")) { VALUE(); o->prompts = v; }
+        else if (!strcmp(a, "--device")) { VALUE(); o->device = v; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (cli_int(a, v, 1, 1 << 20, &o->n_predict)) return 2; }
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->n_ctx)) return 2; }
+        else if (!strcmp(a, "--json")) o->json = 1;
+        else return cli_usage_error("bench", "unknown option '%s'", a);
+#undef VALUE
+    }
+    if (!o->prompts) return cli_usage_error("bench", "needs --prompts FILE");
+    if (!o->model) o->model = cli_default_model();
+    return 0;
+}
+
+/* One greedy generation after a prompt. */
+typedef struct generation {
+    int32_t *ids;   /* the output, end of text not included */
+    int n;
+    long passes;    /* decode passes, the one that chose end of text included */
+    long blocks;    /* blocks those passes ran */
+    double ms;      /* wall clock of the decode steps */
+} generation;
+
+/* Totals over the prompts. */
+typedef struct totals {
+    int prompts, skipped;
+    long full_tokens, exit_tokens, full_passes, exit_passes, exit_blocks, other_passes;
+    double full_ms, exit_ms, other_ms; /* other: the same exits in the other exit mode */
+    long mode_mismatches;              /* prompts where the two modes' outputs differ (a bug if ever > 0) */
+    long forced, agreed;
+    double rouge_sum;
+    uint64_t weight_bytes, full_depth_bytes;
+    long *histogram; /* [layer]: early-exit passes that ran `layer` blocks */
+} totals;
+
+/* Feeds the prompt into the emptied session and generates greedily up to
+ * `capacity` tokens into *g, counting passes per layer into histogram (when
+ * not NULL). LVK_ERR_CONTEXT_FULL means the prompt does not fit; a context
+ * that fills up during generation just ends it. */
+static lvk_status generate(lvk_session *s, const char *prompt, int capacity, generation *g, long *histogram) {
+    g->n = 0;
+    g->passes = g->blocks = 0;
+    LVK_TRY(lvk_session_reset(s));
+    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    LVK_TRY(lvk_session_stats_reset(s));
+    double t0 = cli_now_ms();
+    while (g->passes < capacity) {
+        lvk_token_info t;
+        lvk_status st = lvk_session_step(s, &t);
+        if (st == LVK_ERR_CONTEXT_FULL) break;
+        LVK_TRY(st);
+        g->passes++;
+        g->blocks += t.layer;
+        if (histogram) histogram[t.layer]++;
+        if (t.is_eos) break;
+        g->ids[g->n++] = t.id;
+    }
+    g->ms = cli_now_ms() - t0;
+    return LVK_OK;
+}
+
+/* Teacher forcing: feeds the full-depth output back one token at a time and
+ * counts the positions where the session's own (early-exit) choice is that
+ * token. */
+static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, totals *tot) {
+    LVK_TRY(lvk_session_reset(s));
+    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    for (int i = 0; i < full->n; i++) {
+        lvk_token_info t;
+        lvk_status st = lvk_session_step_forced(s, full->ids[i], &t);
+        if (st == LVK_ERR_CONTEXT_FULL) break;
+        LVK_TRY(st);
+        tot->forced++;
+        tot->agreed += t.id == full->ids[i];
+    }
+    return LVK_OK;
+}
+
+/* The three runs for one prompt, added to *tot. */
+static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exit_config *cfg, generation *full,
+                               generation *early, int32_t *other_ids, int capacity, totals *tot) {
+    lvk_exit_config full_depth = *cfg;
+    full_depth.n_exits = 0;
+    LVK_TRY(lvk_session_set_exits(s, &full_depth));
+    LVK_TRY(generate(s, prompt, capacity, full, NULL));
+    LVK_TRY(lvk_session_set_exits(s, cfg));
+    LVK_TRY(generate(s, prompt, capacity, early, tot->histogram));
+    lvk_session_stats stats; /* of the early-exit run: generate reset them after the prompt */
+    LVK_TRY(lvk_session_stats_get(s, &stats));
+    lvk_exit_config other_mode = *cfg;
+    other_mode.mode = cfg->mode == LVK_EXIT_FENCE ? LVK_EXIT_GPU : LVK_EXIT_FENCE;
+    generation other = {other_ids, 0, 0, 0, 0};
+    LVK_TRY(lvk_session_set_exits(s, &other_mode));
+    LVK_TRY(generate(s, prompt, capacity, &other, NULL));
+    LVK_TRY(lvk_session_set_exits(s, cfg));
+    tot->other_passes += other.passes;
+    tot->other_ms += other.ms;
+    tot->mode_mismatches += other.n != early->n || memcmp(other.ids, early->ids, sizeof *other.ids * (size_t)early->n);
+    LVK_TRY(agreement(s, prompt, full, tot));
+    double rouge = rouge_l_f1(full->ids, full->n, early->ids, early->n);
+    if (rouge < 0) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for ROUGE-L");
+
+    tot->prompts++;
+    tot->full_tokens += full->n;
+    tot->full_passes += full->passes;
+    tot->full_ms += full->ms;
+    tot->exit_tokens += early->n;
+    tot->exit_passes += early->passes;
+    tot->exit_blocks += early->blocks;
+    tot->exit_ms += early->ms;
+    tot->weight_bytes += stats.weight_bytes;
+    tot->full_depth_bytes += stats.full_depth_bytes;
+    tot->rouge_sum += rouge;
+    return LVK_OK;
+}
+
+/* a / b, 0 when b is 0 (no NaN or infinity in the output) */
+static double ratio(double a, double b) { return b != 0 ? a / b : 0; }
+
+/* The figures printed, from the totals. */
+typedef struct figures {
+    double full_tps, exit_tps, other_tps, speedup, blocks_per_token, skipped_pct, bytes_ratio, agreement, rouge_l, length_ratio;
+} figures;
+
+static figures compute(const totals *t, int n_layers) {
+    figures f;
+    f.full_tps = ratio(t->full_passes, t->full_ms / 1e3);
+    f.exit_tps = ratio(t->exit_passes, t->exit_ms / 1e3);
+    f.other_tps = ratio(t->other_passes, t->other_ms / 1e3);
+    f.speedup = ratio(f.exit_tps, f.full_tps);
+    f.blocks_per_token = ratio(t->exit_blocks, t->exit_passes);
+    f.skipped_pct = t->exit_passes ? 100 * (1 - f.blocks_per_token / n_layers) : 0;
+    f.bytes_ratio = ratio((double)t->weight_bytes, (double)t->full_depth_bytes);
+    f.agreement = ratio(t->agreed, t->forced);
+    f.rouge_l = ratio(t->rouge_sum, t->prompts);
+    f.length_ratio = ratio(t->exit_tokens, t->full_tokens);
+    return f;
+}
+
+/* The block after which exit point k (k = n_exits: full depth) leaves. */
+static int point_layer(const lvk_exit_config *cfg, int k, int n_layers) {
+    return k < cfg->n_exits ? cfg->layers[k] : n_layers;
+}
+
+static void print_json(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
+                       const lvk_exit_config *cfg, const totals *t, const figures *f) {
+    printf("{\"model\":");
+    json_write_string(stdout, info->name);
+    printf(",\"device\":");
+    json_write_string(stdout, dev->name);
+    printf(",\"n_layers\":%d,\"exit_layers\":[", info->n_layers);
+    for (int k = 0; k < cfg->n_exits; k++) printf("%s%d", k ? "," : "", cfg->layers[k]);
+    printf("],\"thresholds\":[");
+    for (int k = 0; k < cfg->n_exits; k++) printf("%s%.4f", k ? "," : "", cfg->thresholds[k]);
+    printf("],\"mode\":\"%s\",\"kv_fill\":\"%s\",\"n_predict\":%ld,", lvk_exit_mode_name(cfg->mode),
+           lvk_kv_fill_name(cfg->kv_fill), o->n_predict);
+    printf("\"prompts\":%d,\"skipped\":%d,\"tokens\":%ld,", t->prompts, t->skipped, t->exit_passes);
+    printf("\"full\":{\"tokens\":%ld,\"passes\":%ld,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", t->full_tokens,
+           t->full_passes, t->full_ms / 1e3, f->full_tps);
+    printf("\"exit\":{\"tokens\":%ld,\"passes\":%ld,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", t->exit_tokens,
+           t->exit_passes, t->exit_ms / 1e3, f->exit_tps);
+    const char *other = cfg->mode == LVK_EXIT_FENCE ? "gpu" : "fence";
+    printf("\"modes\":{\"%s\":{\"tokens_per_s\":%.2f},\"%s\":{\"tokens_per_s\":%.2f}},\"mode_mismatches\":%ld,",
+           lvk_exit_mode_name(cfg->mode), f->exit_tps, other, f->other_tps, t->mode_mismatches);
+    printf("\"speedup\":%.4f,\"avg_blocks_per_token\":%.4f,\"blocks_skipped_pct\":%.2f,\"bytes_ratio\":%.4f,",
+           f->speedup, f->blocks_per_token, f->skipped_pct, f->bytes_ratio);
+    printf("\"agreement\":%.4f,\"forced_tokens\":%ld,\"rouge_l\":%.4f,\"length_ratio\":%.4f,\"histogram\":{",
+           f->agreement, t->forced, f->rouge_l, f->length_ratio);
+    for (int k = 0; k <= cfg->n_exits; k++) {
+        int layer = point_layer(cfg, k, info->n_layers);
+        printf("%s\"%d\":%ld", k ? "," : "", layer, t->histogram[layer]);
+    }
+    printf("}}\n");
+}
+
+static void print_table(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
+                        const lvk_exit_config *cfg, const totals *t, const figures *f) {
+    printf("model             %s (%d blocks) on %s\n", info->name[0] ? info->name : o->model, info->n_layers,
+           dev->name);
+    printf("prompts           %d from %s, up to %ld tokens each", t->prompts, o->prompts, o->n_predict);
+    if (t->skipped) printf(" (%d skipped: too long for the context)", t->skipped);
+    printf("\nexits             ");
+    if (!cfg->n_exits) printf("none");
+    for (int k = 0; k < cfg->n_exits; k++) printf("%s%d", k ? ", " : "after blocks ", cfg->layers[k]);
+    for (int k = 0; k < cfg->n_exits; k++) printf("%s%.4g", k ? ", " : " with thresholds ", cfg->thresholds[k]);
+    printf("\n                  mode %s, K/V fill %s\n\n", lvk_exit_mode_name(cfg->mode), lvk_kv_fill_name(cfg->kv_fill));
+    printf("                     full depth   early exit\n");
+    printf("tokens generated     %10ld   %10ld   length ratio %.3f\n", t->full_tokens, t->exit_tokens,
+           f->length_ratio);
+    printf("decode tokens/s      %10.1f   %10.1f   speedup %.3fx\n", f->full_tps, f->exit_tps, f->speedup);
+    printf("  in the other mode               %10.1f   (%s mode, same exits%s)\n", f->other_tps,
+           cfg->mode == LVK_EXIT_FENCE ? "gpu" : "fence",
+           t->mode_mismatches ? "; OUTPUTS DIFFER: a bug, please report it" : ", same tokens");
+    printf("blocks per token     %10.2f   %10.2f   %.1f%% of blocks skipped\n", (double)info->n_layers,
+           f->blocks_per_token, f->skipped_pct);
+    printf("weight bytes read    %10.3f   %10.3f   relative to full depth (exit heads, K/V fill included)\n\n",
+           1.0, f->bytes_ratio);
+    printf("agreement            %.1f%% of %ld teacher-forced tokens match full depth\n", 100 * f->agreement,
+           t->forced);
+    printf("ROUGE-L F1           %.4f (early exit against full depth, token ids, mean over prompts)\n", f->rouge_l);
+    printf("exits taken          ");
+    for (int k = 0; k <= cfg->n_exits; k++) {
+        int layer = point_layer(cfg, k, info->n_layers);
+        printf("%sblock %d%s: %ld (%.1f%%)", k ? ", " : "", layer, k == cfg->n_exits ? " (full depth)" : "",
+               t->histogram[layer], 100 * ratio(t->histogram[layer], t->exit_passes));
+    }
+    printf("\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_options o;
+    int r = parse(argc, argv, &o);
+    if (r) return r < 0 ? 0 : r;
+
+    /* the prompts first: a bad file is reported before the model loads */
+    prompt_set prompts;
+    char err[512];
+    if (prompts_load(o.prompts, &prompts, err, sizeof err)) return cli_error("%s", err);
+
+    lvk_context *ctx = NULL;
+    lvk_model *model = NULL;
+    lvk_session *session = NULL;
+    generation full = {0}, early = {0};
+    int32_t *other_ids = NULL;
+    totals tot = {0};
+    lvk_exit_config cfg;
+    int status = cli_load_model(o.device, o.model, !o.json, &ctx, &model);
+    if (!status) status = exit_options_config(&o.exits, model, "bench", &cfg);
+    if (status) goto done;
+    status = 1;
+    lvk_model_info info;
+    lvk_device_info dev;
+    lvk_model_get_info(model, &info);
+    lvk_context_device(ctx, &dev);
+    lvk_session_params sp = lvk_session_default_params();
+    sp.n_ctx = (int)o.n_ctx;
+    sp.temperature = 0; /* greedy: agreement and ROUGE-L compare deterministic outputs */
+    sp.exits = &cfg;
+    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
+        goto done;
+    }
+    int capacity = (int)(o.n_predict < lvk_session_n_ctx(session) ? o.n_predict : lvk_session_n_ctx(session));
+    full.ids = malloc(sizeof *full.ids * (size_t)capacity);
+    early.ids = malloc(sizeof *early.ids * (size_t)capacity);
+    other_ids = malloc(sizeof *other_ids * (size_t)capacity);
+    tot.histogram = calloc((size_t)info.n_layers + 1, sizeof *tot.histogram);
+    if (!full.ids || !early.ids || !other_ids || !tot.histogram) {
+        cli_error("out of memory");
+        goto done;
+    }
+
+    progress bar;
+    progress_start(&bar, "bench", prompts.n);
+    for (int i = 0; i < prompts.n; i++) {
+        lvk_status s = bench_prompt(session, prompts.text[i], &cfg, &full, &early, other_ids, capacity, &tot);
+        if (s != LVK_OK) progress_clear(&bar);
+        if (s == LVK_ERR_CONTEXT_FULL) {
+            fprintf(stderr, "litevk: skipping prompt %d: %s\n", i + 1, lvk_last_error());
+            tot.skipped++;
+        } else if (s != LVK_OK) {
+            cli_error("prompt %d: %s", i + 1, lvk_last_error());
+            goto done;
+        }
+        progress_show(&bar, i + 1, (uint64_t)(tot.full_passes + tot.exit_passes + tot.other_passes + tot.forced));
+    }
+    progress_end(&bar);
+    if (!tot.prompts) {
+        cli_error("no prompt of %s fits the context (%d tokens)", o.prompts, lvk_session_n_ctx(session));
+        goto done;
+    }
+    figures f = compute(&tot, info.n_layers);
+    if (o.json) print_json(&o, &info, &dev, &cfg, &tot, &f);
+    else print_table(&o, &info, &dev, &cfg, &tot, &f);
+    status = 0;
+done:
+    free(full.ids);
+    free(early.ids);
+    free(other_ids);
+    free(tot.histogram);
+    lvk_session_free(session);
+    lvk_model_free(model);
+    lvk_context_free(ctx);
+    prompts_free(&prompts);
+    return status;
+}

@@ -1,0 +1,232 @@
+/* cmd_calibrate.c — `litevk calibrate`: measure a threshold per exit on a
+ * prompt set and write them into a copy of the model. */
+#include "calibration.h"
+#include "cli.h"
+#include "exit_config.h"
+#include "exit_options.h"
+#include "progress.h"
+#include "prompts.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char help[] =
+    "usage: litevk calibrate [-m MODEL] --prompts FILE -o OUT.gguf [options]\n"
+    "\n"
+    "Generates greedily after every prompt of FILE with every exit head evaluated and none\n"
+    "taken (full depth). At each token it notes, per exit, the head's confidence (top softmax\n"
+    "probability) and whether its token is the final block's. From those it sets a threshold\n"
+    "per exit, prints them, and writes MODEL with them (litevk.* metadata) to OUT.gguf, which\n"
+    "`litevk run` and `litevk bench` then use.\n"
+    "\n"
+    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    "      --prompts FILE   JSONL, one object per line with a \"prompt\", \"instruction\" (+\n"
+    "                       \"input\") or \"text\" string, or an Alpaca JSON array; instruction\n"
+    "                       records get the Alpaca template\n"
+    "  -o, --output PATH    the calibrated model to write (not MODEL itself)\n"
+    "      --rule lite|agreement\n"
+    "                       lite (default): LITE's rule, the mean confidence of the tokens whose\n"
+    "                       exit token is the final block's; agreement: the smallest threshold\n"
+    "                       at which the tokens that would exit agree with the final block at\n"
+    "                       least --target of the time\n"
+    "      --target A       the agreement --rule agreement aims for, in (0,1] (default 0.95)\n"
+    "  -n, --n-predict N    tokens to generate per prompt (default 64); stops early at end of text\n"
+    "      --exit-layers L,...  the exits to calibrate (default: the model's)\n"
+    "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
+    "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
+    "  -h, --help           this text\n";
+
+typedef struct calibrate_options {
+    const char *model, *prompts, *output, *device;
+    calib_rule rule;
+    double target;
+    int target_given;
+    long n_predict, n_ctx;
+    exit_options exits;
+} calibrate_options;
+
+static int parse(int argc, char **argv, calibrate_options *o) {
+    *o = (calibrate_options){.rule = CALIB_LITE, .target = 0.95, .n_predict = 64, .exits.all_heads = 1};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+#define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(help, stdout); return -1; }
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
+        else if (!strcmp(a, "--prompts")) { VALUE(); o->prompts = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { VALUE(); o->output = v; }
+        else if (!strcmp(a, "--device")) { VALUE(); o->device = v; }
+        else if (!strcmp(a, "--exit-layers")) { VALUE(); o->exits.layers = v; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (cli_int(a, v, 1, 1 << 20, &o->n_predict)) return 2; }
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->n_ctx)) return 2; }
+        else if (!strcmp(a, "--target")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &o->target)) return 2; o->target_given = 1; }
+        else if (!strcmp(a, "--rule")) {
+            VALUE();
+            if (!strcmp(v, "lite")) o->rule = CALIB_LITE;
+            else if (!strcmp(v, "agreement")) o->rule = CALIB_AGREEMENT;
+            else return cli_usage_error("calibrate", "--rule takes lite or agreement, not '%s'", v);
+        }
+        else return cli_usage_error("calibrate", "unknown option '%s'", a);
+#undef VALUE
+    }
+    if (!o->prompts || !o->output) return cli_usage_error("calibrate", "needs --prompts FILE and -o OUT.gguf");
+    if (o->target_given && o->rule != CALIB_AGREEMENT)
+        return cli_usage_error("calibrate", "--target applies to --rule agreement only");
+    if (!o->model) o->model = cli_default_model();
+    struct stat in, out;
+    if (!strcmp(o->model, o->output) ||
+        (stat(o->model, &in) == 0 && stat(o->output, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino))
+        return cli_usage_error("calibrate", "-o %s is the model being read; write the calibrated copy elsewhere",
+                               o->output);
+    return 0;
+}
+
+/* What the exit heads said at each token: for exit k, token t is at
+ * [k * capacity + t] (calibration_threshold takes one exit's tokens in a row). */
+typedef struct observations {
+    float *confidence;
+    uint8_t *agrees; /* the exit's argmax is the final block's */
+    size_t n, capacity;
+} observations;
+
+/* Notes the probes of the pass that chose the session's last token. */
+static lvk_status observe(const lvk_session *s, int n_exits, observations *obs) {
+    lvk_exit_probe probes[LVK_MAX_EXITS + 1];
+    int n;
+    LVK_TRY(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n));
+    /* thresholds of 1: every exit head runs, then the final block's */
+    if (n != n_exits + 1)
+        return lvk_fail(LVK_ERR_STATE, "expected %d exit probes and the final block's, got %d probes", n_exits, n);
+    for (int k = 0; k < n_exits; k++) {
+        obs->confidence[k * obs->capacity + obs->n] = probes[k].confidence;
+        obs->agrees[k * obs->capacity + obs->n] = probes[k].token == probes[n - 1].token;
+    }
+    obs->n++;
+    return LVK_OK;
+}
+
+/* Generates up to n_predict tokens greedily after the prompt, observing every
+ * token. LVK_ERR_CONTEXT_FULL means the prompt itself does not fit; a context
+ * that fills up during generation just ends it. */
+static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_predict, int n_exits,
+                                   observations *obs) {
+    LVK_TRY(lvk_session_reset(s));
+    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    for (long t = 0; t < n_predict; t++) {
+        lvk_token_info tok;
+        lvk_status st = lvk_session_step(s, &tok);
+        if (st == LVK_ERR_CONTEXT_FULL) break;
+        LVK_TRY(st);
+        LVK_TRY(observe(s, n_exits, obs));
+        if (tok.is_eos) break;
+    }
+    return LVK_OK;
+}
+
+static void print_table(const lvk_exit_config *cfg, const calib_exit_result *res) {
+    printf("exit after block   tokens   agree with final   threshold   would exit\n");
+    for (int k = 0; k < cfg->n_exits; k++)
+        printf("%16d %8llu %16.1f %% %11.4f %10.1f %%\n", cfg->layers[k], (unsigned long long)res[k].tokens,
+               100 * res[k].agreement, res[k].threshold, 100 * res[k].exit_share);
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    calibrate_options o;
+    int r = parse(argc, argv, &o);
+    if (r) return r < 0 ? 0 : r;
+
+    /* the prompts first: a bad file is reported before the model loads */
+    prompt_set prompts;
+    char err[512];
+    if (prompts_load(o.prompts, &prompts, err, sizeof err)) return cli_error("%s", err);
+
+    lvk_context *ctx = NULL;
+    lvk_model *model = NULL;
+    lvk_session *session = NULL;
+    observations obs = {0};
+    lvk_exit_config cfg;
+    int status = cli_load_model(o.device, o.model, 1, &ctx, &model);
+    if (!status) status = exit_options_config(&o.exits, model, "calibrate", &cfg);
+    if (status) goto done;
+    status = 1;
+    if (cfg.n_exits == 0) {
+        cli_error("%s has no exits to calibrate (too few blocks)", o.model);
+        goto done;
+    }
+    lvk_session_params sp = lvk_session_default_params();
+    sp.n_ctx = (int)o.n_ctx;
+    sp.temperature = 0; /* greedy: the text full depth would write */
+    sp.exits = &cfg;
+    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
+        goto done;
+    }
+    long per_prompt = o.n_predict < lvk_session_n_ctx(session) ? o.n_predict : lvk_session_n_ctx(session);
+    obs.capacity = (size_t)prompts.n * (size_t)per_prompt;
+    obs.confidence = malloc(sizeof *obs.confidence * obs.capacity * (size_t)cfg.n_exits);
+    obs.agrees = malloc(sizeof *obs.agrees * obs.capacity * (size_t)cfg.n_exits);
+    if (!obs.confidence || !obs.agrees) {
+        cli_error("out of memory for %zu tokens' observations", obs.capacity);
+        goto done;
+    }
+
+    progress bar;
+    int used = 0;
+    progress_start(&bar, "calibrate", prompts.n);
+    for (int i = 0; i < prompts.n; i++) {
+        lvk_status s = calibrate_prompt(session, prompts.text[i], per_prompt, cfg.n_exits, &obs);
+        if (s != LVK_OK) progress_clear(&bar);
+        if (s == LVK_ERR_CONTEXT_FULL) {
+            fprintf(stderr, "litevk: skipping prompt %d: %s\n", i + 1, lvk_last_error());
+        } else if (s != LVK_OK) {
+            cli_error("prompt %d: %s", i + 1, lvk_last_error());
+            goto done;
+        } else {
+            used++;
+        }
+        progress_show(&bar, i + 1, obs.n);
+    }
+    progress_end(&bar);
+    if (obs.n == 0) {
+        cli_error("no tokens to calibrate on: no prompt of %s fits the context", o.prompts);
+        goto done;
+    }
+
+    calib_exit_result res[LVK_MAX_EXITS];
+    for (int k = 0; k < cfg.n_exits; k++) {
+        size_t at = (size_t)k * obs.capacity;
+        if (calibration_threshold(o.rule, o.target, obs.confidence + at, obs.agrees + at, obs.n, &res[k]) != LVK_OK) {
+            cli_error("exit after block %d: %s", cfg.layers[k], lvk_last_error());
+            goto done;
+        }
+        cfg.thresholds[k] = res[k].threshold;
+    }
+    print_table(&cfg, res);
+    fflush(stdout); /* the table before the stderr lines below, when both go to one file */
+
+    exit_calibration cal = {.rule = o.rule == CALIB_LITE ? "lite" : "agreement",
+                            .target = (float)o.target,
+                            .tokens = (uint32_t)obs.n};
+    snprintf(cal.prompts_hash, sizeof cal.prompts_hash, "%016llx", (unsigned long long)prompts.hash);
+    time_t now = time(NULL);
+    struct tm today;
+    strftime(cal.date, sizeof cal.date, "%Y-%m-%d", localtime_r(&now, &today));
+    if (exit_config_write_gguf(o.model, o.output, &cfg, &cal) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
+        goto done;
+    }
+    fprintf(stderr, "litevk: wrote %s: %s rule, %zu tokens from %d of %d prompts\n", o.output, cal.rule, obs.n, used,
+            prompts.n);
+    status = 0;
+done:
+    free(obs.confidence);
+    free(obs.agrees);
+    lvk_session_free(session);
+    lvk_model_free(model);
+    lvk_context_free(ctx);
+    prompts_free(&prompts);
+    return status;
+}

@@ -1,0 +1,31 @@
+/* prompts.h — prompt files for calibrate and bench.
+ *
+ * Two formats:
+ *   JSONL: one object per line (blank lines skipped) with a "prompt",
+ *          "instruction" (+ "input", or Self-Instruct's "instances":
+ *          [{"input": ...}]) or "text" string — LITE's four test sets;
+ *   JSON:  an Alpaca-style array of {"instruction", "input", "output"}.
+ * A record with several of them counts the first of prompt, instruction,
+ * text. Field names match without regard to case (WizardLM writes
+ * "Instruction"); other fields are skipped.
+ * Instruction records are wrapped in the Alpaca prompt template LITE was
+ * fine-tuned with; "prompt" and "text" are used as they are. */
+#ifndef LVK_CLI_PROMPTS_H
+#define LVK_CLI_PROMPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct prompt_set {
+    char **text;   /* n prompts, ready to feed */
+    int n;
+    uint64_t hash; /* FNV-1a 64 of the file's bytes: names the set in calibration metadata */
+} prompt_set;
+
+/* Loads a prompt file. On failure returns -1 with a message in err
+ * ("FILE:17: expected ',' or '}' after an object member, found ']'",
+ * "no prompts in FILE", ...) and leaves *out empty. */
+int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size);
+void prompts_free(prompt_set *set);
+
+#endif

@@ -107,6 +107,7 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
         lvk_model_free(m);
         return s;
     }
+    m->exits.mode = m->gpu->tuning.exit_mode;
     *out = m;
     return LVK_OK;
 }

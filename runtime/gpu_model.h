@@ -33,6 +33,7 @@ typedef struct gpu_tuning {
     uint32_t matvec_rows;/* rows per matvec workgroup */
     uint32_t reduce_wg;  /* rmsnorm, attention, logits reduction */
     uint32_t map_wg;     /* element-wise kernels */
+    lvk_exit_mode exit_mode; /* default exit decision mode on this device */
     const char *source;  /* which table row or override chose these */
 } gpu_tuning;
 

@@ -15,38 +15,12 @@
 #include <string.h>
 
 #include "gpu_forward.h"
+#include "gpu_test.h"
 #include "reference.h"
 #include "synth.h"
 
 #define DEFAULT_MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
 #define KV_NMSE_TOLERANCE 1e-6
-
-static vk_device *dev;
-
-static int setup(void **state) {
-    (void)state;
-    const char *v = getenv("LITEVK_VALIDATE");
-    if (vk_device_create(&dev, getenv("LITEVK_DEVICE"), v && v[0] == '1') != LVK_OK) {
-        fprintf(stderr, "no device: %s\n", lvk_last_error());
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    vk_device_free(dev);
-    return 0;
-}
-
-static double nmse(const float *a, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? num / den : num;
-}
 
 /* Top two probabilities of softmax(logits) and the argmax, in double. */
 static void top2(const float *logits, int n, int *arg, double *p1, double *p2) {
@@ -88,14 +62,14 @@ typedef struct rig {
 
 static void rig_open(rig *r, const char *path, int n_ctx, const lvk_exit_config *cfg) {
     assert_int_equal(host_model_open(path, &r->hm), LVK_OK);
-    assert_int_equal(gpu_model_upload(dev, r->hm, NULL, NULL, &r->gm), LVK_OK);
+    assert_int_equal(gpu_model_upload(test_device, r->hm, NULL, NULL, &r->gm), LVK_OK);
     assert_int_equal(gpu_session_create(r->gm, &r->hm->hp, n_ctx, cfg, &r->gs), LVK_OK);
     assert_int_equal(ref_create(r->hm, n_ctx, &r->ref), LVK_OK);
     r->n_ctx = n_ctx;
 }
 
 static void rig_close(rig *r) {
-    assert_int_equal(atomic_load(&dev->validation_messages), 0);
+    assert_int_equal(atomic_load(&test_device->validation_messages), 0);
     ref_free(r->ref);
     gpu_session_free(r->gs);
     gpu_model_free(r->gm);
@@ -187,6 +161,20 @@ static int story_prompt(const rig *r, int32_t *tokens, int capacity) {
     return n;
 }
 
+/* The GPU's K/V cache of every block, positions 0..n_pos-1, against the reference's. */
+static void check_kv(const rig *r, int n_pos, const char *what) {
+    size_t kv = (size_t)n_pos * hp_kv_dim(&r->hm->hp);
+    float *k = malloc(kv * sizeof(float)), *v = malloc(kv * sizeof(float));
+    for (int l = 0; l < r->hm->hp.n_layers; l++) {
+        assert_int_equal(gpu_session_read_kv(r->gs, l, n_pos, k, v), LVK_OK);
+        double ek = nmse(k, ref_kv(r->ref, l, 0), kv), ev = nmse(v, ref_kv(r->ref, l, 1), kv);
+        if (ek > KV_NMSE_TOLERANCE || ev > KV_NMSE_TOLERANCE)
+            fail_msg("%s: block %d: K NMSE %.3g, V NMSE %.3g", what, l + 1, ek, ev);
+    }
+    free(k);
+    free(v);
+}
+
 /* Greedy decode of n tokens after the story prompt; layers[i] = blocks token i
  * ran. Returns the prompt's length. */
 static int decode_run(rig *r, int n, int32_t *tokens, int *layers) {
@@ -234,16 +222,7 @@ static void test_deferred_kv_equals_full_depth(void **state) {
     assert_int_equal(gpu_session_prefill(r.gs, NULL, 0, n_pos, &step), LVK_OK); /* the last waiting ones catch up */
     const float *ignored;
     for (int pos = 0; pos < n_pos; pos++) assert_int_equal(ref_forward(r.ref, tokens[pos], pos, &ignored), LVK_OK);
-    size_t kv = (size_t)n_pos * hp_kv_dim(&r.hm->hp);
-    float *k = malloc(kv * sizeof(float)), *v = malloc(kv * sizeof(float));
-    for (int l = 0; l < n_layers; l++) {
-        assert_int_equal(gpu_session_read_kv(r.gs, l, n_pos, k, v), LVK_OK);
-        double ek = nmse(k, ref_kv(r.ref, l, 0), kv), ev = nmse(v, ref_kv(r.ref, l, 1), kv);
-        if (ek > KV_NMSE_TOLERANCE || ev > KV_NMSE_TOLERANCE)
-            fail_msg("block %d: K NMSE %.3g, V NMSE %.3g against full depth", l + 1, ek, ev);
-    }
-    free(k);
-    free(v);
+    check_kv(&r, n_pos, "deferred, against full depth");
     rig_close(&r);
 }
 
@@ -279,19 +258,10 @@ static void check_propagate(lvk_exit_mode mode) {
         tokens[pos + 1] = (int32_t)step.chosen.token;
     }
     if (early == 0 || early == n) fail_msg("%d of %d tokens exited early: the test needs both kinds", early, n);
-    const int n_pos = n_prompt - 1 + n;
-    size_t kv = (size_t)n_pos * hp_kv_dim(&r.hm->hp);
-    float *k = malloc(kv * sizeof(float)), *v = malloc(kv * sizeof(float));
-    for (int l = 0; l < n_layers; l++) {
-        assert_int_equal(gpu_session_read_kv(r.gs, l, n_pos, k, v), LVK_OK);
-        double ek = nmse(k, ref_kv(r.ref, l, 0), kv), ev = nmse(v, ref_kv(r.ref, l, 1), kv);
-        if (ek > KV_NMSE_TOLERANCE || ev > KV_NMSE_TOLERANCE)
-            fail_msg("%s: block %d: K NMSE %.3g, V NMSE %.3g against the reference propagation",
-                     lvk_exit_mode_name(mode), l + 1, ek, ev);
-    }
+    char what[64];
+    snprintf(what, sizeof what, "propagate (%s), against the reference", lvk_exit_mode_name(mode));
+    check_kv(&r, n_prompt - 1 + n, what);
     printf("  propagate (%s): %d of %d tokens exited early\n", lvk_exit_mode_name(mode), early, n);
-    free(k);
-    free(v);
     free(logits);
     rig_close(&r);
 }
@@ -463,5 +433,5 @@ int main(void) {
         cmocka_unit_test(test_fence_and_gpu_agree),
         cmocka_unit_test(test_exits_change_in_a_live_session),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_device_setup, test_device_teardown);
 }

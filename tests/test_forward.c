@@ -17,37 +17,11 @@
 #include <stdlib.h>
 
 #include "gpu_forward.h"
+#include "gpu_test.h"
 #include "reference.h"
 #include "synth.h"
 
 #define NMSE_TOLERANCE 1e-6
-
-static vk_device *dev;
-
-static int setup(void **state) {
-    (void)state;
-    const char *v = getenv("LITEVK_VALIDATE");
-    if (vk_device_create(&dev, getenv("LITEVK_DEVICE"), v && v[0] == '1') != LVK_OK) {
-        fprintf(stderr, "no device: %s\n", lvk_last_error());
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    vk_device_free(dev);
-    return 0;
-}
-
-static double nmse(const float *a, const float *ref, int n) {
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++) {
-        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? num / den : num;
-}
 
 static int argmax(const float *x, int n) {
     int best = 0;
@@ -114,7 +88,7 @@ static void check_model_on(vk_device *device, uint64_t max_binding, const char *
     host_model_free(hm);
 }
 
-static void check_model(const char *path, int n_prompt, int n_gen) { check_model_on(dev, 0, path, n_prompt, n_gen); }
+static void check_model(const char *path, int n_prompt, int n_gen) { check_model_on(test_device, 0, path, n_prompt, n_gen); }
 
 static void test_default_model(void **state) {
     (void)state;
@@ -173,7 +147,7 @@ static void test_matrices_split_into_parts(void **state) {
     char path[512];
     snprintf(path, sizeof path, "%s/forward_split.gguf", LITEVK_TMP_DIR);
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(dev, 2048, path, 11, 4);
+    check_model_on(test_device, 2048, path, 11, 4);
 }
 
 /* Devices whose memory the host cannot map get weights through a staging copy. */
@@ -205,5 +179,5 @@ int main(void) {
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_device_setup, test_device_teardown);
 }

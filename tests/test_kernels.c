@@ -16,22 +16,8 @@
 
 #include "gpu_forward.h"
 #include "quant.h"
+#include "gpu_test.h"
 #include "reference.h"
-
-static vk_device *dev;
-
-static int setup(void **state) {
-    (void)state;
-    const char *v = getenv("LITEVK_VALIDATE");
-    return vk_device_create(&dev, getenv("LITEVK_DEVICE"), v && v[0] == '1') == LVK_OK ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    uint32_t messages = atomic_load(&dev->validation_messages);
-    vk_device_free(dev);
-    return messages == 0 ? 0 : -1;
-}
 
 static float frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -60,15 +46,15 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     uint32_t scale_off = gpu_repack(type, wq, rows, cols, pw);
 
     vk_arena arena, host;
-    vk_arena_init(&arena, dev, 0);
-    vk_arena_init(&host, dev, 1);
+    vk_arena_init(&arena, test_device, 0);
+    vk_arena_init(&host, test_device, 1);
     vk_buffer params, W, X, Y;
     assert_int_equal(vk_arena_alloc(&host, sizeof(gpu_params), &params), LVK_OK);
     assert_int_equal(vk_arena_alloc(&host, (VkDeviceSize)8 * y_stride * 4, &Y), LVK_OK);
     assert_int_equal(vk_arena_alloc(&arena, packed, &W), LVK_OK);
     assert_int_equal(vk_arena_alloc(&arena, (VkDeviceSize)8 * x_stride * 4, &X), LVK_OK);
-    assert_int_equal(vk_buffer_write(dev, &W, 0, pw, packed), LVK_OK);
-    assert_int_equal(vk_buffer_write(dev, &X, 0, xg, (VkDeviceSize)8 * x_stride * 4), LVK_OK);
+    assert_int_equal(vk_buffer_write(test_device, &W, 0, pw, packed), LVK_OK);
+    assert_int_equal(vk_buffer_write(test_device, &X, 0, xg, (VkDeviceSize)8 * x_stride * 4), LVK_OK);
     memcpy(Y.mapped, yg, (size_t)8 * y_stride * 4);
     gpu_params p = {.n_tokens = n_cols};
     memcpy(params.mapped, &p, sizeof p);
@@ -77,22 +63,22 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,
                                       .poolSizeCount = 1, .pPoolSizes = &ps};
     VkDescriptorPool pool;
-    assert_int_equal(vkCreateDescriptorPool(dev->device, &dpi, NULL, &pool), VK_SUCCESS);
-    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .queueFamilyIndex = dev->queue_family};
+    assert_int_equal(vkCreateDescriptorPool(test_device->device, &dpi, NULL, &pool), VK_SUCCESS);
+    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .queueFamilyIndex = test_device->queue_family};
     VkCommandPool cmd_pool;
-    assert_int_equal(vkCreateCommandPool(dev->device, &cpi, NULL, &cmd_pool), VK_SUCCESS);
+    assert_int_equal(vkCreateCommandPool(test_device->device, &cpi, NULL, &cmd_pool), VK_SUCCESS);
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
                                        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
     VkCommandBuffer cmd;
-    assert_int_equal(vkAllocateCommandBuffers(dev->device, &cai, &cmd), VK_SUCCESS);
+    assert_int_equal(vkAllocateCommandBuffers(test_device->device, &cai, &cmd), VK_SUCCESS);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence fence;
-    assert_int_equal(vkCreateFence(dev->device, &fi, NULL, &fence), VK_SUCCESS);
+    assert_int_equal(vkCreateFence(test_device->device, &fi, NULL, &fence), VK_SUCCESS);
 
-    gpu_tuning t = gpu_tuning_for(dev);
+    gpu_tuning t = gpu_tuning_for(test_device);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vkBeginCommandBuffer(cmd, &bi);
-    vk_recorder rec = {dev, pool, &params, cmd, LVK_OK};
+    vk_recorder rec = {test_device, pool, &params, cmd, LVK_OK};
     uint32_t spec[] = {t.matvec_wg, t.matvec_rows, 8, type};
     uint32_t units = type == GGML_F32 || type == GGML_F16 ? x_stride / 8 : cols / 8;
     uint32_t push[9] = {rows, units, x_stride, y_stride, 0, 0, scale_off, accumulate, 0};
@@ -103,7 +89,7 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
     assert_int_equal(rec.status, LVK_OK);
     vkEndCommandBuffer(cmd);
-    assert_int_equal(vk_submit_wait(dev, cmd, fence), LVK_OK);
+    assert_int_equal(vk_submit_wait(test_device, cmd, fence), LVK_OK);
 
     lvk_weight w = {type, rows, cols, wq, rows * row_bytes};
     float *ref = malloc((size_t)rows * 4), *row_buf = malloc((size_t)cols * 4);
@@ -120,9 +106,9 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
         }
         for (uint32_t r = rows; r < y_stride; r++) assert_true(gpu[c * y_stride + r] == 0.0f); /* no write past rows */
     }
-    vkDestroyFence(dev->device, fence, NULL);
-    vkDestroyCommandPool(dev->device, cmd_pool, NULL);
-    vkDestroyDescriptorPool(dev->device, pool, NULL);
+    vkDestroyFence(test_device->device, fence, NULL);
+    vkDestroyCommandPool(test_device->device, cmd_pool, NULL);
+    vkDestroyDescriptorPool(test_device->device, pool, NULL);
     vk_arena_free(&arena);
     vk_arena_free(&host);
     free(wf); free(x); free(y0); free(wq); free(xg); free(yg); free(pw); free(ref); free(row_buf);
@@ -160,5 +146,5 @@ int main(void) {
         cmocka_unit_test(test_matvec_q8_0),
         cmocka_unit_test(test_matvec_q4_0),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_device_setup, test_device_teardown);
 }

@@ -177,6 +177,7 @@ int cmd_run(int argc, char **argv) {
                n_prompt, n_gen, t1 - t0, decode_tps);
     } else {
         putchar('\n');
+        fflush(stdout); /* the text's last line before the timings on stderr */
         fprintf(stderr, "litevk: prompt %d tokens in %.1f ms (%.1f tokens/s); generated %ld tokens at %.1f tokens/s\n",
                 n_prompt, t1 - t0, n_prompt / ((t1 - t0) / 1e3), n_gen, decode_tps);
     }

@@ -108,6 +108,7 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
         return s;
     }
     m->exits.mode = m->gpu->tuning.exit_mode;
+    m->exits.kv_fill = m->gpu->tuning.kv_fill;
     *out = m;
     return LVK_OK;
 }

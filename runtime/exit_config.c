@@ -13,11 +13,9 @@
 #include <sys/stat.h>
 
 /* How an exit runs and how skipped blocks' K/V are filled, unless the caller
- * says otherwise. A GGUF stores only layers and thresholds, so these also
- * complete every configuration read from a file; lvk_model_load replaces the
- * mode with the device's (gpu_tuning_for). Deferred fill is the one that keeps
- * the KV cache exact, and it gave the best agreement with full depth per byte
- * read in the README's measurements. */
+ * says otherwise. A GGUF stores only layers and thresholds, so these complete
+ * every configuration read from a file; lvk_model_load then puts in the
+ * device's own defaults (gpu_tuning_for). */
 #define DEFAULT_EXIT_MODE LVK_EXIT_FENCE
 #define DEFAULT_KV_FILL LVK_KV_DEFERRED
 

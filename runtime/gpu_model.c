@@ -12,15 +12,20 @@
  * lavapipe-probe.md); GPUs use their documented subgroup width. Override with
  * LITEVK_MATVEC_WG / LITEVK_MATVEC_ROWS. */
 gpu_tuning gpu_tuning_for(const vk_device *dev) {
-    /* Exit mode: `fence` measured faster on lavapipe (2-13 %, README), where a
-     * submission round trip is a function call; GPUs get `gpu`, which spares
-     * the host round trip per exit point (not yet measured on one). */
-    gpu_tuning t = {dev->info.subgroup_size ? dev->info.subgroup_size : 32, 2, 64, 64, LVK_EXIT_GPU, "default"};
+    /* Early-exit defaults (README, "Early exit"). On lavapipe, measured: `fence`
+     * beat `gpu` in every run (a submission is a function call there, the gates
+     * add dispatches), and `propagate` gave the most agreement with full depth
+     * per second, because deferred fill's batched catch-up costs compute on a
+     * CPU. GPUs get `gpu` (no host round trip per exit) and `deferred` (exact
+     * K/V; extra token columns are nearly free when reading weights is the
+     * bound) by design, not yet measured on one. */
+    gpu_tuning t = {dev->info.subgroup_size ? dev->info.subgroup_size : 32, 2, 64, 64, LVK_EXIT_GPU, LVK_KV_DEFERRED,
+                    "default"};
     switch (dev->info.vendor_id) {
-    case 0x10005: t = (gpu_tuning){8, 4, 32, 64, LVK_EXIT_FENCE, "lavapipe (Mesa)"}; break;
-    case 0x10de: t = (gpu_tuning){32, 2, 128, 128, LVK_EXIT_GPU, "NVIDIA"}; break;
-    case 0x1002: t = (gpu_tuning){64, 2, 64, 64, LVK_EXIT_GPU, "AMD"}; break;
-    case 0x8086: t = (gpu_tuning){16, 2, 64, 64, LVK_EXIT_GPU, "Intel"}; break;
+    case 0x10005: t = (gpu_tuning){8, 4, 32, 64, LVK_EXIT_FENCE, LVK_KV_PROPAGATE, "lavapipe (Mesa)"}; break;
+    case 0x10de: t = (gpu_tuning){32, 2, 128, 128, LVK_EXIT_GPU, LVK_KV_DEFERRED, "NVIDIA"}; break;
+    case 0x1002: t = (gpu_tuning){64, 2, 64, 64, LVK_EXIT_GPU, LVK_KV_DEFERRED, "AMD"}; break;
+    case 0x8086: t = (gpu_tuning){16, 2, 64, 64, LVK_EXIT_GPU, LVK_KV_DEFERRED, "Intel"}; break;
     }
     const char *wg = getenv("LITEVK_MATVEC_WG"), *rows = getenv("LITEVK_MATVEC_ROWS");
     if (wg && atoi(wg) > 0 && atoi(wg) <= 256) t.matvec_wg = (uint32_t)atoi(wg), t.source = "environment";

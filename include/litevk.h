@@ -117,6 +117,10 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
 void lvk_model_free(lvk_model *model);
 lvk_status lvk_model_get_info(const lvk_model *model, lvk_model_info *out);
 
+/* The model's chat template (GGUF tokenizer.chat_template, Jinja text as
+ * llama.cpp's converters store it), truncated to size; "" when it has none. */
+lvk_status lvk_model_chat_template(const lvk_model *model, char *buf, size_t size);
+
 /* Tokenizer of the model. Writes up to `capacity` ids; *n_tokens receives the
  * number needed (call with capacity 0 to size). */
 lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, int32_t *tokens,

@@ -152,6 +152,17 @@ lvk_status lvk_model_exit_config(const lvk_model *m, lvk_exit_config *out, int *
     return LVK_OK;
 }
 
+lvk_status lvk_model_chat_template(const lvk_model *m, char *buf, size_t size) {
+    CHECK_ARG(m && buf && size > 0, "lvk_model_chat_template: NULL argument");
+    const gguf_kv *kv = gguf_find(m->host->file, "tokenizer.chat_template");
+    buf[0] = 0;
+    if (!kv || kv->value.type != GGUF_STRING) return LVK_OK;
+    size_t len = kv->value.v.str.len < size - 1 ? (size_t)kv->value.v.str.len : size - 1;
+    memcpy(buf, kv->value.v.str.ptr, len);
+    buf[len] = 0;
+    return LVK_OK;
+}
+
 lvk_status lvk_tokenize(const lvk_model *m, const char *text, int add_bos, int32_t *tokens, int capacity,
                         int *n_tokens) {
     CHECK_ARG(m && text && n_tokens && (tokens || capacity == 0), "lvk_tokenize: NULL argument");

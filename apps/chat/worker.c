@@ -1,0 +1,344 @@
+/* worker.c — see worker.h. One thread owns the context, the model and the
+ * session; commands come in through a small queue, events go out through
+ * another. Stopping is a flag the generation loop reads between tokens. */
+#include "worker.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <time.h>
+
+typedef enum command_kind { CMD_LOAD, CMD_SEND, CMD_RESET, CMD_QUIT } command_kind;
+
+typedef struct command {
+    command_kind kind;
+    char *text; /* model path or user text, owned */
+} command;
+
+struct worker {
+    worker_config cfg;
+    thrd_t thread;
+    mtx_t lock;
+    cnd_t wake;
+    command *commands;  /* FIFO */
+    size_t n_commands, cap_commands;
+    chat_event *events; /* FIFO */
+    size_t n_events, head_events, cap_events;
+    exit_controls controls; /* under lock; `controls_version` counts changes */
+    unsigned controls_version;
+    atomic_int stop, quit;
+
+    /* owned by the thread */
+    lvk_context *ctx;
+    lvk_model *model;
+    lvk_session *session;
+    lvk_model_info info;
+    lvk_exit_config model_exits;
+    chat_template template;
+    int turns; /* user turns in the session */
+};
+
+static void push_event(worker *w, const chat_event *e) {
+    mtx_lock(&w->lock);
+    if (w->n_events == w->cap_events) { /* grow and unwrap the ring */
+        size_t cap = w->cap_events ? 2 * w->cap_events : 64;
+        chat_event *grown = malloc(cap * sizeof *grown);
+        if (grown) {
+            for (size_t i = 0; i < w->n_events; i++) grown[i] = w->events[(w->head_events + i) % w->cap_events];
+            free(w->events);
+            w->events = grown;
+            w->cap_events = cap;
+            w->head_events = 0;
+        }
+    }
+    if (w->n_events < w->cap_events) { /* out of memory drops the event rather than the program */
+        w->events[(w->head_events + w->n_events) % w->cap_events] = *e;
+        w->n_events++;
+    }
+    mtx_unlock(&w->lock);
+}
+
+static void push_message(worker *w, event_kind kind, const char *fmt, const char *arg) {
+    chat_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    snprintf(e.message, sizeof e.message, fmt, arg);
+    push_event(w, &e);
+}
+
+int worker_poll(worker *w, chat_event *out) {
+    mtx_lock(&w->lock);
+    int got = w->n_events > 0;
+    if (got) {
+        *out = w->events[w->head_events];
+        w->head_events = (w->head_events + 1) % w->cap_events;
+        w->n_events--;
+    }
+    mtx_unlock(&w->lock);
+    return got;
+}
+
+static void push_command(worker *w, command_kind kind, const char *text) {
+    char *copy = text ? strdup(text) : NULL;
+    mtx_lock(&w->lock);
+    if (w->n_commands == w->cap_commands) {
+        size_t cap = w->cap_commands ? 2 * w->cap_commands : 8;
+        command *grown = realloc(w->commands, cap * sizeof *grown);
+        if (grown) w->commands = grown, w->cap_commands = cap;
+    }
+    if (w->n_commands < w->cap_commands && (copy || !text)) w->commands[w->n_commands++] = (command){kind, copy};
+    else free(copy);
+    cnd_signal(&w->wake);
+    mtx_unlock(&w->lock);
+}
+
+void worker_load(worker *w, const char *path) { push_command(w, CMD_LOAD, path); }
+void worker_send(worker *w, const char *text) { push_command(w, CMD_SEND, text); }
+void worker_reset(worker *w) { push_command(w, CMD_RESET, NULL); }
+void worker_stop(worker *w) { atomic_store(&w->stop, 1); }
+
+void worker_set_controls(worker *w, const exit_controls *c) {
+    mtx_lock(&w->lock);
+    w->controls = *c;
+    w->controls_version++;
+    mtx_unlock(&w->lock);
+}
+
+lvk_exit_config exit_controls_apply(const exit_controls *c, const lvk_exit_config *model_exits) {
+    lvk_exit_config cfg = *model_exits;
+    cfg.kv_fill = c->kv_fill;
+    if (!c->enabled) cfg.n_exits = 0;
+    /* below the middle, thresholds move towards 1 (never); above, towards 0 (always) */
+    float a = c->aggressiveness < 0 ? 0 : c->aggressiveness > 1 ? 1 : c->aggressiveness;
+    for (int k = 0; k < cfg.n_exits; k++) {
+        float t = model_exits->thresholds[k];
+        cfg.thresholds[k] = a < 0.5f ? t + (1 - t) * (0.5f - a) * 2 : t * (1 - (a - 0.5f) * 2);
+    }
+    return cfg;
+}
+
+/* ---- on the thread ------------------------------------------------------------ */
+
+static int load_progress(float fraction, void *user) {
+    worker *w = user;
+    chat_event e = {.kind = EV_PROGRESS, .fraction = fraction};
+    push_event(w, &e);
+    return atomic_load(&w->quit);
+}
+
+static void load(worker *w, const char *path) {
+    if (!w->ctx) {
+        lvk_context_params cp = lvk_context_default_params();
+        cp.device = w->cfg.device;
+        if (lvk_context_create(&cp, &w->ctx) != LVK_OK) {
+            push_message(w, EV_LOAD_FAILED, "no usable Vulkan device: %s", lvk_last_error());
+            return;
+        }
+    }
+    lvk_model_params mp = lvk_model_default_params();
+    mp.progress = load_progress;
+    mp.progress_user = w;
+    lvk_model *model;
+    if (lvk_model_load(w->ctx, path, &mp, &model) != LVK_OK) {
+        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+        return;
+    }
+    lvk_exit_config exits;
+    lvk_model_info info;
+    lvk_model_get_info(model, &info);
+    lvk_model_exit_config(model, &exits, NULL);
+    exit_options quiet = w->cfg.exits; /* the chat shows the thresholds itself: no stderr notice */
+    quiet.all_heads = 0;
+    if ((quiet.layers || quiet.thresholds || quiet.no_exit || quiet.mode_given || quiet.kv_fill_given) &&
+        exit_options_config(&quiet, model, "litevk-chat", &exits) != 0) {
+        lvk_model_free(model);
+        push_message(w, EV_LOAD_FAILED, "%s: the exit options do not fit this model", path);
+        return;
+    }
+    lvk_session_params sp = w->cfg.params;
+    sp.exits = &exits;
+    lvk_session *session;
+    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
+        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+        lvk_model_free(model);
+        return;
+    }
+    lvk_session_free(w->session);
+    lvk_model_free(w->model);
+    w->model = model;
+    w->session = session;
+    w->info = info;
+    w->model_exits = exits;
+    w->turns = 0;
+    char jinja[4096];
+    lvk_model_chat_template(model, jinja, sizeof jinja);
+    w->template = w->cfg.template_forced ? w->cfg.template : template_detect(jinja);
+    chat_event e = {.kind = EV_LOADED, .info = info, .exits = exits, .template = w->template};
+    push_event(w, &e);
+}
+
+/* Applies the UI's controls when they changed since the last token. */
+static void apply_controls(worker *w, unsigned *seen) {
+    mtx_lock(&w->lock);
+    exit_controls c = w->controls;
+    unsigned version = w->controls_version;
+    mtx_unlock(&w->lock);
+    if (version == *seen) return;
+    *seen = version;
+    lvk_exit_config cfg = exit_controls_apply(&c, &w->model_exits);
+    if (lvk_session_set_exits(w->session, &cfg) != LVK_OK) push_message(w, EV_ERROR, "%s", lvk_last_error());
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* One reply: feed the user's turn, then step until end of text, -n, a stop
+ * string, Stop, or a full context. Tokens are held back while they could be
+ * the start of a stop string. */
+static void reply(worker *w, const char *user_text, unsigned *seen) {
+    chat_event done = {.kind = EV_REPLY_DONE};
+    if (!w->session) {
+        push_message(w, EV_ERROR, "%s", "no model is loaded: drop a .gguf file on the window");
+        push_event(w, &done);
+        return;
+    }
+    apply_controls(w, seen);
+    char *turn = template_user_turn(w->template, user_text, w->turns == 0);
+    lvk_status st = turn ? lvk_session_feed(w->session, turn, w->turns == 0) : LVK_ERR_OUT_OF_MEMORY;
+    free(turn);
+    if (st != LVK_OK) {
+        snprintf(done.message, sizeof done.message, "%s", st == LVK_ERR_OUT_OF_MEMORY ? "out of memory" : lvk_last_error());
+        if (st == LVK_ERR_CONTEXT_FULL) lvk_session_reset(w->session), w->turns = 0;
+        push_event(w, &done);
+        return;
+    }
+    w->turns++;
+    stop_matcher matcher;
+    stop_matcher_init(&matcher, template_stops(w->template));
+    lvk_token_info held[64]; /* tokens not shown yet: they may begin a stop string */
+    size_t n_held = 0, shown_bytes = 0;
+    double decode_ms = 0;
+    for (long i = 0; i < w->cfg.n_predict; i++) {
+        if (atomic_load(&w->stop) || atomic_load(&w->quit)) {
+            snprintf(done.message, sizeof done.message, "stopped");
+            break;
+        }
+        apply_controls(w, seen);
+        lvk_token_info t;
+        double t0 = now_ms();
+        st = lvk_session_step(w->session, &t);
+        decode_ms += now_ms() - t0;
+        if (st != LVK_OK) {
+            snprintf(done.message, sizeof done.message, "%s%s", lvk_last_error(),
+                     st == LVK_ERR_CONTEXT_FULL ? " (Ctrl+L starts a new conversation)" : "");
+            break;
+        }
+        if (t.is_eos) break;
+        long safe = stop_matcher_feed(&matcher, t.piece, strlen(t.piece));
+        if (n_held == sizeof held / sizeof held[0] || safe < 0) safe = (long)matcher.len; /* show rather than lose */
+        held[n_held++] = t;
+        /* emit held tokens that end within the safe bytes (or, once stopped, before the stop string) */
+        size_t limit = matcher.stopped ? matcher.stop_at : (size_t)safe;
+        size_t k = 0;
+        for (; k < n_held; k++) {
+            size_t len = strlen(held[k].piece);
+            if (shown_bytes + len > limit) {
+                if (matcher.stopped && shown_bytes < limit) { /* the part before the stop string */
+                    held[k].piece[limit - shown_bytes] = 0;
+                    chat_event e = {.kind = EV_TOKEN, .token = held[k]};
+                    push_event(w, &e);
+                }
+                break;
+            }
+            chat_event e = {.kind = EV_TOKEN, .token = held[k]};
+            push_event(w, &e);
+            shown_bytes += len;
+        }
+        memmove(held, held + k, (n_held - k) * sizeof *held);
+        n_held -= k;
+        if (matcher.stopped) break;
+    }
+    if (!matcher.stopped) /* the end of text or -n: a partial stop string is text after all */
+        for (size_t k = 0; k < n_held; k++) {
+            chat_event e = {.kind = EV_TOKEN, .token = held[k]};
+            push_event(w, &e);
+        }
+    stop_matcher_free(&matcher);
+    done.decode_ms = decode_ms;
+    push_event(w, &done);
+}
+
+static int run(void *arg) {
+    worker *w = arg;
+    unsigned seen = 0;
+    for (;;) {
+        mtx_lock(&w->lock);
+        while (!w->n_commands && !atomic_load(&w->quit)) cnd_wait(&w->wake, &w->lock);
+        if (atomic_load(&w->quit)) {
+            mtx_unlock(&w->lock);
+            break;
+        }
+        command c = w->commands[0];
+        memmove(w->commands, w->commands + 1, --w->n_commands * sizeof *w->commands);
+        atomic_store(&w->stop, 0); /* a Stop pressed before this command does not cancel it */
+        mtx_unlock(&w->lock);
+        switch (c.kind) {
+        case CMD_LOAD: load(w, c.text); seen--; break; /* a new session takes the current controls */
+        case CMD_SEND: reply(w, c.text, &seen); break;
+        case CMD_RESET:
+            if (w->session) lvk_session_reset(w->session);
+            w->turns = 0;
+            break;
+        case CMD_QUIT: break;
+        }
+        free(c.text);
+    }
+    return 0;
+}
+
+worker *worker_start(const worker_config *cfg, const char *model_path, char *err, size_t err_size) {
+    worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->controls = (exit_controls){1, 0.5f, LVK_KV_DEFERRED};
+    if (mtx_init(&w->lock, mtx_plain) != thrd_success || cnd_init(&w->wake) != thrd_success) {
+        snprintf(err, err_size, "cannot create a lock");
+        free(w);
+        return NULL;
+    }
+    push_command(w, CMD_LOAD, model_path);
+    if (thrd_create(&w->thread, run, w) != thrd_success) {
+        snprintf(err, err_size, "cannot start the generation thread");
+        free(w->commands[0].text);
+        free(w->commands);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_free(worker *w) {
+    if (!w) return;
+    mtx_lock(&w->lock);
+    atomic_store(&w->quit, 1);
+    cnd_signal(&w->wake);
+    mtx_unlock(&w->lock);
+    thrd_join(w->thread, NULL);
+    for (size_t i = 0; i < w->n_commands; i++) free(w->commands[i].text);
+    free(w->commands);
+    free(w->events);
+    lvk_session_free(w->session);
+    lvk_model_free(w->model);
+    lvk_context_free(w->ctx);
+    cnd_destroy(&w->wake);
+    mtx_destroy(&w->lock);
+    free(w);
+}

@@ -1,0 +1,106 @@
+/* cli.c — what the commands (and litevk-chat) share: errors, flag values, the
+ * default model, loading a model with a progress line, a clock. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("litevk: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    /* a command of `litevk`, or a program of its own such as "litevk-chat" */
+    const char *program = strncmp(command, "litevk-", 7) ? "litevk " : "";
+    fprintf(stderr, "%s%s: ", program, command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see `%s%s --help`)\n", program, command);
+    va_end(ap);
+    return 2;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_int(const char *flag, const char *text, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+    {
+        cli_error("%s expects an integer in %ld..%ld, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *flag, const char *text, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min || v > max)
+    {
+        cli_error("%s expects a number in %g..%g, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_default_model(void) {
+    static const char *candidates[] = {LITEVK_ASSETS_DIR "/stories260K.gguf", "assets/stories260K.gguf"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0) return candidates[i];
+    return candidates[0];
+}
+
+/* A loading line on a terminal, redrawn when the percentage changes. */
+static int load_progress(float fraction, void *user) {
+    int *shown = user, percent = (int)(fraction * 100.0f);
+    if (percent == *shown) return 0;
+    *shown = percent;
+    fprintf(stderr, "\rlitevk: loading model %3d%%%s", percent, percent >= 100 ? "\n" : "");
+    return 0;
+}
+
+int cli_load_model(const char *device, const char *path, int show_progress, lvk_context **ctx, lvk_model **model) {
+    lvk_context_params cp = lvk_context_default_params();
+    cp.device = device;
+    lvk_model_params mp = lvk_model_default_params();
+    int shown = -1;
+    mp.progress = show_progress && isatty(2) ? load_progress : NULL;
+    mp.progress_user = &shown;
+    *ctx = NULL;
+    *model = NULL;
+    if (lvk_context_create(&cp, ctx) == LVK_OK && lvk_model_load(*ctx, path, &mp, model) == LVK_OK) return 0;
+    cli_error("%s", lvk_last_error());
+    lvk_context_free(*ctx);
+    *ctx = NULL;
+    return 1;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}

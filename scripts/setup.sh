@@ -15,6 +15,8 @@ packages=(
   libsdl2-dev libsdl2-ttf-dev           # litevk-chat
   fonts-dejavu-core                     # litevk-chat's default font
   xvfb xauth python3                    # the chat app's screenshot test (a window without a display)
+  python3-torch python3-numpy           # tools/train (LITE fine-tuning) and its tests
+  libopenblas0-pthread                  # a fast BLAS for Debian's PyTorch (its default is the reference BLAS)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -68,7 +68,7 @@ int cli_float(const char *flag, const char *text, double min, double max, double
 }
 
 const char *cli_default_model(void) {
-    static const char *candidates[] = {LITEVK_ASSETS_DIR "/stories260K.gguf", "assets/stories260K.gguf"};
+    static const char *candidates[] = {LITEVK_ASSETS_DIR "/stories260K-lite.gguf", "assets/stories260K-lite.gguf"};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
         if (access(candidates[i], R_OK) == 0) return candidates[i];
     return candidates[0];

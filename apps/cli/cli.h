@@ -20,7 +20,7 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Parses an integer / float flag value within [min, max]; 0 on success. */
 int cli_int(const char *flag, const char *text, long min, long max, long *out);
 int cli_float(const char *flag, const char *text, double min, double max, double *out);
-/* The default model: assets/stories260K.gguf of the source tree, else of the
+/* The default model: assets/stories260K-lite.gguf of the source tree, else of the
  * current directory. */
 const char *cli_default_model(void);
 /* Creates a context on `device` (NULL = automatic) and loads the model at

@@ -1,0 +1,328 @@
+"""LITE fine-tuning for LiteVK: train a LLaMA GGUF so that the exit heads after
+intermediate blocks predict well (LITE, Varshney et al., arXiv 2310.18581).
+
+Every exit head is the model's final RMSNorm and LM head applied to the hidden
+state after block k; the loss is the weighted mean of the cross-entropies of
+the exit heads and the final head. The tuned model is written as a GGUF that
+LiteVK loads, with its exits in litevk.exit_layers and thresholds of 1 (never
+exit) until `litevk calibrate` sets them.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+import data
+import model as llama
+import tokenizer
+
+MAX_EXITS = 16  # LiteVK's LVK_MAX_EXITS
+
+EPILOG = """\
+data formats:
+  .json / .jsonl  Alpaca records {"instruction", "input", "output"} (a JSON array or one
+                  per line), formatted with LITE's Alpaca template; the loss falls on the
+                  response and EOS only; each example is truncated to --seq-len + 1 tokens
+  anything else   plain text, documents separated by <|endoftext|> (or by blank lines
+                  when there is none); every token after BOS is a target; documents are
+                  packed and cut into windows of --seq-len + 1 tokens
+
+The validation split is the --val-fraction of the examples (documents for plain text)
+that a shuffle seeded with --seed puts first: the same --seed and --val-fraction give
+the same split in training and in --eval-only.
+
+Models: GGUF files with F32 or F16 tensors. A llama2.c checkpoint is converted first:
+  ./build/bin/litevk convert model.bin tokenizer.bin -o model.gguf --type f32
+The output keeps the input's metadata and tensor types, adds litevk.exit_layers and
+litevk.exit_thresholds (all 1 = never exit); then set the thresholds with
+  ./build/bin/litevk calibrate -m OUT.gguf --prompts PROMPTS.jsonl -o CALIBRATED.gguf
+
+On CPU a run is deterministic for a --seed, and --resume from a --checkpoint gives the
+weights an uninterrupted run would have.
+"""
+
+
+def parse_int_list(text, what):
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%s '%s' is not a comma-separated list of integers"
+                                         % (what, text)) from None
+
+
+def parse_float_list(text, what):
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%s '%s' is not a comma-separated list of numbers"
+                                         % (what, text)) from None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="litevk-train", description=__doc__,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-m", "--model", required=True, help="input GGUF (F32 or F16 tensors)")
+    p.add_argument("--data", required=True, help="training data: .json, .jsonl or plain text")
+    p.add_argument("-o", "--output", help="output GGUF (required unless --eval-only)")
+    p.add_argument("--exit-layers", type=lambda s: parse_int_list(s, "--exit-layers"),
+                   help="exits after these blocks, 1-based, ascending, in 1..n_layers-1 "
+                        "(default: every 4th block from n_layers/4, as LiteVK: 8,12,...,28 of 32)")
+    p.add_argument("--exit-weights", type=lambda s: parse_float_list(s, "--exit-weights"),
+                   help="loss weight of each exit (default: all 1; the final head's weight is 1)")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps in all (default 1000)")
+    p.add_argument("--lr", type=float, default=2e-5, help="AdamW learning rate, constant (default 2e-5)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
+    p.add_argument("--grad-clip", type=float, default=1.0,
+                   help="clip the gradient norm to this, 0 = off (default 1)")
+    p.add_argument("--batch-size", type=int, default=8, help="sequences per step (default 8)")
+    p.add_argument("--seq-len", type=int, default=512,
+                   help="tokens per sequence, at most the model's context length (default 512)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the split and batch order (default 0)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of the data held out for validation, 0..1 (default 0.1)")
+    p.add_argument("--log-every", type=int, default=10,
+                   help="print the train loss of every head averaged over this many steps (default 10)")
+    p.add_argument("--eval-every", type=int, default=100,
+                   help="evaluate and checkpoint every this many steps, and at the end (default 100)")
+    p.add_argument("--checkpoint", help="save model, optimizer, step and RNG states here at each evaluation")
+    p.add_argument("--resume", help="continue from this checkpoint, up to --steps")
+    p.add_argument("--eval-only", action="store_true",
+                   help="no training: print each head's validation CE and agreement with the final head")
+    p.add_argument("--json", action="store_true", help="with --eval-only: print one JSON object")
+    args = p.parse_args(argv)
+    if not args.eval_only and not args.output:
+        p.error("-o/--output is required (or --eval-only)")
+    if args.json and not args.eval_only:
+        p.error("--json applies to --eval-only")
+    for name in ("steps", "batch_size", "seq_len", "log_every", "eval_every"):
+        if getattr(args, name) < 1:
+            p.error("--%s must be at least 1" % name.replace("_", "-"))
+    if args.seed < 0:
+        p.error("--seed must be 0 or more")
+    if not 0 <= args.val_fraction <= 1:
+        p.error("--val-fraction must be in 0..1")
+    if args.output and os.path.abspath(args.output) == os.path.abspath(args.model):
+        p.error("-o %s is the model being read; write the tuned model to another path" % args.output)
+    return args
+
+
+def default_exit_layers(n_layers):
+    """LiteVK's default exits (runtime/exit_config.c): every 4th block from
+    n_layers/4, at least block 1, before the last block."""
+    return list(range(max(n_layers // 4, 1), n_layers, 4))[:MAX_EXITS]
+
+
+def check_exits(layers, weights, n_layers):
+    if not layers:
+        raise ValueError("the model has %d block(s): there is no room for an exit" % n_layers)
+    if len(layers) > MAX_EXITS:
+        raise ValueError("%d exit layers; LiteVK takes at most %d" % (len(layers), MAX_EXITS))
+    for i, l in enumerate(layers):
+        if not 1 <= l < n_layers:
+            raise ValueError("exit layer %d is outside 1..%d (the model has %d blocks; the last "
+                             "block's head is the final one)" % (l, n_layers - 1, n_layers))
+        if i and l <= layers[i - 1]:
+            raise ValueError("exit layers %s are not ascending and distinct"
+                             % ",".join(map(str, layers)))
+    if len(weights) != len(layers):
+        raise ValueError("%d exit weights for %d exit layers" % (len(weights), len(layers)))
+    if any(w < 0 for w in weights):
+        raise ValueError("exit weights must be 0 or more")
+
+
+def pick_device(name):
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: %s" % (
+                "this PyTorch is built without CUDA" if torch.version.cuda is None
+                else "PyTorch sees no CUDA device"))
+        # cuBLAS needs this for deterministic results; it must be set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.use_deterministic_algorithms(True)
+    return torch.device(name)
+
+
+def head_losses(net, batch, exit_layers, device):
+    """Cross-entropy of every head (exits, then final) over the batch's targets."""
+    inputs, targets, mask = (t.to(device) for t in batch)
+    logits = net(inputs, exit_layers, select=mask)
+    return [F.cross_entropy(l, targets[mask]) for l in logits]
+
+
+@torch.no_grad()
+def evaluate(net, sequences, exit_layers, batch_size, pad_id, device):
+    """Per head (exits, then final): mean CE over the targets of `sequences`,
+    and the share of them where its argmax equals the final head's."""
+    net.eval()
+    ce = [0.0] * (len(exit_layers) + 1)
+    agree = [0] * (len(exit_layers) + 1)
+    n = 0
+    for i in range(0, len(sequences), batch_size):
+        inputs, targets, mask = (t.to(device) for t in data.collate(sequences[i:i + batch_size], pad_id))
+        logits = net(inputs, exit_layers, select=mask)
+        final = logits[-1].argmax(-1)
+        for h, l in enumerate(logits):
+            ce[h] += F.cross_entropy(l, targets[mask], reduction="sum").item()
+            agree[h] += (l.argmax(-1) == final).sum().item()
+        n += int(mask.sum())
+    net.train()
+    return {"tokens": n, "ce": [c / n for c in ce], "agreement": [a / n for a in agree]}
+
+
+def head_names(exit_layers, n_layers):
+    return ["exit@%d" % l for l in exit_layers] + ["final@%d" % n_layers]
+
+
+def print_eval(step, result, names):
+    heads = "  ".join("%s %.4f (agree %.1f%%)" % (name, ce, 100 * a)
+                      for name, ce, a in zip(names[:-1], result["ce"], result["agreement"]))
+    print("eval %d: val CE  %s  %s %.4f  (%d tokens)"
+          % (step, heads, names[-1], result["ce"][-1], result["tokens"]), flush=True)
+
+
+def eval_only(args, net, val, exit_layers, pad_id, device):
+    r = evaluate(net, val, exit_layers, args.batch_size, pad_id, device)
+    layers = exit_layers + [net.c.n_layers]
+    if args.json:
+        heads = [{"layer": l, "ce": ce, "agreement": a}
+                 for l, ce, a in zip(layers, r["ce"], r["agreement"])]
+        heads[-1] = {"layer": layers[-1], "final": True, "ce": r["ce"][-1]}
+        print(json.dumps({"model": args.model, "data": args.data, "val_fraction": args.val_fraction,
+                          "seed": args.seed, "sequences": len(val), "tokens": r["tokens"],
+                          "heads": heads}))
+        return
+    print("head after block   val CE   agreement with final")
+    for l, ce, a in zip(layers[:-1], r["ce"], r["agreement"]):
+        print("%16d   %7.4f   %5.1f%%" % (l, ce, 100 * a))
+    print("%16d   %7.4f   (final)" % (layers[-1], r["ce"][-1]))
+    print("%d tokens in %d sequences of %s (validation split %g, seed %d)"
+          % (r["tokens"], len(val), args.data, args.val_fraction, args.seed))
+
+
+# The options that change the arithmetic: a resumed run must use the checkpoint's.
+RESUME_SETTINGS = ("exit_layers", "exit_weights", "lr", "weight_decay", "grad_clip", "batch_size",
+                   "seq_len", "seed", "val_fraction")
+
+
+def save_checkpoint(path, net, opt, step, args):
+    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "rng": torch.get_rng_state(),
+             "settings": {k: getattr(args, k) for k in RESUME_SETTINGS}}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, net, opt, args, device):
+    """Restores model, optimizer and RNG states; returns the step to continue from."""
+    state = torch.load(path, map_location=device)
+    for k in RESUME_SETTINGS:
+        if state["settings"][k] != getattr(args, k):
+            raise ValueError("%s was saved with --%s %s, this run has %s; a resumed run must match"
+                             % (path, k.replace("_", "-"), state["settings"][k], getattr(args, k)))
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["step"]
+
+
+def train(args, net, source, train_set, val, pad_id, device):
+    """Trains up to args.steps and writes args.output; returns the per-head
+    train losses of every step it ran."""
+    exit_layers, n_layers = args.exit_layers, net.c.n_layers
+    weights = torch.tensor(args.exit_weights + [1.0], device=device)
+    weights = weights / weights.sum()
+    names = head_names(exit_layers, n_layers)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    step = load_checkpoint(args.resume, net, opt, args, device) if args.resume else 0
+    if step:
+        print("resumed %s at step %d" % (args.resume, step), flush=True)
+    history = []
+    t0 = time.time()
+    while step < args.steps:
+        batch = data.collate([train_set[i] for i in data.batch_indices(
+            len(train_set), args.batch_size, step, args.seed)], pad_id)
+        losses = head_losses(net, batch, exit_layers, device)
+        loss = (torch.stack(losses) * weights).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if args.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), args.grad_clip)
+        opt.step()
+        step += 1
+        history.append([l.item() for l in losses])
+
+        if step % args.log_every == 0 or step == args.steps:
+            recent = history[-args.log_every:]
+            mean = [sum(h[i] for h in recent) / len(recent) for i in range(len(names))]
+            print("step %d/%d  loss %.4f  train CE  %s  (%.2f s/step)" % (
+                step, args.steps, loss.item(),
+                "  ".join("%s %.4f" % nm for nm in zip(names, mean)),
+                (time.time() - t0) / len(recent)), flush=True)
+            t0 = time.time()
+        if step % args.eval_every == 0 or step == args.steps:
+            if val:
+                print_eval(step, evaluate(net, val, exit_layers, args.batch_size, pad_id, device), names)
+            if args.checkpoint:
+                save_checkpoint(args.checkpoint, net, opt, step, args)
+
+    llama.save_gguf(net, source, args.output, exit_layers)
+    print("wrote %s: exits after blocks %s with thresholds 1 (never exit); set them with "
+          "`litevk calibrate -m %s --prompts FILE -o CALIBRATED.gguf`"
+          % (args.output, ",".join(map(str, exit_layers)), args.output))
+    return history
+
+
+def run(args):
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)
+    net, source = llama.load_gguf(args.model)
+    c = net.c
+    if args.exit_layers is None:
+        args.exit_layers = default_exit_layers(c.n_layers)
+    if args.exit_weights is None:
+        args.exit_weights = [1.0] * len(args.exit_layers)
+    check_exits(args.exit_layers, args.exit_weights, c.n_layers)
+    if args.seq_len > c.n_ctx:
+        raise ValueError("--seq-len %d is above the model's context length %d" % (args.seq_len, c.n_ctx))
+    tok = tokenizer.Tokenizer.from_gguf(source)
+    train_set, val = data.load(args.data, tok, args.seq_len, args.val_fraction, args.seed)
+    net.to(device)
+    if args.eval_only:
+        if not val:
+            raise ValueError("%s: no validation sequences (--val-fraction %g)" % (args.data, args.val_fraction))
+        return eval_only(args, net, val, args.exit_layers, tok.eos_id, device)
+    if not train_set:
+        raise ValueError("%s: no training sequences left after the validation split" % args.data)
+    print("%s: %d blocks, %d-wide, vocabulary %d; exits after blocks %s, weights %s (final 1); "
+          "%d training and %d validation sequences on %s"
+          % (args.model, c.n_layers, c.n_embd, c.n_vocab, ",".join(map(str, args.exit_layers)),
+             ",".join("%g" % w for w in args.exit_weights), len(train_set), len(val), device), flush=True)
+    return train(args, net, source, train_set, val, tok.eos_id, device)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, OSError) as e:
+        print("litevk-train: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

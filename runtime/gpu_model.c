@@ -28,8 +28,11 @@ gpu_tuning gpu_tuning_for(const vk_device *dev) {
     case 0x8086: t = (gpu_tuning){16, 2, 64, 64, LVK_EXIT_GPU, LVK_KV_DEFERRED, "Intel"}; break;
     }
     const char *wg = getenv("LITEVK_MATVEC_WG"), *rows = getenv("LITEVK_MATVEC_ROWS");
+    const char *map = getenv("LITEVK_MAP_WG"), *reduce = getenv("LITEVK_REDUCE_WG");
     if (wg && atoi(wg) > 0 && atoi(wg) <= 256) t.matvec_wg = (uint32_t)atoi(wg), t.source = "environment";
     if (rows && atoi(rows) > 0 && atoi(rows) <= 8) t.matvec_rows = (uint32_t)atoi(rows), t.source = "environment";
+    if (map && atoi(map) > 0 && atoi(map) <= 256) t.map_wg = (uint32_t)atoi(map), t.source = "environment";
+    if (reduce && atoi(reduce) > 0 && atoi(reduce) <= 256) t.reduce_wg = (uint32_t)atoi(reduce), t.source = "environment";
     return t;
 }
 

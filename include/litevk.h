@@ -168,6 +168,10 @@ typedef struct lvk_exit_config {
     float thresholds[LVK_MAX_EXITS]; /* in [0, 1]; exit when confidence > threshold */
     lvk_exit_mode mode;
     lvk_kv_fill kv_fill;
+    /* 0: an exit whose threshold is 1 can never fire, so its head is not run
+     * (an uncalibrated model costs nothing extra); 1: every exit head runs,
+     * for lvk_session_last_probes (calibration). */
+    int probe_all;
 } lvk_exit_config;
 
 /* The model's exit configuration: from its litevk.* metadata, else the
@@ -227,7 +231,8 @@ lvk_status lvk_session_get_exits(const lvk_session *session, lvk_exit_config *ou
 
 /* What each exit head said in the pass that chose the last token: one entry
  * per head that ran (the exits up to the one taken, then the final block at
- * full depth). With thresholds of 1, every head runs: calibration uses that. */
+ * full depth). With thresholds of 1 and probe_all, every head runs and none
+ * is taken: calibration uses that. */
 typedef struct lvk_exit_probe {
     int layer;         /* the head read the hidden state after this block */
     int32_t token;     /* its argmax */

@@ -246,7 +246,10 @@ static lvk_status decode(lvk_session *s, int32_t token) {
     if (ex->kv_fill == LVK_KV_PROPAGATE) st->weight_bytes += (uint64_t)s->next.kv_fill_blocks * b.kv_fill;
     if (s->next.catch_up_pass) st->weight_bytes += (uint64_t)n_layers * b.block + b.head;
     st->full_depth_bytes += (uint64_t)n_layers * b.block + b.head;
-    st->exits_taken[reached_final ? ex->n_exits : s->next.n_heads - 1]++;
+    int taken = ex->n_exits; /* index in the session's exits (the passes leave out exits that never fire) */
+    for (int k = 0; k < ex->n_exits; k++)
+        if (!reached_final && ex->layers[k] == s->next.layer) taken = k;
+    st->exits_taken[taken]++;
     return LVK_OK;
 }
 

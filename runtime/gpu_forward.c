@@ -453,6 +453,22 @@ static lvk_status session_init(gpu_session *s) {
     return record_all(s);
 }
 
+/* The exits the passes hold: an exit whose threshold is 1 can never fire, so
+ * its head is left out unless every head is wanted (probe_all). */
+static lvk_exit_config active_exits(const lvk_exit_config *requested) {
+    lvk_exit_config a = *requested;
+    if (requested->probe_all) return a;
+    a.n_exits = 0;
+    memset(a.layers, 0, sizeof a.layers);
+    memset(a.thresholds, 0, sizeof a.thresholds);
+    for (int k = 0; k < requested->n_exits; k++)
+        if (requested->thresholds[k] < 1.0f) {
+            a.layers[a.n_exits] = requested->layers[k];
+            a.thresholds[a.n_exits++] = requested->thresholds[k];
+        }
+    return a;
+}
+
 lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, const lvk_exit_config *exits,
                               gpu_session **out) {
     gpu_session *s = calloc(1, sizeof *s);
@@ -461,7 +477,7 @@ lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_c
     s->g = g;
     s->hp = hp;
     s->n_ctx = n_ctx;
-    if (exits) s->exits = *exits;
+    if (exits) s->exits = active_exits(exits);
     lvk_status st = session_init(s);
     if (st != LVK_OK) {
         gpu_session_free(s);
@@ -622,8 +638,9 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
     return LVK_OK;
 }
 
-lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *exits) {
-    lvk_exit_config old = s->exits;
+lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *requested) {
+    lvk_exit_config old = s->exits, next = active_exits(requested);
+    const lvk_exit_config *exits = &next;
     int same_passes = old.n_exits == exits->n_exits && old.mode == exits->mode && old.kv_fill == exits->kv_fill &&
                       !memcmp(old.layers, exits->layers, sizeof old.layers);
     if (same_passes) { /* thresholds are per-pass values: nothing to re-record */

@@ -61,7 +61,9 @@ lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_c
                               gpu_session **out);
 void gpu_session_free(gpu_session *s);
 /* Changes the exits (validated by the caller); re-records the passes when the
- * layers, mode or KV fill change, flushing waiting deferred tokens first. */
+ * exits that can fire, the mode or the KV fill change, flushing waiting
+ * deferred tokens first. Exits with threshold 1 are left out of the passes
+ * unless probe_all: the step's heads and layers are those of the passes. */
 lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *exits);
 /* Runs n (0..) prompt tokens at positions pos.. at full depth; any tokens
  * waiting for deferred KV fill run their skipped blocks first. The step

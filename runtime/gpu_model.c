@@ -13,7 +13,7 @@
  * LITEVK_MATVEC_WG / LITEVK_MATVEC_ROWS. */
 gpu_tuning gpu_tuning_for(const vk_device *dev) {
     /* Early-exit defaults (README, "Early exit"). On lavapipe, measured: `fence`
-     * beat `gpu` in every run (a submission is a function call there, the gates
+     * beat `gpu` in 5 of 6 runs (a submission is a function call there, the gates
      * add dispatches), and `propagate` gave the most agreement with full depth
      * per second, because deferred fill's batched catch-up costs compute on a
      * CPU. GPUs get `gpu` (no host round trip per exit) and `deferred` (exact

@@ -83,7 +83,8 @@ static void check_heads(synth_params p, const char *name) {
     snprintf(path, sizeof path, "%s/exit_%s.gguf", LITEVK_TMP_DIR, name);
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
     const int layers[] = {1, 2, 3}, n_prompt = 5, n_gen = 8;
-    lvk_exit_config cfg = exits(3, layers, 1.0f, LVK_EXIT_FENCE, LVK_KV_DEFERRED); /* never exits: every head runs */
+    lvk_exit_config cfg = exits(3, layers, 1.0f, LVK_EXIT_FENCE, LVK_KV_DEFERRED); /* never exits... */
+    cfg.probe_all = 1;                                                              /* ...and every head runs */
     rig r;
     rig_open(&r, path, 32, &cfg);
     const int n_vocab = r.hm->hp.n_vocab, n_layers = r.hm->hp.n_layers;
@@ -398,13 +399,29 @@ static void test_exits_change_in_a_live_session(void **state) {
     assert_int_equal(lvk_session_step(s, &info), LVK_OK);
     assert_int_equal(lvk_session_step(s, &info), LVK_OK);
     assert_int_equal(info.layer, 3);
+    lvk_exit_probe probes[LVK_MAX_EXITS + 1];
+    int n;
+    cfg.thresholds[0] = cfg.thresholds[1] = 1.0f; /* exits that can never fire cost nothing: their heads do not run */
+    assert_int_equal(lvk_session_set_exits(s, &cfg), LVK_OK);
+    assert_int_equal(lvk_session_step(s, &info), LVK_OK);
+    assert_int_equal(lvk_session_step(s, &info), LVK_OK);
+    assert_int_equal(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n), LVK_OK);
+    assert_int_equal(n, 1);
+    cfg.probe_all = 1; /* unless every head's opinion is wanted (calibration) */
+    assert_int_equal(lvk_session_set_exits(s, &cfg), LVK_OK);
+    assert_int_equal(lvk_session_step(s, &info), LVK_OK);
+    assert_int_equal(lvk_session_step(s, &info), LVK_OK);
+    assert_int_equal(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n), LVK_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(probes[0].layer, 1);
+    assert_int_equal(probes[1].layer, 3);
+    assert_int_equal(info.layer, 5);
+    cfg.probe_all = 0;
     cfg.n_exits = 0;
     assert_int_equal(lvk_session_set_exits(s, &cfg), LVK_OK);
     assert_int_equal(lvk_session_step(s, &info), LVK_OK);
     assert_int_equal(lvk_session_step(s, &info), LVK_OK);
     assert_int_equal(info.layer, 5);
-    lvk_exit_probe probes[LVK_MAX_EXITS + 1];
-    int n;
     assert_int_equal(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n), LVK_OK);
     assert_int_equal(n, 1);
     assert_int_equal(probes[0].layer, 5);

@@ -72,6 +72,7 @@ int exit_options_config(const exit_options *o, const lvk_model *model, const cha
     if (o->mode_given) cfg->mode = o->mode;
     if (o->kv_fill_given) cfg->kv_fill = o->kv_fill;
     for (int k = 0; o->all_heads && k < cfg->n_exits; k++) cfg->thresholds[k] = 1.0f;
+    cfg->probe_all = o->all_heads;
     if (!calibrated && !o->thresholds && !o->no_exit && !o->all_heads && cfg->n_exits > 0) {
         char layers[8 * LVK_MAX_EXITS];
         layer_list(cfg, layers, sizeof layers);

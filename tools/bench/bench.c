@@ -57,6 +57,9 @@ static const char help[] =
     "           first use (f16: 2.2 GB) and reused after.\n"
     "  default  assets/stories260K.gguf: 200 greedy tokens through the API and through\n"
     "           the plain-C reference forward\n"
+    "  overhead per-token cost where the weights are negligible: a random model of 32\n"
+    "           blocks 16 wide, 100 greedy tokens; time per token, per block and per\n"
+    "           dispatch (what recording, submitting and kernel launches cost)\n"
     "matvec and decode also run copy: their figures are compared with it.\n"
     "\n"
     "options:\n"
@@ -72,7 +75,7 @@ static const char help[] =
     "LITEVK_MATVEC_ROWS override the mat-vec tuning; LITEVK_VALIDATE=1 enables the\n"
     "validation layer (slow: not for figures).\n";
 
-enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8 };
+enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16 };
 
 typedef struct options {
     unsigned parts;
@@ -556,6 +559,30 @@ static lvk_status bench_decode(lvk_context *ctx, const options *o, const uint32_
     return LVK_OK;
 }
 
+/* ---- per-token overhead ------------------------------------------------------------- */
+
+/* A model whose weights cost nothing to read, so that decode time is what every
+ * token pays regardless of its size: recording, submission, synchronisation and
+ * one kernel launch per dispatch. */
+static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
+    synth_params p = synth_default_params();
+    p.n_layers = 32, p.n_embd = 16, p.n_heads = 2, p.n_kv_heads = 1, p.n_ff = 32, p.n_vocab = 300, p.n_ctx = 256;
+    char path[4096 + 32];
+    snprintf(path, sizeof path, "%s/litevk-bench-overhead.gguf", o->tmp);
+    LVK_TRY(synth_llama_gguf(&p, path));
+    decode_result r;
+    lvk_status s = api_decode(ctx, path, 100, &r);
+    remove(path);
+    LVK_TRY(s);
+    /* per block: 2 rmsnorm, q/k/v, 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the head's 4 */
+    const int per_block = 13, dispatches = p.n_layers * per_block + 5;
+    double us = r.decode_s / r.n_gen * 1e6;
+    printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
+           "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,
+           us / dispatches, dispatches);
+    return LVK_OK;
+}
+
 /* ---- the default model: API and reference ----------------------------------------- */
 
 /* Greedy decode with the plain-C reference forward, after the same prompt. */
@@ -608,13 +635,13 @@ static int each_item(const char *list, int (*fn)(const char *item, options *o), 
 }
 
 static int add_part(const char *item, options *o) {
-    static const char *names[] = {"copy", "matvec", "decode", "default"}; /* in the order of the PART_ bits */
-    for (int i = 0; i < 4; i++)
+    static const char *names[] = {"copy", "matvec", "decode", "default", "overhead"}; /* the PART_ bits' order */
+    for (int i = 0; i < 5; i++)
         if (!strcmp(item, names[i])) {
             o->parts |= 1u << i;
             return 0;
         }
-    return usage_error("--only: unknown part '%s' (copy, matvec, decode, default)", item);
+    return usage_error("--only: unknown part '%s' (copy, matvec, decode, default, overhead)", item);
 }
 
 static int add_type(const char *item, options *o) {
@@ -658,7 +685,7 @@ static int parse(int argc, char **argv, options *o) {
             return usage_error("unknown option '%s'", a);
         }
     }
-    if (!o->parts) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT;
+    if (!o->parts) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT | PART_OVERHEAD;
     return 0;
 }
 
@@ -698,7 +725,7 @@ int main(int argc, char **argv) {
     lvk_context *ctx = NULL;
     lvk_status s = LVK_OK;
     if (o.parts & (PART_COPY | PART_MATVEC | PART_DECODE)) s = run_kernels(&o, &copy_gbps, &ok);
-    if (s == LVK_OK && (o.parts & (PART_DECODE | PART_DEFAULT))) {
+    if (s == LVK_OK && (o.parts & (PART_DECODE | PART_DEFAULT | PART_OVERHEAD))) {
         s = lvk_context_create(NULL, &ctx);
         if (s == LVK_OK && !(o.parts & (PART_COPY | PART_MATVEC | PART_DECODE))) {
             lvk_device_info d;
@@ -716,6 +743,11 @@ int main(int argc, char **argv) {
         double t0 = now_s();
         s = bench_default(ctx);
         part_done("default", t0);
+    }
+    if (s == LVK_OK && (o.parts & PART_OVERHEAD)) {
+        double t0 = now_s();
+        s = bench_overhead(ctx, &o);
+        part_done("overhead", t0);
     }
     lvk_context_free(ctx);
     if (s != LVK_OK) {

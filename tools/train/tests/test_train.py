@@ -268,6 +268,11 @@ class TokenInfo(ctypes.Structure):
                 ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eos", ctypes.c_int)]
 
 
+class ExitConfig(ctypes.Structure):
+    _fields_ = [("n_exits", ctypes.c_int), ("layers", ctypes.c_int * 16), ("thresholds", ctypes.c_float * 16),
+                ("mode", ctypes.c_int), ("kv_fill", ctypes.c_int), ("probe_all", ctypes.c_int)]
+
+
 class SessionParams(ctypes.Structure):
     _fields_ = [("n_ctx", ctypes.c_int), ("temperature", ctypes.c_float), ("top_k", ctypes.c_int),
                 ("top_p", ctypes.c_float), ("seed", ctypes.c_uint64), ("exits", ctypes.c_void_p)]
@@ -292,7 +297,8 @@ class LiteVK:
     def greedy_probes(self, model_path, prompt_ids, n_steps, n_heads):
         """For each of n_steps greedy tokens after the prompt: every head's
         (layer, argmax, top probability, second probability), exits first, from
-        the model's own exit configuration (thresholds 1: every head runs)."""
+        the model's own exit configuration (thresholds 1 and probe_all: every
+        head runs, none is taken)."""
         lib, check = self.lib, self.check
         ctx, model, session = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
         check(lib.lvk_context_create(None, ctypes.byref(ctx)))
@@ -300,7 +306,10 @@ class LiteVK:
             check(lib.lvk_model_load(ctx, model_path.encode(), None, ctypes.byref(model)))
             params = lib.lvk_session_default_params()
             params.temperature = 0.0
-            params.exits = None
+            exits = ExitConfig()
+            check(lib.lvk_model_exit_config(model, ctypes.byref(exits), None))
+            exits.probe_all = 1
+            params.exits = ctypes.cast(ctypes.pointer(exits), ctypes.c_void_p)
             check(lib.lvk_session_create(model, ctypes.byref(params), ctypes.byref(session)))
             check(lib.lvk_session_feed_tokens(session, (ctypes.c_int32 * len(prompt_ids))(*prompt_ids),
                                               len(prompt_ids)))

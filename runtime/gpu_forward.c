@@ -28,7 +28,7 @@ struct gpu_session {
     uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
     vk_arena arena, host_arena;
     vk_buffer params, decisions, taken, depth, logits_host; /* host visible */
-    vk_buffer rope_table, x, xb, q, att, hb, hb2, scores, logits, partials;
+    vk_buffer rope_table, x, q, att, hb, hb2, scores, logits, partials;
     vk_buffer *k_cache, *v_cache;                           /* [n_layers] */
     VkCommandPool pool;
     VkDescriptorPool descriptors;
@@ -99,27 +99,21 @@ typedef struct matvec_out {
     uint32_t y_stride, y_pos_mul, accumulate;
 } matvec_out;
 
-/* y = W x (or y += W x) for the columns that run block `layer`, one dispatch per row part of W. */
-static void matvec(recorder *r, const gpu_matrix *W, const vk_buffer *x, uint32_t x_stride, matvec_out out,
-                   uint32_t layer) {
+/* y = W x (or y += W x) for the columns that run block `layer`, one dispatch per
+ * row part of W; with `norm`, of rmsnorm(x) * norm instead. */
+static void matvec(recorder *r, const gpu_matrix *W, const vk_buffer *norm, const vk_buffer *x, uint32_t x_stride,
+                   matvec_out out, uint32_t layer) {
     const gpu_tuning *t = &r->s->g->tuning;
-    uint32_t spec[] = {t->matvec_wg, t->matvec_rows, r->ncols, W->type};
+    uint32_t spec[] = {t->matvec_wg, t->matvec_rows, r->ncols, W->type, norm != NULL};
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t push[9] = {part->rows, W->units, x_stride, out.y_stride, part->row_begin, out.y_pos_mul,
-                            part->scale_off, out.accumulate, layer};
-        const vk_buffer *bufs[] = {&part->buf, x, out.y};
-        dispatch(r, "matvec", spec, 4, bufs, 3, push, sizeof push, div_up(part->rows, t->matvec_rows), 1);
+        struct { uint32_t u[9]; uint32_t norm_n; float eps; } push = {
+            {part->rows, W->units, x_stride, out.y_stride, part->row_begin, out.y_pos_mul, part->scale_off,
+             out.accumulate, layer},
+            (uint32_t)r->s->hp->n_embd, r->s->hp->rms_eps};
+        const vk_buffer *bufs[] = {&part->buf, x, out.y, norm ? norm : x}; /* binding 4 is read only with a norm */
+        dispatch(r, "matvec", spec, 5, bufs, 4, &push, sizeof push, div_up(part->rows, t->matvec_rows), 1);
     }
-}
-
-static void rmsnorm(recorder *r, const vk_buffer *w, const vk_buffer *x, const vk_buffer *out) {
-    gpu_session *s = r->s;
-    struct { uint32_t n, x_stride, o_stride; float eps; } push = {(uint32_t)s->hp->n_embd, s->x_stride, s->x_stride,
-                                                                  s->hp->rms_eps};
-    uint32_t spec[] = {s->g->tuning.reduce_wg};
-    const vk_buffer *bufs[] = {w, x, out};
-    dispatch(r, "rmsnorm", spec, 1, bufs, 3, &push, sizeof push, r->ncols, 1);
 }
 
 static void rope(recorder *r, const vk_buffer *v, uint32_t n_heads, uint32_t stride, uint32_t pos_mul,
@@ -172,27 +166,26 @@ static void block(recorder *r, uint32_t l) {
     const gpu_layer *L = &s->g->layers[l];
     const lvk_hparams *hp = s->hp;
     uint32_t kv_dim = (uint32_t)hp_kv_dim(hp);
-    rmsnorm(r, &L->attn_norm, &s->x, &s->xb);                                                       /* xb = rmsnorm(x) */
-    barrier(r);
-    matvec(r, &L->wq, &s->xb, s->x_stride, (matvec_out){&s->q, s->q_stride, 0, 0}, l);              /* q = Wq xb */
-    matvec(r, &L->wk, &s->xb, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);     /* K[pos] = Wk xb */
-    matvec(r, &L->wv, &s->xb, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);     /* V[pos] = Wv xb */
+    /* xb = rmsnorm(x) * attn_norm, computed inside each mat-vec that reads it */
+    const vk_buffer *an = &L->attn_norm;
+    matvec(r, &L->wq, an, &s->x, s->x_stride, (matvec_out){&s->q, s->q_stride, 0, 0}, l);           /* q = Wq xb */
+    matvec(r, &L->wk, an, &s->x, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);  /* K[pos] = Wk xb */
+    matvec(r, &L->wv, an, &s->x, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);  /* V[pos] = Wv xb */
     barrier(r);
     rope(r, &s->q, (uint32_t)hp->n_heads, s->q_stride, 0, l);
     rope(r, &s->k_cache[l], (uint32_t)hp->n_kv_heads, kv_dim, kv_dim, l);
     barrier(r);
     attention(r, l);                                                                                /* att = softmax(q K^T) V */
     barrier(r);
-    matvec(r, &L->wo, &s->att, s->q_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);             /* x += Wo att */
+    matvec(r, &L->wo, NULL, &s->att, s->q_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);       /* x += Wo att */
     barrier(r);
-    rmsnorm(r, &L->ffn_norm, &s->x, &s->xb);                                                        /* xb = rmsnorm(x) */
-    barrier(r);
-    matvec(r, &L->w_gate, &s->xb, s->x_stride, (matvec_out){&s->hb, s->ff_stride, 0, 0}, l);        /* hb = Wg xb */
-    matvec(r, &L->w_up, &s->xb, s->x_stride, (matvec_out){&s->hb2, s->ff_stride, 0, 0}, l);         /* hb2 = Wu xb */
+    const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vecs */
+    matvec(r, &L->w_gate, fn, &s->x, s->x_stride, (matvec_out){&s->hb, s->ff_stride, 0, 0}, l);     /* hb = Wg xb */
+    matvec(r, &L->w_up, fn, &s->x, s->x_stride, (matvec_out){&s->hb2, s->ff_stride, 0, 0}, l);      /* hb2 = Wu xb */
     barrier(r);
     swiglu(r);                                                                                      /* hb = silu(hb) * hb2 */
     barrier(r);
-    matvec(r, &L->w_down, &s->hb, s->ff_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);         /* x += Wd hb */
+    matvec(r, &L->w_down, NULL, &s->hb, s->ff_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);   /* x += Wd hb */
     barrier(r);
 }
 
@@ -202,9 +195,8 @@ static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
     uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
-    rmsnorm(r, &g->output_norm, &s->x, &s->xb);                                                     /* xb = rmsnorm(x) */
-    barrier(r);
-    matvec(r, &g->output, &s->xb, s->x_stride, (matvec_out){&s->logits, s->vocab_stride, 0, 0}, all); /* logits = Wout xb */
+    matvec(r, &g->output, &g->output_norm, &s->x, s->x_stride,                          /* logits = Wout rmsnorm(x) */
+           (matvec_out){&s->logits, s->vocab_stride, 0, 0}, all);
     barrier(r);
     uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
     uint32_t spec1[] = {g->tuning.reduce_wg};
@@ -235,10 +227,10 @@ static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
     uint32_t kv_dim = (uint32_t)hp_kv_dim(s->hp);
-    rmsnorm(r, &L->attn_norm, &s->x, &s->xb);                                                       /* xb = rmsnorm(x) */
-    barrier(r);
-    matvec(r, &L->wk, &s->xb, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);     /* K[pos] = Wk xb */
-    matvec(r, &L->wv, &s->xb, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);     /* V[pos] = Wv xb */
+    matvec(r, &L->wk, &L->attn_norm, &s->x, s->x_stride,                                /* K[pos] = Wk rmsnorm(x) */
+           (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);
+    matvec(r, &L->wv, &L->attn_norm, &s->x, s->x_stride,                                /* V[pos] = Wv rmsnorm(x) */
+           (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);
     barrier(r);
     rope(r, &s->k_cache[l], (uint32_t)s->hp->n_kv_heads, kv_dim, kv_dim, l);
     barrier(r);
@@ -378,8 +370,8 @@ static lvk_status session_init(gpu_session *s) {
 
     /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
     const gpu_layer *L = &g->layers[0];
-    uint32_t per_block = 6 + matrix_parts(L), per_head = 4 + g->output.n_parts;
-    uint32_t per_propagate = 2 + L->wk.n_parts + L->wv.n_parts;
+    uint32_t per_block = 4 + matrix_parts(L), per_head = 3 + g->output.n_parts;
+    uint32_t per_propagate = 1 + L->wk.n_parts + L->wv.n_parts;
     s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
 
     vk_arena_init(&s->arena, dev, 0);
@@ -408,7 +400,6 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(st);
 
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->xb));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->ff_stride * 4, &s->hb));

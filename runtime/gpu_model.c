@@ -97,10 +97,14 @@ static lvk_status report(upload_state *u, uint64_t bytes) {
     return LVK_OK;
 }
 
-static lvk_status upload_bytes(upload_state *u, const void *data, uint64_t size, vk_buffer *out) {
-    LVK_TRY(vk_arena_alloc(&u->g->arena, size, out));
-    LVK_TRY(vk_buffer_write(u->dev, out, 0, data, size));
-    return report(u, size);
+/* A norm weight vector, zero-padded to a multiple of 8 like the activations,
+ * so that kernels read it in vec4s up to the padded width. */
+static lvk_status upload_norm(upload_state *u, const lvk_weight *w, vk_buffer *out) {
+    uint64_t n = w->cols * w->rows, padded = pad8(n);
+    LVK_TRY(vk_arena_alloc(&u->g->arena, padded * 4, out));
+    LVK_TRY(vk_buffer_zero(u->dev, out));
+    LVK_TRY(vk_buffer_write(u->dev, out, 0, w->data, n * 4));
+    return report(u, n * 4);
 }
 
 static lvk_status upload_matrix(upload_state *u, const lvk_weight *w, gpu_matrix *m) {
@@ -147,12 +151,12 @@ static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
     } else {
         LVK_TRY(upload_matrix(u, &m->output, &g->output));
     }
-    LVK_TRY(upload_bytes(u, m->output_norm.data, m->output_norm.n_bytes, &g->output_norm));
+    LVK_TRY(upload_norm(u, &m->output_norm, &g->output_norm));
     for (int l = 0; l < g->n_layers; l++) {
         const lvk_layer_weights *L = &m->layers[l];
         gpu_layer *G = &g->layers[l];
-        LVK_TRY(upload_bytes(u, L->attn_norm.data, L->attn_norm.n_bytes, &G->attn_norm));
-        LVK_TRY(upload_bytes(u, L->ffn_norm.data, L->ffn_norm.n_bytes, &G->ffn_norm));
+        LVK_TRY(upload_norm(u, &L->attn_norm, &G->attn_norm));
+        LVK_TRY(upload_norm(u, &L->ffn_norm, &G->ffn_norm));
         LVK_TRY(upload_matrix(u, &L->wq, &G->wq));
         LVK_TRY(upload_matrix(u, &L->wk, &G->wk));
         LVK_TRY(upload_matrix(u, &L->wv, &G->wv));

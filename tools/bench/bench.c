@@ -362,9 +362,9 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, W->type};
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t push[9] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0, 0};
-        const vk_buffer *bufs[] = {&part->buf, j->x, j->y};
-        vk_record_dispatch(r, "matvec", spec, 4, bufs, 3, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
+        uint32_t push[11] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0, 0, 0, 0};
+        const vk_buffer *bufs[] = {&part->buf, j->x, j->y, j->x}; /* binding 4 unused without NORM */
+        vk_record_dispatch(r, "matvec", spec, 4, bufs, 4, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }
 }
 
@@ -574,8 +574,9 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
     lvk_status s = api_decode(ctx, path, 100, &r);
     remove(path);
     LVK_TRY(s);
-    /* per block: 2 rmsnorm, q/k/v, 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the head's 4 */
-    const int per_block = 13, dispatches = p.n_layers * per_block + 5;
+    /* per block: q/k/v (RMSNorm fused in), 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the
+     * head's 3 (LM head with the final norm fused in, two reduction stages) */
+    const int per_block = 11, dispatches = p.n_layers * per_block + 4;
     double us = r.decode_s / r.n_gen * 1e6;
     printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
            "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,

@@ -4,6 +4,7 @@ usage: results_md.py MEASUREMENTS_DIR TUNED_MODEL TRAIN_DATA"""
 import datetime
 import json
 import os
+import subprocess
 import sys
 
 d, tuned, data = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -19,8 +20,12 @@ def heads(e):
 
 
 print("# LITE tuning of the default model: results\n")
-print(f"Measured {datetime.date.today().isoformat()} by `tools/train/make_results.sh {tuned} {data}`; "
-      "every figure below comes from that run.\n")
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = ""
+print(f"Measured {datetime.date.today().isoformat()}{' at commit ' + commit if commit else ''} by "
+      f"`tools/train/make_results.sh {tuned} {data}`; every figure below comes from that run.\n")
 bench = load("bench_lite_propagate.json")
 print(f"Device: {bench['device']} (the 2-core CI machine class). Model: stories260K (5 blocks), "
       "LITE-tuned with exits after blocks 1-4 on its own full-depth stories (self-distillation).\n")

@@ -30,6 +30,7 @@ struct lvk_session {
     gpu_step next;       /* that pass: which head chose, what every head said */
     gpu_step last;       /* the pass that chose the token the last step returned */
     lvk_session_stats stats;
+    gpu_pass_bytes bytes; /* weight bytes of a block, a head, a K/V fill: the statistics' units */
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
 };
 
@@ -211,6 +212,7 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     if (!s->logits || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);
+    if (st == LVK_OK) s->bytes = gpu_session_bytes(s->gpu);
     if (st != LVK_OK) {
         lvk_session_free(s);
         return st;
@@ -232,7 +234,7 @@ static lvk_status decode(lvk_session *s, int32_t token) {
     LVK_TRY(gpu_session_decode(s->gpu, token, s->n_past, &s->next));
     s->n_past++;
     s->has_decision = 1;
-    gpu_pass_bytes b = gpu_session_bytes(s->gpu);
+    const gpu_pass_bytes b = s->bytes;
     const lvk_exit_config *ex = &s->exits;
     int n_layers = s->model->host->hp.n_layers, exit_heads = s->next.n_heads;
     int reached_final = s->next.layer == n_layers;

@@ -131,12 +131,19 @@ static void clear_conversation(ui *u) {
 
 /* ---- text ------------------------------------------------------------------------ */
 
+/* SDL_ttf takes NUL-terminated text: the first len bytes of text (at most a
+ * buffer's worth: longer pieces are cut) into buf. */
+static const char *to_cstr(char buf[1024], const char *text, size_t len) {
+    if (len > 1023) len = 1023;
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    return buf;
+}
+
 static int measure(void *user, const char *text, size_t len) {
     TTF_Font *font = user;
     char buf[1024];
-    if (len >= sizeof buf) len = sizeof buf - 1;
-    memcpy(buf, text, len);
-    buf[len] = 0;
+    to_cstr(buf, text, len);
     int w = 0, h;
     TTF_SizeUTF8(font, buf, &w, &h);
     return w;
@@ -145,10 +152,7 @@ static int measure(void *user, const char *text, size_t len) {
 /* Draws UTF-8 text (len bytes) at x, y; returns its width. */
 static int draw_text(ui *u, TTF_Font *font, const char *text, size_t len, int x, int y, SDL_Color c) {
     char buf[1024];
-    if (len >= sizeof buf) len = sizeof buf - 1;
-    memcpy(buf, text, len);
-    buf[len] = 0;
-    if (!buf[0]) return 0;
+    if (!*to_cstr(buf, text, len)) return 0;
     SDL_Surface *s = TTF_RenderUTF8_Blended(font, buf, c);
     if (!s) return 0;
     SDL_Texture *t = SDL_CreateTextureFromSurface(u->ren, s);
@@ -199,9 +203,7 @@ static void layout_turn(ui *u, turn *t, int width) {
         const layout_piece *p = &t->lay.pieces[i];
         const char *text = t->is_user ? t->text : t->tokens[p->run].piece;
         char buf[1024];
-        size_t len = p->end - p->begin < sizeof buf - 1 ? p->end - p->begin : sizeof buf - 1;
-        memcpy(buf, text + p->begin, len);
-        buf[len] = 0;
+        to_cstr(buf, text + p->begin, p->end - p->begin);
         if (!buf[0] || !strcmp(buf, " ")) continue;
         SDL_Color c = t->is_user ? TEXT : token_color(u, t->tokens[p->run].layer);
         SDL_Surface *s = TTF_RenderUTF8_Blended(u->font, buf, c);

@@ -149,10 +149,9 @@ static void load(worker *w, const char *path) {
     lvk_model_info info;
     lvk_model_get_info(model, &info);
     lvk_model_exit_config(model, &exits, NULL);
-    exit_options quiet = w->cfg.exits; /* the chat shows the thresholds itself: no stderr notice */
-    quiet.all_heads = 0;
-    if ((quiet.layers || quiet.thresholds || quiet.no_exit || quiet.mode_given || quiet.kv_fill_given) &&
-        exit_options_config(&quiet, model, "litevk-chat", &exits) != 0) {
+    const exit_options *o = &w->cfg.exits; /* the command line's exit flags, applied to every model loaded */
+    if ((o->layers || o->thresholds || o->no_exit || o->mode_given || o->kv_fill_given) &&
+        exit_options_config(o, model, "litevk-chat", &exits) != 0) {
         lvk_model_free(model);
         push_message(w, EV_LOAD_FAILED, "%s: the exit options do not fit this model", path);
         return;

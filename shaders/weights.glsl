@@ -15,9 +15,13 @@ const uint T_F32 = 0u, T_F16 = 1u, T_Q4_0 = 2u, T_Q8_0 = 8u;
 layout(binding = 1) readonly buffer WeightVec4 { uvec4 w4[]; };
 layout(binding = 1) readonly buffer WeightWord { uint w1[]; };
 
+// Every weight read goes through these two: 16 bytes at vec4 index i, one word at word index i.
+uvec4 weight_vec4(uint i) { return w4[i]; }
+uint weight_word(uint i) { return w1[i]; }
+
 float block_scale(uint row, uint unit, uint units, uint scale_off) {
     uint h = row * (units / 4u) + unit / 4u;
-    vec2 s = unpackHalf2x16(w1[scale_off + h / 2u]);
+    vec2 s = unpackHalf2x16(weight_word(scale_off + h / 2u));
     return (h & 1u) == 0u ? s.x : s.y;
 }
 
@@ -29,19 +33,19 @@ vec4 unpack_i8x4(uint w) {
 void load_unit(uint row, uint unit, uint units, uint scale_off, out vec4 a, out vec4 b) {
     if (WTYPE == T_F32) {
         uint i = (row * units + unit) * 2u;
-        a = uintBitsToFloat(w4[i]);
-        b = uintBitsToFloat(w4[i + 1u]);
+        a = uintBitsToFloat(weight_vec4(i));
+        b = uintBitsToFloat(weight_vec4(i + 1u));
     } else if (WTYPE == T_F16) {
-        uvec4 q = w4[row * units + unit];
+        uvec4 q = weight_vec4(row * units + unit);
         a = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
         b = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
     } else if (WTYPE == T_Q8_0) {
         uint i = (row * units + unit) * 2u;
         float d = block_scale(row, unit, units, scale_off);
-        a = d * unpack_i8x4(w1[i]);
-        b = d * unpack_i8x4(w1[i + 1u]);
+        a = d * unpack_i8x4(weight_word(i));
+        b = d * unpack_i8x4(weight_word(i + 1u));
     } else { // T_Q4_0
-        uint w = w1[row * units + unit];
+        uint w = weight_word(row * units + unit);
         float d = block_scale(row, unit, units, scale_off);
         a = d * (vec4(w & 15u, (w >> 8) & 15u, (w >> 16) & 15u, (w >> 24) & 15u) - 8.0);
         b = d * (vec4((w >> 4) & 15u, (w >> 12) & 15u, (w >> 20) & 15u, w >> 28) - 8.0);

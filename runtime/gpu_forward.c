@@ -23,12 +23,12 @@ struct gpu_session {
     const lvk_hparams *hp;
     int n_ctx;
     lvk_exit_config exits;
-    uint32_t x_stride, q_stride, ff_stride, vocab_stride; /* floats between token columns */
+    uint32_t x_stride, q_stride, hb_stride, vocab_stride; /* floats between token columns */
     uint32_t n_partials, per_partial;
     uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
     vk_arena arena, host_arena;
     vk_buffer params, decisions, taken, depth, logits_host; /* host visible */
-    vk_buffer rope_table, x, q, att, hb, hb2, scores, logits, partials;
+    vk_buffer rope_table, x, q, att, hb, scores, logits, partials; /* hb: [2 n_ff] per column */
     vk_buffer *k_cache, *v_cache;                           /* [n_layers] */
     VkCommandPool pool;
     VkDescriptorPool descriptors;
@@ -94,35 +94,39 @@ static void end(recorder *r) {
 
 /* ---- kernels ----------------------------------------------------------------- */
 
+/* What a mat-vec does with its rows (OUT in shaders/matvec.comp). */
+typedef enum { OUT_Y, OUT_QKV, OUT_SWIGLU } matvec_epilogue;
+
 typedef struct matvec_out {
-    const vk_buffer *y;
-    uint32_t y_stride, y_pos_mul, accumulate;
+    matvec_epilogue kind;
+    const vk_buffer *y; /* OUT_QKV: q; the K/V caches of `layer` take the rest */
+    uint32_t y_stride, accumulate;
 } matvec_out;
 
-/* y = W x (or y += W x) for the columns that run block `layer`, one dispatch per
- * row part of W; with `norm`, of rmsnorm(x) * norm instead. */
-static void matvec(recorder *r, const gpu_matrix *W, const vk_buffer *norm, const vk_buffer *x, uint32_t x_stride,
-                   matvec_out out, uint32_t layer) {
-    const gpu_tuning *t = &r->s->g->tuning;
-    uint32_t spec[] = {t->matvec_wg, t->matvec_rows, r->ncols, W->type, norm != NULL};
+/* Rows first_row.. of y = W x (or y += W x) for the columns that run block
+ * `layer`, one dispatch per part of W that holds some of them; with `norm`, of
+ * rmsnorm(x) * norm instead. */
+static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const vk_buffer *norm, const vk_buffer *x,
+                   uint32_t x_stride, matvec_out out, uint32_t layer) {
+    gpu_session *s = r->s;
+    const gpu_tuning *t = &s->g->tuning;
+    const uint32_t rows_per_wg = out.kind == OUT_Y ? t->matvec_rows : (t->matvec_rows + 1) & ~1u; /* pairs */
+    const int qkv = out.kind == OUT_QKV;
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        struct { uint32_t u[9]; uint32_t norm_n; float eps; } push = {
-            {part->rows, W->units, x_stride, out.y_stride, part->row_begin, out.y_pos_mul, part->scale_off,
-             out.accumulate, layer},
-            (uint32_t)r->s->hp->n_embd, r->s->hp->rms_eps};
-        const vk_buffer *bufs[] = {&part->buf, x, out.y, norm ? norm : x}; /* binding 4 is read only with a norm */
-        dispatch(r, "matvec", spec, 5, bufs, 4, &push, sizeof push, div_up(part->rows, t->matvec_rows), 1);
+        if (part->row_begin + part->rows <= first_row) continue;
+        uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
+        uint32_t spec[] = {t->matvec_wg, rows_per_wg, r->ncols, part->type, norm != NULL, out.kind};
+        struct { uint32_t u[10]; float eps; uint32_t q_rows, kv_dim, head_dim, rope_dim; } push = {
+            {part->rows, part->units, x_stride, out.y_stride, part->row_begin, part_first, part->scale_off,
+             out.accumulate, layer, (uint32_t)s->hp->n_embd},
+            s->hp->rms_eps, (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
+            (uint32_t)s->hp->rope_dim};
+        const vk_buffer *bufs[] = {&part->buf, x, out.y, norm ? norm : x, /* unused bindings get x */
+                                   qkv ? &s->k_cache[layer] : x, qkv ? &s->v_cache[layer] : x,
+                                   qkv ? &s->rope_table : x};
+        dispatch(r, "matvec", spec, 6, bufs, 7, &push, sizeof push, div_up(part->rows - part_first, rows_per_wg), 1);
     }
-}
-
-static void rope(recorder *r, const vk_buffer *v, uint32_t n_heads, uint32_t stride, uint32_t pos_mul,
-                 uint32_t layer) {
-    gpu_session *s = r->s;
-    uint32_t push[] = {n_heads, (uint32_t)s->hp->head_dim, (uint32_t)s->hp->rope_dim, stride, pos_mul, layer};
-    uint32_t spec[] = {s->g->tuning.map_wg};
-    const vk_buffer *bufs[] = {&s->rope_table, v};
-    dispatch(r, "rope", spec, 1, bufs, 2, push, sizeof push, div_up(n_heads * s->hp->rope_dim / 2, spec[0]), r->ncols);
 }
 
 static void attention(recorder *r, uint32_t layer) {
@@ -137,23 +141,25 @@ static void attention(recorder *r, uint32_t layer) {
     dispatch(r, "attention", spec, 1, bufs, 6, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
 }
 
+/* hb[c][i] = silu(gate) * up, from gate rows then up rows in hb (the mat-vec
+ * could not interleave them: their types differ). */
 static void swiglu(recorder *r) {
     gpu_session *s = r->s;
-    uint32_t push[] = {(uint32_t)s->hp->n_ff, s->ff_stride};
+    uint32_t push[] = {(uint32_t)s->hp->n_ff, s->hb_stride};
     uint32_t spec[] = {s->g->tuning.map_wg};
-    const vk_buffer *bufs[] = {&s->hb, &s->hb2};
-    dispatch(r, "swiglu", spec, 1, bufs, 2, push, sizeof push, div_up(push[0], spec[0]), r->ncols);
+    const vk_buffer *bufs[] = {&s->hb};
+    dispatch(r, "swiglu", spec, 1, bufs, 1, push, sizeof push, div_up(push[0], spec[0]), r->ncols);
 }
 
 static void embed(recorder *r) {
     gpu_session *s = r->s;
     const gpu_matrix *E = &s->g->tok_embd;
-    uint32_t spec[] = {s->g->tuning.map_wg, E->type};
     for (uint32_t p = 0; p < E->n_parts; p++) {
         const gpu_matrix_part *part = &E->parts[p];
-        uint32_t push[] = {E->units, s->x_stride, part->scale_off, part->row_begin, part->rows};
+        uint32_t spec[] = {s->g->tuning.map_wg, part->type};
+        uint32_t push[] = {part->units, s->x_stride, part->scale_off, part->row_begin, part->rows};
         const vk_buffer *bufs[] = {&part->buf, &s->x};
-        dispatch(r, "embed", spec, 2, bufs, 2, push, sizeof push, div_up(E->units, spec[0]), r->ncols);
+        dispatch(r, "embed", spec, 2, bufs, 2, push, sizeof push, div_up(part->units, spec[0]), r->ncols);
     }
 }
 
@@ -164,28 +170,26 @@ static void embed(recorder *r) {
 static void block(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
-    const lvk_hparams *hp = s->hp;
-    uint32_t kv_dim = (uint32_t)hp_kv_dim(hp);
-    /* xb = rmsnorm(x) * attn_norm, computed inside each mat-vec that reads it */
-    const vk_buffer *an = &L->attn_norm;
-    matvec(r, &L->wq, an, &s->x, s->x_stride, (matvec_out){&s->q, s->q_stride, 0, 0}, l);           /* q = Wq xb */
-    matvec(r, &L->wk, an, &s->x, s->x_stride, (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);  /* K[pos] = Wk xb */
-    matvec(r, &L->wv, an, &s->x, s->x_stride, (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);  /* V[pos] = Wv xb */
+    /* xb = rmsnorm(x) * attn_norm, computed inside the mat-vec that reads it */
+    matvec(r, &L->wqkv, 0, &L->attn_norm, &s->x, s->x_stride,                        /* q, K[pos], V[pos] = Wqkv xb, */
+           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0}, l);                         /* q and K rotated (RoPE) */
     barrier(r);
-    rope(r, &s->q, (uint32_t)hp->n_heads, s->q_stride, 0, l);
-    rope(r, &s->k_cache[l], (uint32_t)hp->n_kv_heads, kv_dim, kv_dim, l);
+    attention(r, l);                                                                  /* att = softmax(q K^T) V */
     barrier(r);
-    attention(r, l);                                                                                /* att = softmax(q K^T) V */
+    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1}, l); /* x += Wo att */
     barrier(r);
-    matvec(r, &L->wo, NULL, &s->att, s->q_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);       /* x += Wo att */
+    const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vec */
+    if (L->gate_up_interleaved) {
+        matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = silu(Wg xb) * (Wu xb) */
+               (matvec_out){OUT_SWIGLU, &s->hb, s->hb_stride, 0}, l);
+    } else {
+        matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = [Wg xb; Wu xb] */
+               (matvec_out){OUT_Y, &s->hb, s->hb_stride, 0}, l);
+        barrier(r);
+        swiglu(r);                                                                    /* hb = silu(hb) * hb[n_ff..] */
+    }
     barrier(r);
-    const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vecs */
-    matvec(r, &L->w_gate, fn, &s->x, s->x_stride, (matvec_out){&s->hb, s->ff_stride, 0, 0}, l);     /* hb = Wg xb */
-    matvec(r, &L->w_up, fn, &s->x, s->x_stride, (matvec_out){&s->hb2, s->ff_stride, 0, 0}, l);      /* hb2 = Wu xb */
-    barrier(r);
-    swiglu(r);                                                                                      /* hb = silu(hb) * hb2 */
-    barrier(r);
-    matvec(r, &L->w_down, NULL, &s->hb, s->ff_stride, (matvec_out){&s->x, s->x_stride, 0, 1}, l);   /* x += Wd hb */
+    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1}, l); /* x += Wd hb */
     barrier(r);
 }
 
@@ -195,8 +199,8 @@ static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
     uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
-    matvec(r, &g->output, &g->output_norm, &s->x, s->x_stride,                          /* logits = Wout rmsnorm(x) */
-           (matvec_out){&s->logits, s->vocab_stride, 0, 0}, all);
+    matvec(r, &g->output, 0, &g->output_norm, &s->x, s->x_stride,                       /* logits = Wout rmsnorm(x) */
+           (matvec_out){OUT_Y, &s->logits, s->vocab_stride, 0}, all);
     barrier(r);
     uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
     uint32_t spec1[] = {g->tuning.reduce_wg};
@@ -222,17 +226,13 @@ static void gate(recorder *r, uint32_t k) {
     r->plan[4 * k] = r->n_slots; /* deeper dispatches start here; the other ranges once they are known */
 }
 
-/* K and V of block l from the exit hidden state in x, for a token that skipped it. */
+/* K and V of block l from the exit hidden state in x, for a token that skipped it:
+ * the K and V rows of Wqkv (K rotated). */
 static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
-    uint32_t kv_dim = (uint32_t)hp_kv_dim(s->hp);
-    matvec(r, &L->wk, &L->attn_norm, &s->x, s->x_stride,                                /* K[pos] = Wk rmsnorm(x) */
-           (matvec_out){&s->k_cache[l], kv_dim, kv_dim, 0}, l);
-    matvec(r, &L->wv, &L->attn_norm, &s->x, s->x_stride,                                /* V[pos] = Wv rmsnorm(x) */
-           (matvec_out){&s->v_cache[l], kv_dim, kv_dim, 0}, l);
-    barrier(r);
-    rope(r, &s->k_cache[l], (uint32_t)s->hp->n_kv_heads, kv_dim, kv_dim, l);
+    matvec(r, &L->wqkv, (uint32_t)s->hp->n_embd, &L->attn_norm, &s->x, s->x_stride, /* K[pos], V[pos] = Wkv rmsnorm(x) */
+           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0}, l);
     barrier(r);
 }
 
@@ -349,9 +349,16 @@ static lvk_status host_memory_sync(gpu_session *s, int to_device) {
     return LVK_OK;
 }
 
-static uint32_t matrix_parts(const gpu_layer *L) {
-    return L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->wo.n_parts + L->w_gate.n_parts + L->w_up.n_parts +
-           L->w_down.n_parts;
+/* Dispatches of one block and of its K/V propagation (the most over all blocks:
+ * their weight types, and so their parts, may differ). */
+static void block_dispatches(const gpu_model *g, uint32_t *per_block, uint32_t *per_propagate) {
+    *per_block = *per_propagate = 0;
+    for (int l = 0; l < g->n_layers; l++) {
+        const gpu_layer *L = &g->layers[l];
+        uint32_t n = 2 + L->wqkv.n_parts + L->wo.n_parts + L->w_gate_up.n_parts + L->w_down.n_parts; /* + attention, swiglu */
+        if (n > *per_block) *per_block = n;
+        if (L->wqkv.n_parts > *per_propagate) *per_propagate = L->wqkv.n_parts;
+    }
 }
 
 static lvk_status session_init(gpu_session *s) {
@@ -362,16 +369,15 @@ static lvk_status session_init(gpu_session *s) {
     const uint32_t n_layers = (uint32_t)hp->n_layers;
     s->x_stride = pad8((uint32_t)hp->n_embd);
     s->q_stride = s->x_stride;
-    s->ff_stride = pad8((uint32_t)hp->n_ff);
+    s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
     s->vocab_stride = pad8((uint32_t)hp->n_vocab);
     s->per_partial = 1024;
     while (div_up((uint32_t)hp->n_vocab, s->per_partial) > 256) s->per_partial *= 2;
     s->n_partials = div_up((uint32_t)hp->n_vocab, s->per_partial);
 
     /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
-    const gpu_layer *L = &g->layers[0];
-    uint32_t per_block = 4 + matrix_parts(L), per_head = 3 + g->output.n_parts;
-    uint32_t per_propagate = 1 + L->wk.n_parts + L->wv.n_parts;
+    uint32_t per_block, per_propagate, per_head = 2 + g->output.n_parts;
+    block_dispatches(g, &per_block, &per_propagate);
     s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
 
     vk_arena_init(&s->arena, dev, 0);
@@ -402,8 +408,7 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->ff_stride * 4, &s->hb));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->ff_stride * 4, &s->hb2));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * hp->n_heads * ctx * 4, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->n_partials * 16, &s->partials));
@@ -666,15 +671,29 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
     return vk_buffer_read(s->dev, &s->v_cache[layer], 0, v, bytes);
 }
 
-static uint64_t matrix_bytes(const gpu_matrix *W) { return W->rows * gpu_row_bytes(W->type, W->cols); }
+/* Weight bytes of rows first_row.. of W in the GPU layout. */
+static uint64_t rows_bytes(const gpu_matrix *W, uint32_t first_row) {
+    uint64_t b = 0;
+    for (uint32_t p = 0; p < W->n_parts; p++) {
+        const gpu_matrix_part *part = &W->parts[p];
+        uint32_t end = part->row_begin + part->rows, begin = part->row_begin > first_row ? part->row_begin : first_row;
+        if (end > begin) b += (end - begin) * gpu_row_bytes(part->type, W->cols);
+    }
+    return b;
+}
 
+/* Per block, the mean over blocks (their weight types may differ). */
 gpu_pass_bytes gpu_session_bytes(const gpu_session *s) {
-    const gpu_layer *L = &s->g->layers[0];
-    uint64_t norm = (uint64_t)s->hp->n_embd * 4;
+    const gpu_model *g = s->g;
+    uint64_t norm = (uint64_t)s->hp->n_embd * 4, block = 0, kv = 0;
+    for (int l = 0; l < g->n_layers; l++) {
+        const gpu_layer *L = &g->layers[l];
+        block += 2 * norm + L->wqkv.bytes + L->wo.bytes + L->w_gate_up.bytes + L->w_down.bytes;
+        kv += norm + rows_bytes(&L->wqkv, (uint32_t)s->hp->n_embd);
+    }
     gpu_pass_bytes b;
-    b.block = 2 * norm + matrix_bytes(&L->wq) + matrix_bytes(&L->wk) + matrix_bytes(&L->wv) + matrix_bytes(&L->wo) +
-              matrix_bytes(&L->w_gate) + matrix_bytes(&L->w_up) + matrix_bytes(&L->w_down);
-    b.head = norm + matrix_bytes(&s->g->output);
-    b.kv_fill = norm + matrix_bytes(&L->wk) + matrix_bytes(&L->wv);
+    b.block = block / (uint64_t)g->n_layers;
+    b.head = norm + g->output.bytes;
+    b.kv_fill = kv / (uint64_t)g->n_layers;
     return b;
 }

@@ -80,17 +80,95 @@ uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols
     }
 }
 
+/* The i-th row of the matrix gpu_matrix_upload builds: which tensor, which row of it. */
+static const lvk_weight *source_row(const lvk_weight *const *w, int n, int interleave, uint64_t i, uint64_t *row) {
+    if (interleave) {
+        *row = i / 2;
+        return w[i % 2];
+    }
+    int k = 0;
+    while (k < n - 1 && i >= w[k]->rows) i -= w[k++]->rows;
+    *row = i;
+    return w[k];
+}
+
+lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *const *w, int n, int interleave,
+                             gpu_upload_report report, void *ctx, gpu_matrix *m) {
+    memset(m, 0, sizeof *m);
+    m->cols = (uint32_t)w[0]->cols;
+    for (int k = 0; k < n; k++) m->rows += (uint32_t)w[k]->rows;
+    uint64_t limit = dev->max_storage_range < dev->max_alloc ? dev->max_storage_range : dev->max_alloc;
+    uint8_t *gathered = NULL, *packed = NULL;
+    lvk_status st = LVK_OK;
+    for (uint64_t begin = 0; begin < m->rows && st == LVK_OK;) {
+        /* the part: rows of one type from `begin`, as many as one descriptor range holds, an even count */
+        uint64_t r0;
+        const lvk_weight *first = source_row(w, n, interleave, begin, &r0);
+        uint64_t row_bytes = gpu_row_bytes(first->type, first->cols), src_row = first->n_bytes / first->rows;
+        uint64_t most = ((limit - 64) / row_bytes) & ~1ull, end = begin;
+        while (end < m->rows && end - begin < most) {
+            uint64_t r;
+            if (source_row(w, n, interleave, end, &r)->type != first->type) break;
+            end++;
+        }
+        if (end == begin) {
+            st = lvk_fail(LVK_ERR_UNSUPPORTED, "two rows of %u weights are larger than a device buffer", m->cols);
+            break;
+        }
+        uint64_t rows = end - begin;
+        size_t size = (size_t)(row_bytes * rows + 4); /* +4: odd scale counts end in a half word */
+        gathered = malloc((size_t)(src_row * rows));
+        packed = calloc(1, size);
+        if (!gathered || !packed) {
+            st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory repacking a tensor");
+            break;
+        }
+        for (uint64_t i = 0; i < rows; i++) {
+            uint64_t r;
+            const lvk_weight *src = source_row(w, n, interleave, begin + i, &r);
+            memcpy(gathered + i * src_row, (const uint8_t *)src->data + r * src_row, (size_t)src_row);
+        }
+        gpu_matrix_part part = {.type = first->type, .row_begin = (uint32_t)begin, .rows = (uint32_t)rows};
+        part.units = (uint32_t)(first->type == GGML_F32 || first->type == GGML_F16 ? pad8(m->cols) / 8 : m->cols / 8);
+        part.scale_off = gpu_repack(first->type, gathered, rows, m->cols, packed);
+        gpu_matrix_part *parts = realloc(m->parts, (m->n_parts + 1) * sizeof *parts);
+        if (!parts) st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        if (st == LVK_OK) {
+            m->parts = parts;
+            st = vk_arena_alloc(arena, size, &part.buf);
+        }
+        if (st == LVK_OK) st = vk_buffer_write(dev, &part.buf, 0, packed, size);
+        if (st == LVK_OK) {
+            m->parts[m->n_parts++] = part;
+            m->bytes += row_bytes * rows;
+            if (report) st = report(ctx, src_row * rows);
+        }
+        free(gathered);
+        free(packed);
+        gathered = packed = NULL;
+        begin = end;
+    }
+    free(gathered);
+    free(packed);
+    return st;
+}
+
+void gpu_matrix_free(gpu_matrix *m) {
+    free(m->parts);
+    m->parts = NULL;
+    m->n_parts = 0;
+}
+
 typedef struct upload_state {
     vk_device *dev;
     gpu_model *g;
     lvk_progress_fn progress;
     void *user;
     uint64_t done, total;
-    void *scratch;
-    size_t scratch_size;
 } upload_state;
 
-static lvk_status report(upload_state *u, uint64_t bytes) {
+static lvk_status report(void *ctx, uint64_t bytes) {
+    upload_state *u = ctx;
     u->done += bytes;
     if (u->progress && u->progress(u->total ? (float)u->done / (float)u->total : 1.0f, u->user))
         return lvk_fail(LVK_ERR_STATE, "model loading was cancelled");
@@ -107,49 +185,18 @@ static lvk_status upload_norm(upload_state *u, const lvk_weight *w, vk_buffer *o
     return report(u, n * 4);
 }
 
-static lvk_status upload_matrix(upload_state *u, const lvk_weight *w, gpu_matrix *m) {
-    uint64_t row_bytes = gpu_row_bytes(w->type, w->cols), src_row = w->n_bytes / w->rows;
-    uint64_t limit = u->dev->max_storage_range < u->dev->max_alloc ? u->dev->max_storage_range : u->dev->max_alloc;
-    uint64_t rows_per_part = (limit - 64) / row_bytes;
-    if (rows_per_part == 0)
-        return lvk_fail(LVK_ERR_UNSUPPORTED, "one row of %llu weights is larger than a device buffer",
-                        (unsigned long long)w->cols);
-    m->type = w->type;
-    m->rows = (uint32_t)w->rows;
-    m->cols = (uint32_t)w->cols;
-    m->units = (uint32_t)(w->type == GGML_F32 || w->type == GGML_F16 ? pad8(w->cols) / 8 : w->cols / 8);
-    m->n_parts = (uint32_t)((w->rows + rows_per_part - 1) / rows_per_part);
-    m->parts = calloc(m->n_parts, sizeof *m->parts);
-    if (!m->parts) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t p = 0; p < m->n_parts; p++) {
-        gpu_matrix_part *part = &m->parts[p];
-        part->row_begin = (uint32_t)(p * rows_per_part);
-        part->rows = (uint32_t)(w->rows - part->row_begin < rows_per_part ? w->rows - part->row_begin : rows_per_part);
-        size_t size = (size_t)(row_bytes * part->rows + 4); /* +4: odd scale counts end in a half word */
-        if (size > u->scratch_size) {
-            void *p2 = realloc(u->scratch, size);
-            if (!p2) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory repacking a tensor");
-            u->scratch = p2;
-            u->scratch_size = size;
-        }
-        memset((uint8_t *)u->scratch + size - 4, 0, 4);
-        part->scale_off = gpu_repack(w->type, (const uint8_t *)w->data + part->row_begin * src_row,
-                                     part->rows, w->cols, u->scratch);
-        LVK_TRY(vk_arena_alloc(&u->g->arena, size, &part->buf));
-        LVK_TRY(vk_buffer_write(u->dev, &part->buf, 0, u->scratch, size));
-        LVK_TRY(report(u, part->rows * src_row));
-    }
-    return LVK_OK;
+static lvk_status upload(upload_state *u, const lvk_weight *const *w, int n, int interleave, gpu_matrix *m) {
+    return gpu_matrix_upload(u->dev, &u->g->arena, w, n, interleave, report, u, m);
 }
 
 static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
     gpu_model *g = u->g;
-    LVK_TRY(upload_matrix(u, &m->tok_embd, &g->tok_embd));
+    LVK_TRY(upload(u, (const lvk_weight *[]){&m->tok_embd}, 1, 0, &g->tok_embd));
     if (m->output_tied) {
         g->output = g->tok_embd;
         g->output_tied = 1;
     } else {
-        LVK_TRY(upload_matrix(u, &m->output, &g->output));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&m->output}, 1, 0, &g->output));
     }
     LVK_TRY(upload_norm(u, &m->output_norm, &g->output_norm));
     for (int l = 0; l < g->n_layers; l++) {
@@ -157,13 +204,12 @@ static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
         gpu_layer *G = &g->layers[l];
         LVK_TRY(upload_norm(u, &L->attn_norm, &G->attn_norm));
         LVK_TRY(upload_norm(u, &L->ffn_norm, &G->ffn_norm));
-        LVK_TRY(upload_matrix(u, &L->wq, &G->wq));
-        LVK_TRY(upload_matrix(u, &L->wk, &G->wk));
-        LVK_TRY(upload_matrix(u, &L->wv, &G->wv));
-        LVK_TRY(upload_matrix(u, &L->wo, &G->wo));
-        LVK_TRY(upload_matrix(u, &L->w_gate, &G->w_gate));
-        LVK_TRY(upload_matrix(u, &L->w_up, &G->w_up));
-        LVK_TRY(upload_matrix(u, &L->w_down, &G->w_down));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wq, &L->wk, &L->wv}, 3, 0, &G->wqkv));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wo}, 1, 0, &G->wo));
+        /* SwiGLU in the mat-vec's epilogue needs gate row i beside up row i */
+        G->gate_up_interleaved = L->w_gate.type == L->w_up.type;
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_gate, &L->w_up}, 2, G->gate_up_interleaved, &G->w_gate_up));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_down}, 1, 0, &G->w_down));
     }
     return LVK_OK;
 }
@@ -194,9 +240,8 @@ lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progres
     g->n_layers = m->hp.n_layers;
     vk_arena_init(&g->arena, dev, 0);
     g->layers = calloc((size_t)g->n_layers, sizeof *g->layers);
-    upload_state u = {dev, g, progress, user, 0, total, NULL, 0};
+    upload_state u = {dev, g, progress, user, 0, total};
     lvk_status s = g->layers ? upload_all(&u, m) : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    free(u.scratch);
     if (s != LVK_OK) {
         gpu_model_free(g);
         return s;
@@ -205,16 +250,16 @@ lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progres
     return LVK_OK;
 }
 
-static void free_matrix(gpu_matrix *m) { free(m->parts); }
-
 void gpu_model_free(gpu_model *g) {
     if (!g) return;
-    free_matrix(&g->tok_embd);
-    if (!g->output_tied) free_matrix(&g->output);
+    gpu_matrix_free(&g->tok_embd);
+    if (!g->output_tied) gpu_matrix_free(&g->output);
     for (int l = 0; g->layers && l < g->n_layers; l++) {
         gpu_layer *G = &g->layers[l];
-        free_matrix(&G->wq); free_matrix(&G->wk); free_matrix(&G->wv); free_matrix(&G->wo);
-        free_matrix(&G->w_gate); free_matrix(&G->w_up); free_matrix(&G->w_down);
+        gpu_matrix_free(&G->wqkv);
+        gpu_matrix_free(&G->wo);
+        gpu_matrix_free(&G->w_gate_up);
+        gpu_matrix_free(&G->w_down);
     }
     free(g->layers);
     vk_arena_free(&g->arena);

@@ -9,22 +9,31 @@
 #include "model.h"
 #include "vk_device.h"
 
+/* Rows [row_begin, row_begin + rows) of a matrix, all of one type, in one buffer. */
 typedef struct gpu_matrix_part {
     vk_buffer buf;
+    uint32_t type;      /* ggml type */
+    uint32_t units;     /* units of 8 weights per row */
     uint32_t row_begin, rows;
     uint32_t scale_off; /* word offset of the fp16 scales (quantised types) */
 } gpu_matrix_part;
 
+/* A matrix whose rows may come from several GGUF tensors (Q, K and V stacked;
+ * gate and up interleaved), so one dispatch per part computes them all. */
 typedef struct gpu_matrix {
-    uint32_t type, rows, cols;
-    uint32_t units; /* units of 8 weights per row */
+    uint32_t rows, cols;
+    uint64_t bytes; /* in the GPU layout: what one mat-vec reads */
     uint32_t n_parts;
     gpu_matrix_part *parts;
 } gpu_matrix;
 
 typedef struct gpu_layer {
     vk_buffer attn_norm, ffn_norm;
-    gpu_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    gpu_matrix wqkv;      /* rows: Wq (n_embd), Wk (kv_dim), Wv (kv_dim) */
+    gpu_matrix wo;
+    gpu_matrix w_gate_up; /* interleaved gate/up rows (2i, 2i+1) when they share a type, else gate rows then up rows */
+    int gate_up_interleaved;
+    gpu_matrix w_down;
 } gpu_layer;
 
 /* Kernel shapes for one device, from the vendor table (runtime/gpu_model.c). */
@@ -55,6 +64,13 @@ uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
 /* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
  * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
 uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);
+/* Uploads the rows of n tensors of equal width as one matrix: stacked, or with
+ * `interleave` (n = 2, same type) row i of each in turn. Parts break where the
+ * type changes or a descriptor range is full, always at an even row. */
+typedef lvk_status (*gpu_upload_report)(void *ctx, uint64_t file_bytes); /* after each part; non-OK stops */
+lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *const *w, int n, int interleave,
+                             gpu_upload_report report, void *ctx, gpu_matrix *out);
+void gpu_matrix_free(gpu_matrix *m);
 
 lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progress_fn progress,
                             void *user, gpu_model **out);

@@ -1,8 +1,13 @@
 #version 450
-// matvec.comp — y[c][r] (+)= sum_k W[r][k] x[c][k] for up to NCOLS token columns,
-// with NORM: of rmsnorm(x[c]) * norm_w instead (the block's RMSNorm fused into the
-// mat-vecs that read it, saving a dispatch and a barrier; every workgroup
-// recomputes the column's scale, a read of x that is small next to W's rows).
+// matvec.comp — y = W x for up to NCOLS token columns, with what comes before
+// and after it fused in, so that a block is 5 dispatches rather than 11:
+//   NORM  x is rmsnorm(x[c]) * norm_w (every workgroup recomputes the column's
+//         scale: a read of x that is small next to W's rows);
+//   OUT   0: y (+)= W x (the residual add when `accumulate`);
+//         1: W = [Wq; Wk; Wv]: q rows go to y, k and v rows to the KV cache at
+//            the column's position, q and k rotated by RoPE on the way out;
+//         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u.
+// OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
 // One workgroup computes NR rows for every column, so each weight unit read
 // from memory serves all columns (batched prompt, deferred KV fill). Lanes
@@ -11,38 +16,63 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NR = 4;     // rows per workgroup
 layout(constant_id = 2) const uint NCOLS = 1;  // max token columns
 layout(constant_id = 3) const uint WTYPE = 0;  // ggml type of W
-layout(constant_id = 4) const uint NORM = 0;   // 1: x is normalised on the way in
+layout(constant_id = 4) const uint NORM = 0;
+layout(constant_id = 5) const uint OUT = 0;
 #include "common.glsl"
 #include "weights.glsl"
 
 layout(binding = 2) readonly buffer X { vec4 x4[]; };
 layout(binding = 3) buffer Y { float y[]; };
-layout(binding = 4) readonly buffer NormW { vec4 norm_w4[]; }; // [x_stride/4], zero-padded
+layout(binding = 4) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4], zero-padded
+layout(binding = 5) writeonly buffer KCache { float k_cache[]; }; // OUT 1: [n_ctx][kv_dim]
+layout(binding = 6) writeonly buffer VCache { float v_cache[]; };
+layout(binding = 7) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
 
 layout(push_constant) uniform Push {
-    uint rows;       // rows of this matrix part
+    uint rows;       // rows of this part of W
     uint units;      // units of 8 weights per row
     uint x_stride;   // floats between columns of x (multiple of 8)
     uint y_stride;   // floats between columns of y
-    uint y_offset;   // first output row of this part
-    uint y_pos_mul;  // y_stride to write at row `pos` of a KV cache, else 0
+    uint row_begin;  // row of the whole matrix this part starts at
+    uint first_row;  // first row of the part this dispatch computes (K/V propagation skips Q's)
     uint scale_off;  // word offset of the fp16 scales (quantised types)
-    uint accumulate; // 1: y += W x (residual add), 0: y = W x
+    uint accumulate; // OUT 0: 1 for y += W x
     uint layer;      // block this product belongs to: columns that do not run it are not written
     uint norm_n;     // NORM: elements of x the mean of squares is over
     float norm_eps;
+    uint q_rows;     // OUT 1: rows of Wq (then kv_dim of Wk, kv_dim of Wv)
+    uint kv_dim;
+    uint head_dim;
+    uint rope_dim;   // leading dimensions of each head that RoPE rotates
 } pc;
 
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
 
+// OUT 1: the row pair (r, r+1) of column c, rotated when it is a RoPE pair of q or k.
+vec2 rope_pair(uint r, uint c, vec2 v) {
+    if (r >= pc.q_rows + pc.kv_dim) return v; // v rows
+    const uint d = (r < pc.q_rows ? r : r - pc.q_rows) % pc.head_dim;
+    if (d >= pc.rope_dim) return v;
+    const vec2 cs = cos_sin[(params.pos + c) * (pc.rope_dim / 2u) + d / 2u];
+    return vec2(v.x * cs.x - v.y * cs.y, v.x * cs.y + v.y * cs.x);
+}
+
+// OUT 1: stores row r (of the whole matrix) of column c.
+void store_qkv(uint r, uint c, float v) {
+    const uint at = (params.pos + c) * pc.kv_dim;
+    if (r < pc.q_rows) y[c * pc.y_stride + r] = v;
+    else if (r < pc.q_rows + pc.kv_dim) k_cache[at + r - pc.q_rows] = v;
+    else v_cache[at + r - pc.q_rows - pc.kv_dim] = v;
+}
+
 void main() {
-    const uint row0 = gl_WorkGroupID.x * NR;
+    const uint row0 = pc.first_row + gl_WorkGroupID.x * NR; // within the part
     const uint n_cols = min(params.n_tokens, NCOLS);
     float acc[NR][NCOLS];
     for (uint i = 0; i < NR; i++)
         for (uint c = 0; c < NCOLS; c++) acc[i][c] = 0.0;
 
-    // NORM: scale[c] = 1 / sqrt(mean(x[c]^2) + eps), as rmsnorm.comp computes it
+    // NORM: scale[c] = 1 / sqrt(mean(x[c]^2) + eps), as the reference computes it
     float scale[NCOLS];
     for (uint c = 0; c < NCOLS; c++) {
         scale[c] = 1.0;
@@ -93,13 +123,27 @@ void main() {
             }
     }
     if (gl_LocalInvocationID.x != 0) return;
-    for (uint i = 0; i < NR; i++) {
-        const uint r = row0 + i;
-        if (r >= pc.rows) break;
-        for (uint c = 0; c < n_cols; c++) {
-            if (!column_runs(c, pc.layer)) continue;
-            const uint idx = c * pc.y_stride + params.pos * pc.y_pos_mul + pc.y_offset + r;
-            y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
+    for (uint c = 0; c < n_cols; c++) {
+        if (!column_runs(c, pc.layer)) continue;
+        if (OUT == 0u) {
+            for (uint i = 0; i < NR; i++) {
+                if (row0 + i >= pc.rows) break;
+                const uint idx = c * pc.y_stride + pc.row_begin + row0 + i;
+                y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
+            }
+        } else {
+            for (uint i = 0; i < NR; i += 2u) {
+                if (row0 + i >= pc.rows) break; // parts hold whole pairs
+                const uint r = pc.row_begin + row0 + i;
+                const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
+                if (OUT == 1u) {
+                    const vec2 rotated = rope_pair(r, c, v);
+                    store_qkv(r, c, rotated.x);
+                    store_qkv(r + 1u, c, rotated.y);
+                } else {
+                    y[c * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
+                }
+            }
         }
     }
 }

@@ -137,6 +137,15 @@ static void test_q4_0_tied(void **state) {
     check_synth(p, "q4_0_tied");
 }
 
+/* Types mixed within a block, as in Q4_K_M files: in odd blocks V is not of
+ * Q/K's type (Wqkv in two parts) and up is not of gate's (no fused SwiGLU). */
+static void test_mixed_types(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q8_0; p.mixed_type = GGML_F16; p.n_layers = 3; p.n_vocab = 310; p.tied = 0;
+    check_synth(p, "mixed");
+}
+
 /* Matrices larger than one descriptor range are split by rows (the LM head of
  * a 7B model in f16 is 250 MiB; lavapipe binds 128 MiB): with a 2 KiB limit
  * every matrix and the embedding table become many parts. */
@@ -176,6 +185,7 @@ int main(void) {
         cmocka_unit_test(test_f16_mha_separate_output),
         cmocka_unit_test(test_q8_0_gqa),
         cmocka_unit_test(test_q4_0_tied),
+        cmocka_unit_test(test_mixed_types),
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),
     };

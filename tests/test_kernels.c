@@ -79,11 +79,11 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vkBeginCommandBuffer(cmd, &bi);
     vk_recorder rec = {test_device, pool, &params, cmd, LVK_OK};
-    uint32_t spec[] = {t.matvec_wg, t.matvec_rows, 8, type};
+    uint32_t spec[] = {t.matvec_wg, t.matvec_rows, 8, type, 0, 0}; /* no norm; y (+)= W x */
     uint32_t units = type == GGML_F32 || type == GGML_F16 ? x_stride / 8 : cols / 8;
-    uint32_t push[11] = {rows, units, x_stride, y_stride, 0, 0, scale_off, accumulate, 0, 0, 0};
-    const vk_buffer *bufs[] = {&W, &X, &Y, &X}; /* binding 4, the norm weights, is unused without NORM */
-    vk_record_dispatch(&rec, "matvec", spec, 4, bufs, 4, push, sizeof push, (rows + t.matvec_rows - 1) / t.matvec_rows, 1);
+    uint32_t push[15] = {rows, units, x_stride, y_stride, 0, 0, scale_off, accumulate}; /* shaders/matvec.comp Push */
+    const vk_buffer *bufs[] = {&W, &X, &Y, &X, &X, &X, &X}; /* bindings 4-7 are unused in this form */
+    vk_record_dispatch(&rec, "matvec", spec, 6, bufs, 7, push, sizeof push, (rows + t.matvec_rows - 1) / t.matvec_rows, 1);
     VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                                .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);

@@ -78,15 +78,15 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
     return LVK_OK;
 }
 
-/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in the model's
- * weight type, or (rows == 0) a norm vector in F32. Each has its own seed. */
-static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index,
-                             const synth_params *p, const char *name, uint64_t rows, uint64_t cols) {
+/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix of `type`, or
+ * (rows == 0) a norm vector in F32. Each has its own seed. */
+static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
+                             const char *name, uint32_t type, uint64_t rows, uint64_t cols) {
     synth_tensor *t = &jobs[*index];
     uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
     (*index)++;
     *t = (synth_tensor){.seed = splitmix64(&state), .rows = rows ? rows : 1, .cols = cols,
-                        .type = rows ? p->weight_type : GGML_F32, .center = rows ? 0.0f : 1.0f,
+                        .type = rows ? type : GGML_F32, .center = rows ? 0.0f : 1.0f,
                         .scale = rows ? 1.0f / sqrtf((float)cols) : 0.1f};
     uint64_t ne[2] = {cols, rows};
     return gguf_writer_add_tensor_fill(g, name, t->type, rows ? 2 : 1, ne, fill_tensor, t);
@@ -95,19 +95,21 @@ static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index
 static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_params *p) {
     uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab;
     uint64_t kv_dim = embd / p->n_heads * p->n_kv_heads, i = 0;
-    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd));
-    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd));
-    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd));
+    uint32_t w = p->weight_type;
+    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", w, vocab, embd));
+    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", w, 0, embd));
+    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", w, vocab, embd));
     for (int l = 0; l < p->n_layers; l++) {
-        const struct { const char *name; uint64_t rows, cols; } t[] = {
-            {"attn_norm", 0, embd},   {"attn_q", embd, embd},      {"attn_k", kv_dim, embd},
-            {"attn_v", kv_dim, embd}, {"attn_output", embd, embd}, {"ffn_norm", 0, embd},
-            {"ffn_gate", ff, embd},   {"ffn_down", embd, ff},      {"ffn_up", ff, embd},
+        uint32_t m = p->mixed_type && l % 2 ? p->mixed_type : w;
+        const struct { const char *name; uint32_t type; uint64_t rows, cols; } t[] = {
+            {"attn_norm", w, 0, embd},   {"attn_q", w, embd, embd},      {"attn_k", w, kv_dim, embd},
+            {"attn_v", m, kv_dim, embd}, {"attn_output", w, embd, embd}, {"ffn_norm", w, 0, embd},
+            {"ffn_gate", w, ff, embd},   {"ffn_down", m, embd, ff},      {"ffn_up", m, ff, embd},
         };
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[k].name);
-            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols));
+            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].type, t[k].rows, t[k].cols));
         }
     }
     return LVK_OK;
@@ -170,13 +172,16 @@ static lvk_status check_params(const synth_params *p) {
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: n_embd %d, n_heads %d, n_kv_heads %d do not give an even head size "
                         "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads);
-    uint32_t t = p->weight_type;
-    if (t != GGML_F32 && t != GGML_F16 && t != GGML_Q8_0 && t != GGML_Q4_0)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s is not f32, f16, q8_0 or q4_0",
-                        ggml_type_name(t));
-    if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
-                        ggml_type_name(t), ggml_block_elems(t));
+    for (int k = 0; k < 2; k++) {
+        uint32_t t = k ? p->mixed_type : p->weight_type;
+        if (k && !t) break;
+        if (t != GGML_F32 && t != GGML_F16 && t != GGML_Q8_0 && t != GGML_Q4_0)
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s is not f32, f16, q8_0 or q4_0",
+                            ggml_type_name(t));
+        if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
+                            ggml_type_name(t), ggml_block_elems(t));
+    }
     return LVK_OK;
 }
 

@@ -10,6 +10,7 @@
 typedef struct synth_params {
     int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx;
     uint32_t weight_type; /* GGML_F32, GGML_F16, GGML_Q8_0 or GGML_Q4_0, for the matrices */
+    uint32_t mixed_type;  /* 0, or the type of attn_v, ffn_up and ffn_down in odd blocks (as Q4_K_M mixes types) */
     int tied;             /* no output.weight: the embedding is the classifier */
     float rope_base;
     uint64_t seed;        /* same parameters and seed give the same file, byte for byte */

@@ -317,35 +317,6 @@ static lvk_weight random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uin
     return w;
 }
 
-/* Uploads a ggml matrix in the GPU layout, split by rows into parts that each
- * fit one descriptor range, as runtime/gpu_model.c does for a model. */
-static lvk_status upload_matrix(vk_device *dev, vk_arena *arena, const lvk_weight *w, gpu_matrix *m) {
-    uint64_t row_bytes = gpu_row_bytes(w->type, w->cols), src_row = w->n_bytes / w->rows;
-    uint64_t limit = dev->max_storage_range < dev->max_alloc ? dev->max_storage_range : dev->max_alloc;
-    uint64_t per_part = (limit - 64) / row_bytes;
-    if (per_part > w->rows) per_part = w->rows;
-    int dense = w->type == GGML_F32 || w->type == GGML_F16;
-    *m = (gpu_matrix){w->type, (uint32_t)w->rows, (uint32_t)w->cols,
-                      (uint32_t)(dense ? (w->cols + 7) / 8 : w->cols / 8),
-                      (uint32_t)((w->rows + per_part - 1) / per_part), NULL};
-    m->parts = calloc(m->n_parts, sizeof *m->parts);
-    uint8_t *scratch = malloc(row_bytes * per_part + 4);
-    lvk_status s = m->parts && scratch ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t p = 0; s == LVK_OK && p < m->n_parts; p++) {
-        gpu_matrix_part *part = &m->parts[p];
-        part->row_begin = (uint32_t)(p * per_part);
-        part->rows = (uint32_t)(w->rows - part->row_begin < per_part ? w->rows - part->row_begin : per_part);
-        size_t size = (size_t)(row_bytes * part->rows + 4); /* +4: odd scale counts end in a half word */
-        memset(scratch + size - 4, 0, 4);
-        part->scale_off = gpu_repack(w->type, (const uint8_t *)w->data + part->row_begin * src_row, part->rows,
-                                     w->cols, scratch);
-        s = vk_arena_alloc(arena, size, &part->buf);
-        if (s == LVK_OK) s = vk_buffer_write(dev, &part->buf, 0, scratch, size);
-    }
-    free(scratch);
-    return s;
-}
-
 typedef struct matvec_job {
     const gpu_matrix *copies; /* [n_copies], the same matrix */
     uint32_t n_copies;
@@ -359,12 +330,12 @@ typedef struct matvec_job {
 static void record_matvec(vk_recorder *r, const void *job, int call) {
     const matvec_job *j = job;
     const gpu_matrix *W = &j->copies[(uint32_t)call % j->n_copies];
-    uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, W->type};
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t push[11] = {part->rows, W->units, W->units * 8, W->rows, part->row_begin, 0, part->scale_off, 0, 0, 0, 0};
-        const vk_buffer *bufs[] = {&part->buf, j->x, j->y, j->x}; /* binding 4 unused without NORM */
-        vk_record_dispatch(r, "matvec", spec, 4, bufs, 4, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
+        uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, part->type, 0, 0}; /* no norm; y = W x */
+        uint32_t push[15] = {part->rows, part->units, W->cols, W->rows, part->row_begin, 0, part->scale_off};
+        const vk_buffer *bufs[] = {&part->buf, j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 4-7 unused here */
+        vk_record_dispatch(r, "matvec", spec, 6, bufs, 7, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }
 }
 
@@ -384,7 +355,8 @@ static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbp
     lvk_status s = w.data && x && y && ref && row ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint64_t state = 42;
     for (int i = 0; s == LVK_OK && i < MV_COLS; i++) x[i] = uniform(&state);
-    for (uint32_t c = 0; s == LVK_OK && c < n_copies; c++) s = upload_matrix(dev, &a, &w, &m[c]);
+    for (uint32_t c = 0; s == LVK_OK && c < n_copies; c++)
+        s = gpu_matrix_upload(dev, &a, (const lvk_weight *[]){&w}, 1, 0, NULL, NULL, &m[c]);
     if (s == LVK_OK) s = vk_arena_alloc(&a, MV_COLS * sizeof *x, &xb); /* MV_COLS % 8 == 0: rows need no padding */
     if (s == LVK_OK) s = vk_buffer_write(dev, &xb, 0, x, MV_COLS * sizeof *x);
     if (s == LVK_OK) s = vk_arena_alloc(&a, MV_ROWS * sizeof *y, &yb);
@@ -415,7 +387,7 @@ static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbp
                    err, repeats, n_copies, m[0].n_parts);
         }
     }
-    for (uint32_t c = 0; c < n_copies; c++) free(m[c].parts);
+    for (uint32_t c = 0; c < n_copies; c++) gpu_matrix_free(&m[c]);
     vk_arena_free(&a);
     free((void *)w.data);
     free(x);
@@ -576,7 +548,7 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
     LVK_TRY(s);
     /* per block: q/k/v (RMSNorm fused in), 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the
      * head's 3 (LM head with the final norm fused in, two reduction stages) */
-    const int per_block = 11, dispatches = p.n_layers * per_block + 4;
+    const int per_block = 5, dispatches = p.n_layers * per_block + 4; /* runtime/gpu_forward.c: block(), embed, head */
     double us = r.decode_s / r.n_gen * 1e6;
     printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
            "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,

@@ -58,11 +58,11 @@ typedef struct recorder {
     uint32_t segment;   /* fence mode: command buffer being recorded */
 } recorder;
 
-static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec, const vk_buffer *weights,
                      const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
                      uint32_t gx, uint32_t gy) {
     if (!r->gated) {
-        vk_record_dispatch(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, gx, gy);
+        vk_record_dispatch(&r->vk, shader, spec, n_spec, weights, bufs, n_bufs, push, push_size, gx, gy);
         return;
     }
     if (r->vk.status != LVK_OK) return;
@@ -72,7 +72,7 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
     }
     uint32_t *c = r->plan + 4 * (PLAN_COUNTS + r->n_slots);
     c[0] = gx, c[1] = gy, c[2] = 1, c[3] = 0;
-    vk_record_dispatch_indirect(&r->vk, shader, spec, n_spec, bufs, n_bufs, push, push_size, &r->pass->counts,
+    vk_record_dispatch_indirect(&r->vk, shader, spec, n_spec, weights, bufs, n_bufs, push, push_size, &r->pass->counts,
                                 (VkDeviceSize)r->n_slots * 16);
     r->n_slots++;
 }
@@ -122,10 +122,11 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
              out.accumulate, layer, (uint32_t)s->hp->n_embd},
             s->hp->rms_eps, (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
             (uint32_t)s->hp->rope_dim};
-        const vk_buffer *bufs[] = {&part->buf, x, out.y, norm ? norm : x, /* unused bindings get x */
+        const vk_buffer *bufs[] = {x, out.y, norm ? norm : x, /* unused bindings get x */
                                    qkv ? &s->k_cache[layer] : x, qkv ? &s->v_cache[layer] : x,
                                    qkv ? &s->rope_table : x};
-        dispatch(r, "matvec", spec, 6, bufs, 7, &push, sizeof push, div_up(part->rows - part_first, rows_per_wg), 1);
+        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push,
+                 div_up(part->rows - part_first, rows_per_wg), 1);
     }
 }
 
@@ -138,7 +139,7 @@ static void attention(recorder *r, uint32_t layer) {
         s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE}; /* prompts after a hole skip it too */
     uint32_t spec[] = {s->g->tuning.reduce_wg};
     const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att, &s->depth};
-    dispatch(r, "attention", spec, 1, bufs, 6, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
+    dispatch(r, "attention", spec, 1, NULL, bufs, 6, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
 }
 
 /* hb[c][i] = silu(gate) * up, from gate rows then up rows in hb (the mat-vec
@@ -148,7 +149,7 @@ static void swiglu(recorder *r) {
     uint32_t push[] = {(uint32_t)s->hp->n_ff, s->hb_stride};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->hb};
-    dispatch(r, "swiglu", spec, 1, bufs, 1, push, sizeof push, div_up(push[0], spec[0]), r->ncols);
+    dispatch(r, "swiglu", spec, 1, NULL, bufs, 1, push, sizeof push, div_up(push[0], spec[0]), r->ncols);
 }
 
 static void embed(recorder *r) {
@@ -158,8 +159,8 @@ static void embed(recorder *r) {
         const gpu_matrix_part *part = &E->parts[p];
         uint32_t spec[] = {s->g->tuning.map_wg, part->type};
         uint32_t push[] = {part->units, s->x_stride, part->scale_off, part->row_begin, part->rows};
-        const vk_buffer *bufs[] = {&part->buf, &s->x};
-        dispatch(r, "embed", spec, 2, bufs, 2, push, sizeof push, div_up(part->units, spec[0]), r->ncols);
+        const vk_buffer *bufs[] = {&s->x};
+        dispatch(r, "embed", spec, 2, &part->buf, bufs, 1, push, sizeof push, div_up(part->units, spec[0]), r->ncols);
     }
 }
 
@@ -205,12 +206,12 @@ static void head(recorder *r, uint32_t slot) {
     uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
     uint32_t spec1[] = {g->tuning.reduce_wg};
     const vk_buffer *bufs1[] = {&s->logits, &s->partials};
-    dispatch(r, "logits_partial", spec1, 1, bufs1, 2, push1, sizeof push1, s->n_partials, 1);       /* per slice: max, argmax, sum, second */
+    dispatch(r, "logits_partial", spec1, 1, NULL, bufs1, 2, push1, sizeof push1, s->n_partials, 1);       /* per slice: max, argmax, sum, second */
     barrier(r);
     uint32_t push2[] = {s->n_partials, slot};
     uint32_t spec2[] = {1};
     const vk_buffer *bufs2[] = {&s->partials, &s->decisions};
-    dispatch(r, "exit_decision", spec2, 1, bufs2, 2, push2, sizeof push2, 1, 1);                    /* token, prob, second */
+    dispatch(r, "exit_decision", spec2, 1, NULL, bufs2, 2, push2, sizeof push2, 1, 1);                    /* token, prob, second */
     barrier(r);
 }
 
@@ -220,7 +221,7 @@ static void gate(recorder *r, uint32_t k) {
     uint32_t push[] = {k, (uint32_t)r->exits->n_exits};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->decisions, &r->pass->counts, &r->pass->plan, &s->taken};
-    dispatch(r, "exit_gate", spec, 1, bufs, 4, push, sizeof push, 1, 1);
+    dispatch(r, "exit_gate", spec, 1, NULL, bufs, 4, push, sizeof push, 1, 1);
     vk_record_barrier_indirect(&r->vk);
     r->gated = 1;
     r->plan[4 * k] = r->n_slots; /* deeper dispatches start here; the other ranges once they are known */
@@ -426,10 +427,7 @@ static lvk_status session_init(gpu_session *s) {
 
     /* descriptor sets: one per dispatch of the three passes and the propagation buffers */
     uint32_t sets = 3 * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * LVK_MAX_BINDINGS};
-    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                      .maxSets = sets, .poolSizeCount = 1, .pPoolSizes = &ps};
-    LVK_TRY(vk_check(vkCreateDescriptorPool(dev->device, &dpi, NULL, &s->descriptors), "vkCreateDescriptorPool"));
+    LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &s->pool), "vkCreateCommandPool"));

@@ -97,7 +97,7 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
     memset(m, 0, sizeof *m);
     m->cols = (uint32_t)w[0]->cols;
     for (int k = 0; k < n; k++) m->rows += (uint32_t)w[k]->rows;
-    uint64_t limit = dev->max_storage_range < dev->max_alloc ? dev->max_storage_range : dev->max_alloc;
+    uint64_t limit = dev->max_texels * 4 < dev->max_alloc ? dev->max_texels * 4 : dev->max_alloc; /* R32UI view */
     uint8_t *gathered = NULL, *packed = NULL;
     lvk_status st = LVK_OK;
     for (uint64_t begin = 0; begin < m->rows && st == LVK_OK;) {
@@ -138,8 +138,9 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
             st = vk_arena_alloc(arena, size, &part.buf);
         }
         if (st == LVK_OK) st = vk_buffer_write(dev, &part.buf, 0, packed, size);
+        if (st == LVK_OK) st = vk_buffer_texel_views(dev, &part.buf);
+        if (part.buf.texels[0]) m->parts[m->n_parts++] = part; /* its views are freed with the matrix */
         if (st == LVK_OK) {
-            m->parts[m->n_parts++] = part;
             m->bytes += row_bytes * rows;
             if (report) st = report(ctx, src_row * rows);
         }
@@ -153,7 +154,8 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
     return st;
 }
 
-void gpu_matrix_free(gpu_matrix *m) {
+void gpu_matrix_free(vk_device *dev, gpu_matrix *m) {
+    for (uint32_t p = 0; p < m->n_parts; p++) vk_buffer_free_views(dev, &m->parts[p].buf);
     free(m->parts);
     m->parts = NULL;
     m->n_parts = 0;
@@ -252,14 +254,14 @@ lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progres
 
 void gpu_model_free(gpu_model *g) {
     if (!g) return;
-    gpu_matrix_free(&g->tok_embd);
-    if (!g->output_tied) gpu_matrix_free(&g->output);
+    gpu_matrix_free(g->dev, &g->tok_embd);
+    if (!g->output_tied) gpu_matrix_free(g->dev, &g->output);
     for (int l = 0; g->layers && l < g->n_layers; l++) {
         gpu_layer *G = &g->layers[l];
-        gpu_matrix_free(&G->wqkv);
-        gpu_matrix_free(&G->wo);
-        gpu_matrix_free(&G->w_gate_up);
-        gpu_matrix_free(&G->w_down);
+        gpu_matrix_free(g->dev, &G->wqkv);
+        gpu_matrix_free(g->dev, &G->wo);
+        gpu_matrix_free(g->dev, &G->w_gate_up);
+        gpu_matrix_free(g->dev, &G->w_down);
     }
     free(g->layers);
     vk_arena_free(&g->arena);

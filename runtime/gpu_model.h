@@ -70,7 +70,7 @@ uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols
 typedef lvk_status (*gpu_upload_report)(void *ctx, uint64_t file_bytes); /* after each part; non-OK stops */
 lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *const *w, int n, int interleave,
                              gpu_upload_report report, void *ctx, gpu_matrix *out);
-void gpu_matrix_free(gpu_matrix *m);
+void gpu_matrix_free(vk_device *dev, gpu_matrix *m);
 
 lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progress_fn progress,
                             void *user, gpu_model **out);

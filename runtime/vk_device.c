@@ -310,7 +310,7 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                              .size = size,
                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                      VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkBuffer buf;
@@ -430,6 +430,34 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
     }
     vk_arena_free(&staging);
     return s;
+}
+
+lvk_status vk_buffer_texel_views(vk_device *dev, vk_buffer *b) {
+    static const VkFormat formats[2] = {VK_FORMAT_R32G32B32A32_UINT, VK_FORMAT_R32_UINT};
+    for (int i = 0; i < 2; i++) {
+        VkDeviceSize texel = i == 0 ? 16 : 4;
+        if (b->size / texel > dev->max_texels)
+            return lvk_fail(LVK_ERR_UNSUPPORTED, "a %.1f MiB weight buffer exceeds the device's %llu texels per view",
+                            b->size / 1048576.0, (unsigned long long)dev->max_texels);
+        VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b->buffer,
+                                     .format = formats[i], .offset = 0, .range = b->size / texel * texel};
+        LVK_TRY(vk_check(vkCreateBufferView(dev->device, &vi, NULL, &b->texels[i]), "vkCreateBufferView"));
+    }
+    return LVK_OK;
+}
+
+void vk_buffer_free_views(vk_device *dev, vk_buffer *b) {
+    for (int i = 0; i < 2; i++)
+        if (b->texels[i]) vkDestroyBufferView(dev->device, b->texels[i], NULL);
+    b->texels[0] = b->texels[1] = VK_NULL_HANDLE;
+}
+
+lvk_status vk_descriptor_pool_create(vk_device *dev, uint32_t sets, VkDescriptorPool *out) {
+    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * LVK_MAX_BINDINGS},
+                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * 2}};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = sets, .poolSizeCount = 2, .pPoolSizes = ps};
+    return vk_check(vkCreateDescriptorPool(dev->device, &dpi, NULL, out), "vkCreateDescriptorPool");
 }
 
 lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, void *data, VkDeviceSize size) {
@@ -554,6 +582,7 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
     vkGetPhysicalDeviceProperties2(dev->phys, &p2);
     dev->max_storage_range = dev->props.limits.maxStorageBufferRange;
+    dev->max_texels = dev->props.limits.maxTexelBufferElements;
     dev->max_alloc = m3.maxMemoryAllocationSize < GIB ? m3.maxMemoryAllocationSize : GIB;
     LVK_TRY(choose_memory(dev));
 
@@ -567,11 +596,13 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
     volkLoadDevice(dev->device);
     vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
-    VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS];
-    for (uint32_t i = 0; i < LVK_MAX_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
+    VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS + 2];
+    for (uint32_t i = 0; i < LVK_MAX_BINDINGS + 2; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){i, i < LVK_WEIGHT_BINDING ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                                          : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                              1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                          .bindingCount = LVK_MAX_BINDINGS, .pBindings = b};
+                                          .bindingCount = LVK_MAX_BINDINGS + 2, .pBindings = b};
     LVK_TRY(vk_check(vkCreateDescriptorSetLayout(dev->device, &li, NULL, &dev->set_layout),
                      "vkCreateDescriptorSetLayout"));
     VkPushConstantRange pc = {VK_SHADER_STAGE_COMPUTE_BIT, 0, LVK_PUSH_CONSTANT_BYTES};

@@ -9,7 +9,8 @@
 #include <threads.h>
 #include <volk.h>
 
-#define LVK_MAX_BINDINGS 8       /* storage buffers in the one descriptor-set layout */
+#define LVK_MAX_BINDINGS 8       /* storage buffers in the one descriptor-set layout (bindings 0-7) */
+#define LVK_WEIGHT_BINDING 8     /* then two uniform texel buffers: a weight matrix as RGBA32UI and as R32UI */
 #define LVK_PUSH_CONSTANT_BYTES 64
 #define LVK_MAX_SPEC 8
 
@@ -34,6 +35,7 @@ typedef struct vk_device {
     mtx_t queue_lock;          /* vkQueueSubmit needs the queue externally synchronised */
 
     uint64_t max_storage_range; /* largest range one descriptor may bind */
+    uint64_t max_texels;        /* most texels one buffer view may hold */
     uint64_t max_alloc;         /* largest single VkDeviceMemory we make (<= 1 GiB) */
     uint32_t weight_mem_type;   /* memory type for weights/activations */
     int weights_mappable;       /* that type is host visible: upload by memcpy */
@@ -61,6 +63,7 @@ typedef struct vk_buffer {
     VkBuffer buffer;
     VkDeviceSize size;
     uint8_t *mapped;
+    VkBufferView texels[2]; /* weights: RGBA32UI and R32UI views (vk_buffer_texel_views), else null */
 } vk_buffer;
 
 /* Bump allocator of buffers in blocks of <= max_alloc; freed all at once. */
@@ -88,6 +91,13 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
                            const void *data, VkDeviceSize size);
 /* Fills a buffer with zeros on the device. */
 lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b);
+/* Views a weight buffer as texels, the form kernels read weights in: on
+ * lavapipe texel fetches are 1.2-1.8x faster than storage-buffer loads
+ * (shared/notes/lavapipe-probe.md). Free them with vk_buffer_free_views. */
+lvk_status vk_buffer_texel_views(vk_device *dev, vk_buffer *b);
+void vk_buffer_free_views(vk_device *dev, vk_buffer *b);
+/* A descriptor pool for `sets` sets of the one layout. */
+lvk_status vk_descriptor_pool_create(vk_device *dev, uint32_t sets, VkDescriptorPool *out);
 /* Copies size bytes at offset of b into data (tests and diagnostics; slow). */
 lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, void *data, VkDeviceSize size);
 
@@ -97,8 +107,10 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
                            VkPipeline *out);
 
 /* Recording dispatches in LiteVK's binding convention: binding 0 is always
- * the per-token params buffer, bindings 1..n the kernel's buffers. The first
- * failure is kept in `status` and later calls do nothing. */
+ * the per-token params buffer, bindings 1..n the kernel's buffers, and
+ * LVK_WEIGHT_BINDING.. the texel views of the weights it reads (`weights`,
+ * NULL for kernels that read none). The first failure is kept in `status` and
+ * later calls do nothing. */
 typedef struct vk_recorder {
     vk_device *dev;
     VkDescriptorPool pool; /* one set per dispatch, written once */
@@ -109,13 +121,13 @@ typedef struct vk_recorder {
 
 /* Records a dispatch of `shader` specialised by spec (spec[0] = workgroup size). */
 void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
-                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
-                        uint32_t gx, uint32_t gy);
+                        const vk_buffer *weights, const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
+                        uint32_t push_size, uint32_t gx, uint32_t gy);
 /* The same, with the workgroup counts read on the device from `args` at
  * `offset` (a VkDispatchIndirectCommand), so a kernel can switch it off. */
 void vk_record_dispatch_indirect(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
-                                 const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
-                                 uint32_t push_size, const vk_buffer *args, VkDeviceSize offset);
+                                 const vk_buffer *weights, const vk_buffer *const *bufs, uint32_t n_bufs,
+                                 const void *push, uint32_t push_size, const vk_buffer *args, VkDeviceSize offset);
 /* Later dispatches read what earlier ones wrote: one global memory barrier. */
 void vk_record_barrier(vk_recorder *r);
 /* The same, when the writes are also indirect dispatch counts. */

@@ -3,7 +3,7 @@
 #include "status.h"
 
 /* Binds the pipeline, a freshly written descriptor set and the push constants. */
-static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
+static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec, const vk_buffer *weights,
                 const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size) {
     if (r->status != LVK_OK) return 0;
     if (n_bufs + 1 > LVK_MAX_BINDINGS || push_size > LVK_PUSH_CONSTANT_BYTES) {
@@ -21,7 +21,7 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
     if ((r->status = vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets")))
         return 0;
     VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
-    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS + 2];
     for (uint32_t i = 0; i <= n_bufs; i++) {
         const vk_buffer *b = i == 0 ? r->params : bufs[i - 1];
         info[i] = (VkDescriptorBufferInfo){b->buffer, 0, b->size};
@@ -30,7 +30,19 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
                                            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                            .pBufferInfo = &info[i]};
     }
-    vkUpdateDescriptorSets(dev->device, n_bufs + 1, writes, 0, NULL);
+    uint32_t n_writes = n_bufs + 1;
+    if (weights) {
+        if (!weights->texels[0]) {
+            r->status = lvk_fail(LVK_ERR_INVALID_ARGUMENT, "%s: the weight buffer has no texel views", shader);
+            return 0;
+        }
+        for (uint32_t i = 0; i < 2; i++)
+            writes[n_writes++] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
+                                                        .dstBinding = LVK_WEIGHT_BINDING + i, .descriptorCount = 1,
+                                                        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                                        .pTexelBufferView = &weights->texels[i]};
+    }
+    vkUpdateDescriptorSets(dev->device, n_writes, writes, 0, NULL);
     vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
     vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->pipeline_layout, 0, 1, &set, 0, NULL);
     vkCmdPushConstants(r->cmd, dev->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
@@ -38,15 +50,15 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
 }
 
 void vk_record_dispatch(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
-                        const vk_buffer *const *bufs, uint32_t n_bufs, const void *push, uint32_t push_size,
-                        uint32_t gx, uint32_t gy) {
-    if (bind(r, shader, spec, n_spec, bufs, n_bufs, push, push_size)) vkCmdDispatch(r->cmd, gx, gy, 1);
+                        const vk_buffer *weights, const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
+                        uint32_t push_size, uint32_t gx, uint32_t gy) {
+    if (bind(r, shader, spec, n_spec, weights, bufs, n_bufs, push, push_size)) vkCmdDispatch(r->cmd, gx, gy, 1);
 }
 
 void vk_record_dispatch_indirect(vk_recorder *r, const char *shader, const uint32_t *spec, uint32_t n_spec,
-                                 const vk_buffer *const *bufs, uint32_t n_bufs, const void *push,
-                                 uint32_t push_size, const vk_buffer *args, VkDeviceSize offset) {
-    if (bind(r, shader, spec, n_spec, bufs, n_bufs, push, push_size))
+                                 const vk_buffer *weights, const vk_buffer *const *bufs, uint32_t n_bufs,
+                                 const void *push, uint32_t push_size, const vk_buffer *args, VkDeviceSize offset) {
+    if (bind(r, shader, spec, n_spec, weights, bufs, n_bufs, push, push_size))
         vkCmdDispatchIndirect(r->cmd, args->buffer, offset);
 }
 

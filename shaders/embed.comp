@@ -6,7 +6,7 @@ layout(constant_id = 1) const uint WTYPE = 0;
 #include "common.glsl"
 #include "weights.glsl"
 
-layout(binding = 2) writeonly buffer X { vec4 x4[]; };
+layout(binding = 1) writeonly buffer X { vec4 x4[]; };
 
 layout(push_constant) uniform Push {
     uint units;     // units per row

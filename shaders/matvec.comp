@@ -21,12 +21,12 @@ layout(constant_id = 5) const uint OUT = 0;
 #include "common.glsl"
 #include "weights.glsl"
 
-layout(binding = 2) readonly buffer X { vec4 x4[]; };
-layout(binding = 3) buffer Y { float y[]; };
-layout(binding = 4) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4], zero-padded
-layout(binding = 5) writeonly buffer KCache { float k_cache[]; }; // OUT 1: [n_ctx][kv_dim]
-layout(binding = 6) writeonly buffer VCache { float v_cache[]; };
-layout(binding = 7) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
+layout(binding = 1) readonly buffer X { vec4 x4[]; };
+layout(binding = 2) buffer Y { float y[]; };
+layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4], zero-padded
+layout(binding = 4) writeonly buffer KCache { float k_cache[]; }; // OUT 1: [n_ctx][kv_dim]
+layout(binding = 5) writeonly buffer VCache { float v_cache[]; };
+layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
 
 layout(push_constant) uniform Push {
     uint rows;       // rows of this part of W

@@ -33,7 +33,7 @@ static int argmax(const float *x, int n) {
 /* Feeds `n_prompt` tokens in batches of up to 8 (so batches end mid-way),
  * then decodes `n_gen` greedy tokens one at a time, comparing every
  * position's logits and the chosen token with the reference. */
-static void check_model_on(vk_device *device, uint64_t max_binding, const char *path, int n_prompt, int n_gen) {
+static void check_model_on(vk_device *device, uint64_t max_texels, const char *path, int n_prompt, int n_gen) {
     lvk_host_model *hm;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
     const lvk_hparams *hp = &hm->hp;
@@ -41,10 +41,11 @@ static void check_model_on(vk_device *device, uint64_t max_binding, const char *
     gpu_model *gm;
     gpu_session *gs;
     ref_state *ref;
-    uint64_t range = device->max_storage_range;
-    if (max_binding) device->max_storage_range = max_binding; /* forces weight matrices into row parts */
+    uint64_t texels = device->max_texels;
+    if (max_texels) device->max_texels = max_texels; /* forces weight matrices into row parts */
     assert_int_equal(gpu_model_upload(device, hm, NULL, NULL, &gm), LVK_OK);
-    device->max_storage_range = range;
+    device->max_texels = texels;
+    if (max_texels) assert_true(gm->tok_embd.n_parts > 1 && gm->layers[0].wqkv.n_parts > 1);
     assert_int_equal(gpu_session_create(gm, hp, n_ctx, NULL, &gs), LVK_OK);
     assert_int_equal(ref_create(hm, n_ctx, &ref), LVK_OK);
     float *logits = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -146,9 +147,10 @@ static void test_mixed_types(void **state) {
     check_synth(p, "mixed");
 }
 
-/* Matrices larger than one descriptor range are split by rows (the LM head of
- * a 7B model in f16 is 250 MiB; lavapipe binds 128 MiB): with a 2 KiB limit
- * every matrix and the embedding table become many parts. */
+/* Matrices larger than one texel view are split by rows (a view holds
+ * maxTexelBufferElements words: 512 MiB on lavapipe, less than a 70B model's
+ * LM head): with 512 texels (2 KiB) every matrix and the embedding table
+ * become many parts. */
 static void test_matrices_split_into_parts(void **state) {
     (void)state;
     synth_params p = synth_default_params();
@@ -156,7 +158,7 @@ static void test_matrices_split_into_parts(void **state) {
     char path[512];
     snprintf(path, sizeof path, "%s/forward_split.gguf", LITEVK_TMP_DIR);
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(test_device, 2048, path, 11, 4);
+    check_model_on(test_device, 512, path, 11, 4);
 }
 
 /* Devices whose memory the host cannot map get weights through a staging copy. */

@@ -136,10 +136,7 @@ static lvk_status gpu_open(bench_gpu *g) {
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &g->pool), "vkCreateCommandPool"));
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, MAX_DISPATCHES * LVK_MAX_BINDINGS};
-    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                      .maxSets = MAX_DISPATCHES, .poolSizeCount = 1, .pPoolSizes = &ps};
-    LVK_TRY(vk_check(vkCreateDescriptorPool(dev->device, &dpi, NULL, &g->sets), "vkCreateDescriptorPool"));
+    LVK_TRY(vk_descriptor_pool_create(dev, MAX_DISPATCHES, &g->sets));
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     return vk_check(vkCreateFence(dev->device, &fi, NULL, &g->fence), "vkCreateFence");
 }
@@ -252,7 +249,7 @@ static void record_copy(vk_recorder *r, const void *job, int call) {
     const copy_job *j = job;
     uint32_t spec[] = {j->wg};
     const vk_buffer *bufs[] = {j->src, j->dst};
-    vk_record_dispatch(r, "bench_copy", spec, 1, bufs, 2, &j->n_vec4, sizeof j->n_vec4, j->groups, 1);
+    vk_record_dispatch(r, "bench_copy", spec, 1, NULL, bufs, 2, &j->n_vec4, sizeof j->n_vec4, j->groups, 1);
 }
 
 /* Copy bandwidth in GB/s (bytes read + written), checked by reading dst back. */
@@ -334,8 +331,8 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
         const gpu_matrix_part *part = &W->parts[p];
         uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, part->type, 0, 0}; /* no norm; y = W x */
         uint32_t push[15] = {part->rows, part->units, W->cols, W->rows, part->row_begin, 0, part->scale_off};
-        const vk_buffer *bufs[] = {&part->buf, j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 4-7 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, bufs, 7, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
+        const vk_buffer *bufs[] = {j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 3-6 unused here */
+        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }
 }
 
@@ -387,7 +384,7 @@ static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbp
                    err, repeats, n_copies, m[0].n_parts);
         }
     }
-    for (uint32_t c = 0; c < n_copies; c++) gpu_matrix_free(&m[c]);
+    for (uint32_t c = 0; c < n_copies; c++) gpu_matrix_free(dev, &m[c]);
     vk_arena_free(&a);
     free((void *)w.data);
     free(x);

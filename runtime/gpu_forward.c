@@ -1,6 +1,7 @@
 /* gpu_forward.c — the LLaMA forward pass as a list of dispatches, in model
  * order, with exit heads after the exit blocks (see gpu_forward.h). */
 #include "gpu_forward.h"
+#include "quant.h"
 #include "status.h"
 
 #include <math.h>
@@ -29,6 +30,8 @@ struct gpu_session {
     vk_arena arena, host_arena;
     vk_buffer params, decisions, taken, depth, logits_host; /* host visible */
     vk_buffer rope_table, x, q, att, hb, scores, logits, partials; /* hb: [2 n_ff] per column */
+    vk_buffer shares;                                       /* flash-decoding: counters, then each split's share */
+    uint32_t shares_at;                                     /* first word of the shares */
     vk_buffer *k_cache, *v_cache;                           /* [n_layers] */
     VkCommandPool pool;
     VkDescriptorPool descriptors;
@@ -133,13 +136,14 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
 static void attention(recorder *r, uint32_t layer) {
     gpu_session *s = r->s;
     const lvk_hparams *hp = s->hp;
-    struct { uint32_t head_dim, group, kv_dim, n_ctx, q_stride, n_heads; float scale; uint32_t layer, masked; } push = {
+    struct { uint32_t head_dim, group, kv_dim, n_ctx, q_stride, n_heads; float scale; uint32_t layer, masked, shares_at; } push = {
         (uint32_t)hp->head_dim, (uint32_t)(hp->n_heads / hp->n_kv_heads), (uint32_t)hp_kv_dim(hp),
         (uint32_t)s->n_ctx, s->q_stride, (uint32_t)hp->n_heads, 1.0f / sqrtf((float)hp->head_dim), layer,
-        s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE}; /* prompts after a hole skip it too */
-    uint32_t spec[] = {s->g->tuning.reduce_wg};
-    const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att, &s->depth};
-    dispatch(r, "attention", spec, 1, NULL, bufs, 6, &push, sizeof push, (uint32_t)hp->n_heads, r->ncols);
+        s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE, /* prompts after a hole skip it too */
+        s->shares_at};
+    uint32_t spec[] = {s->g->tuning.reduce_wg, s->g->tuning.attn_splits};
+    const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att, &s->depth, &s->shares};
+    dispatch(r, "attention", spec, 2, NULL, bufs, 7, &push, sizeof push, (uint32_t)hp->n_heads * spec[1], r->ncols);
 }
 
 /* hb[c][i] = silu(gate) * up, from gate rows then up rows in hb (the mat-vec
@@ -420,10 +424,14 @@ static lvk_status session_init(gpu_session *s) {
     s->k_cache = calloc(n_layers, sizeof *s->k_cache);
     s->v_cache = calloc(n_layers, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t l = 0; l < n_layers; l++) {
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 4, &s->k_cache[l]));
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 4, &s->v_cache[l]));
+    for (uint32_t l = 0; l < n_layers; l++) { /* f16 */
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 2, &s->k_cache[l]));
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 2, &s->v_cache[l]));
     }
+    s->shares_at = B * (uint32_t)hp->n_heads;
+    uint32_t splits = g->tuning.attn_splits;
+    LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->shares_at + (VkDeviceSize)s->shares_at * splits * (2 + hp->head_dim)) * 4,
+                         &s->shares));
 
     /* descriptor sets: one per dispatch of the three passes and the propagation buffers */
     uint32_t sets = 3 * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
@@ -664,9 +672,17 @@ lvk_status gpu_session_logits(gpu_session *s, int col, float *out) {
 lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, float *v) {
     if (layer < 0 || layer >= s->hp->n_layers || n_pos < 0 || n_pos > s->n_ctx)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_read_kv: block %d, %d positions", layer, n_pos);
-    VkDeviceSize bytes = (VkDeviceSize)n_pos * hp_kv_dim(s->hp) * 4;
-    LVK_TRY(vk_buffer_read(s->dev, &s->k_cache[layer], 0, k, bytes));
-    return vk_buffer_read(s->dev, &s->v_cache[layer], 0, v, bytes);
+    size_t n = (size_t)n_pos * hp_kv_dim(s->hp);
+    uint16_t *half = malloc(n * 2 + 2);
+    if (!half) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_status st = LVK_OK;
+    for (int which = 0; which < 2 && st == LVK_OK; which++) {
+        float *out = which ? v : k;
+        st = vk_buffer_read(s->dev, which ? &s->v_cache[layer] : &s->k_cache[layer], 0, half, n * 2);
+        for (size_t i = 0; st == LVK_OK && i < n; i++) out[i] = lvk_f16_to_f32(half[i]);
+    }
+    free(half);
+    return st;
 }
 
 /* Weight bytes of rows first_row.. of W in the GPU layout. */

@@ -97,6 +97,11 @@ static void head(ref_state *s, float *logits) {
     ref_matvec(logits, &m->output, s->xb, s->row);
 }
 
+/* The KV cache holds f16, as the GPU's does (half the bytes attention reads). */
+static void round_to_f16(float *v, int n) {
+    for (int i = 0; i < n; i++) v[i] = lvk_f16_to_f32(lvk_f32_to_f16(v[i]));
+}
+
 lvk_status ref_forward(ref_state *s, int token, int pos, const float **logits) {
     LVK_TRY(ref_forward_heads(s, token, pos, s->m->hp.n_layers, NULL, 0, NULL));
     head(s, s->logits);
@@ -134,6 +139,8 @@ lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, con
         ref_matvec(v, &L->wv, s->xb, s->row);
         ref_rope(s->q, hp->n_heads, hd, hp->rope_dim, pos, hp->rope_base);
         ref_rope(k, hp->n_kv_heads, hd, hp->rope_dim, pos, hp->rope_base);
+        round_to_f16(k, kv_dim);
+        round_to_f16(v, kv_dim);
 
         /* each head attends over positions 0..pos of its key/value head */
         for (int h = 0; h < hp->n_heads; h++) {
@@ -187,6 +194,8 @@ void ref_propagate_kv(ref_state *s, int pos, int from_block) {
         ref_matvec(k, &m->layers[l].wk, s->xb, s->row);
         ref_matvec(v, &m->layers[l].wv, s->xb, s->row);
         ref_rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, pos, hp->rope_base);
+        round_to_f16(k, kv_dim);
+        round_to_f16(v, kv_dim);
     }
 }
 

@@ -24,8 +24,8 @@ layout(constant_id = 5) const uint OUT = 0;
 layout(binding = 1) readonly buffer X { vec4 x4[]; };
 layout(binding = 2) buffer Y { float y[]; };
 layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4], zero-padded
-layout(binding = 4) writeonly buffer KCache { float k_cache[]; }; // OUT 1: [n_ctx][kv_dim]
-layout(binding = 5) writeonly buffer VCache { float v_cache[]; };
+layout(binding = 4) writeonly buffer KCache { uint k_cache[]; }; // OUT 1: [n_ctx][kv_dim / 2] f16 pairs
+layout(binding = 5) writeonly buffer VCache { uint v_cache[]; };
 layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
 
 layout(push_constant) uniform Push {
@@ -57,12 +57,17 @@ vec2 rope_pair(uint r, uint c, vec2 v) {
     return vec2(v.x * cs.x - v.y * cs.y, v.x * cs.y + v.y * cs.x);
 }
 
-// OUT 1: stores row r (of the whole matrix) of column c.
-void store_qkv(uint r, uint c, float v) {
+// OUT 1: stores rows r, r+1 (of the whole matrix) of column c: q in floats, K and V as an f16 pair.
+void store_qkv(uint r, uint c, vec2 v) {
     const uint at = (params.pos + c) * pc.kv_dim;
-    if (r < pc.q_rows) y[c * pc.y_stride + r] = v;
-    else if (r < pc.q_rows + pc.kv_dim) k_cache[at + r - pc.q_rows] = v;
-    else v_cache[at + r - pc.q_rows - pc.kv_dim] = v;
+    if (r < pc.q_rows) {
+        y[c * pc.y_stride + r] = v.x;
+        y[c * pc.y_stride + r + 1u] = v.y;
+    } else if (r < pc.q_rows + pc.kv_dim) {
+        k_cache[(at + r - pc.q_rows) / 2u] = packHalf2x16(v);
+    } else {
+        v_cache[(at + r - pc.q_rows - pc.kv_dim) / 2u] = packHalf2x16(v);
+    }
 }
 
 void main() {
@@ -137,9 +142,7 @@ void main() {
                 const uint r = pc.row_begin + row0 + i;
                 const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
                 if (OUT == 1u) {
-                    const vec2 rotated = rope_pair(r, c, v);
-                    store_qkv(r, c, rotated.x);
-                    store_qkv(r + 1u, c, rotated.y);
+                    store_qkv(r, c, rope_pair(r, c, v));
                 } else {
                     y[c * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
                 }

@@ -115,6 +115,7 @@ class Block(nn.Module):
         self.ffn_gate = _matrix(c.n_ff, d)
         self.ffn_up = _matrix(c.n_ff, d)
         self.ffn_down = _matrix(d, c.n_ff)
+        self.kv_f16 = False  # round K and V to f16 (comparing with LiteVK); training keeps f32
 
     def forward(self, x):
         c = self.c
@@ -126,6 +127,8 @@ class Block(nn.Module):
         q = rope(F.linear(h, self.attn_q).view(B, T, c.n_heads, hd), c.rope_dim, c.rope_base)
         k = rope(F.linear(h, self.attn_k).view(B, T, c.n_kv_heads, hd), c.rope_dim, c.rope_base)
         v = F.linear(h, self.attn_v).view(B, T, c.n_kv_heads, hd)
+        if self.kv_f16:  # as LiteVK's KV cache stores them
+            k, v = k.half().float(), v.half().float()
         group = c.n_heads // c.n_kv_heads  # head h reads key/value head h // group
         k, v = k.repeat_interleave(group, dim=2), v.repeat_interleave(group, dim=2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, hd)

@@ -214,6 +214,8 @@ class TestTraining(unittest.TestCase):
         probes = LiteVK(LIB).greedy_probes(path, ids, 4, len(exits) + 1)
 
         net, _ = llama.load_gguf(path)
+        for block in net.blocks:
+            block.kv_f16 = True
         with torch.no_grad():
             logits = net(torch.tensor([ids + [p[-1][1] for p in probes[:-1]]]), exits)
         for step, heads in enumerate(probes):

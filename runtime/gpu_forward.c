@@ -199,7 +199,8 @@ static void block(recorder *r, uint32_t l) {
 }
 
 /* An exit head (the final one too): the final norm and LM head on x, then the
- * two-stage reduction of column logits_col into decisions[slot]. */
+ * reduction of column logits_col into decisions[slot] (slices, then the last
+ * workgroup combines them). */
 static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
@@ -207,15 +208,10 @@ static void head(recorder *r, uint32_t slot) {
     matvec(r, &g->output, 0, &g->output_norm, &s->x, s->x_stride,                       /* logits = Wout rmsnorm(x) */
            (matvec_out){OUT_Y, &s->logits, s->vocab_stride, 0}, all);
     barrier(r);
-    uint32_t push1[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial};
-    uint32_t spec1[] = {g->tuning.reduce_wg};
-    const vk_buffer *bufs1[] = {&s->logits, &s->partials};
-    dispatch(r, "logits_partial", spec1, 1, NULL, bufs1, 2, push1, sizeof push1, s->n_partials, 1);       /* per slice: max, argmax, sum, second */
-    barrier(r);
-    uint32_t push2[] = {s->n_partials, slot};
-    uint32_t spec2[] = {1};
-    const vk_buffer *bufs2[] = {&s->partials, &s->decisions};
-    dispatch(r, "exit_decision", spec2, 1, NULL, bufs2, 2, push2, sizeof push2, 1, 1);                    /* token, prob, second */
+    uint32_t push[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial, slot};
+    uint32_t spec[] = {g->tuning.reduce_wg};
+    const vk_buffer *bufs[] = {&s->logits, &s->partials, &s->decisions};
+    dispatch(r, "exit_reduce", spec, 1, NULL, bufs, 3, push, sizeof push, s->n_partials, 1); /* token, prob, second */
     barrier(r);
 }
 
@@ -381,7 +377,7 @@ static lvk_status session_init(gpu_session *s) {
     s->n_partials = div_up((uint32_t)hp->n_vocab, s->per_partial);
 
     /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
-    uint32_t per_block, per_propagate, per_head = 2 + g->output.n_parts;
+    uint32_t per_block, per_propagate, per_head = 1 + g->output.n_parts;
     block_dispatches(g, &per_block, &per_propagate);
     s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
 
@@ -416,7 +412,7 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * hp->n_heads * ctx * 4, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->n_partials * 16, &s->partials));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(s->n_partials + 1) * 16, &s->partials)); /* + the count */
     for (int i = 0; i < 2; i++) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));

@@ -545,7 +545,7 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
     LVK_TRY(s);
     /* per block: q/k/v (RMSNorm fused in), 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the
      * head's 3 (LM head with the final norm fused in, two reduction stages) */
-    const int per_block = 5, dispatches = p.n_layers * per_block + 4; /* runtime/gpu_forward.c: block(), embed, head */
+    const int per_block = 5, dispatches = p.n_layers * per_block + 3; /* runtime/gpu_forward.c: block(), embed, head */
     double us = r.decode_s / r.n_gen * 1e6;
     printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
            "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,

@@ -172,14 +172,16 @@ int cmd_run(int argc, char **argv) {
     /* decode rate: each generated token is one forward pass (the last one's
      * result is not needed, but it ran) */
     double decode_tps = n_gen > 0 && t2 > t1 ? n_gen / ((t2 - t1) / 1e3) : 0;
+    double prompt_tps = t1 > t0 ? n_prompt / ((t1 - t0) / 1e3) : 0;
     if (o.json) {
-        printf("{\"done\":true,\"n_prompt\":%d,\"n_gen\":%ld,\"prompt_ms\":%.2f,\"decode_tokens_per_s\":%.1f}\n",
-               n_prompt, n_gen, t1 - t0, decode_tps);
+        printf("{\"done\":true,\"n_prompt\":%d,\"n_gen\":%ld,\"prompt_ms\":%.2f,\"prompt_tokens_per_s\":%.1f,"
+               "\"decode_tokens_per_s\":%.1f}\n",
+               n_prompt, n_gen, t1 - t0, prompt_tps, decode_tps);
     } else {
         putchar('\n');
         fflush(stdout); /* the text's last line before the timings on stderr */
         fprintf(stderr, "litevk: prompt %d tokens in %.1f ms (%.1f tokens/s); generated %ld tokens at %.1f tokens/s\n",
-                n_prompt, t1 - t0, n_prompt / ((t1 - t0) / 1e3), n_gen, decode_tps);
+                n_prompt, t1 - t0, prompt_tps, n_gen, decode_tps);
     }
     if (o.show_exits && n_gen > 0)
         fprintf(stderr, "litevk: exits: %ld tokens, %.2f of %d blocks per token on average, %.1f%% of blocks skipped\n",

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "gpu_forward.h"
 #include "gpu_test.h"
@@ -95,12 +96,19 @@ static void test_default_model(void **state) {
     check_model(LITEVK_ASSETS_DIR "/stories260K.gguf", 21, 12);
 }
 
-static void check_synth(synth_params p, const char *name) {
+/* The model file is this process's own (and removed after): ctest -j runs
+ * test_forward and test_forward_multi_subgroup at once, and rewriting a file
+ * the other has mapped kills it with SIGBUS. */
+static void check_synth_on(vk_device *device, uint64_t max_binding, synth_params p, const char *name, int n_prompt,
+                           int n_gen) {
     char path[512];
-    snprintf(path, sizeof path, "%s/forward_%s.gguf", LITEVK_TMP_DIR, name);
+    snprintf(path, sizeof path, "%s/forward_%s_%d.gguf", LITEVK_TMP_DIR, name, (int)getpid());
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model(path, 19, 6);
+    check_model_on(device, max_binding, path, n_prompt, n_gen);
+    unlink(path);
 }
+
+static void check_synth(synth_params p, const char *name) { check_synth_on(test_device, 0, p, name, 19, 6); }
 
 static void test_f32_gqa_tied(void **state) {
     (void)state;
@@ -144,10 +152,7 @@ static void test_matrices_split_into_parts(void **state) {
     (void)state;
     synth_params p = synth_default_params();
     p.weight_type = GGML_F16; p.n_vocab = 517; p.tied = 0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/forward_split.gguf", LITEVK_TMP_DIR);
-    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(test_device, 2048, path, 11, 4);
+    check_synth_on(test_device, 2048, p, "split", 11, 4);
 }
 
 /* Devices whose memory the host cannot map get weights through a staging copy. */
@@ -161,10 +166,7 @@ static void test_staging_upload(void **state) {
     assert_false(staging_dev->weights_mappable);
     synth_params p = synth_default_params();
     p.weight_type = GGML_Q8_0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/forward_staging.gguf", LITEVK_TMP_DIR);
-    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(staging_dev, 0, path, 9, 3);
+    check_synth_on(staging_dev, 0, p, "staging", 9, 3);
     vk_device_free(staging_dev);
 }
 

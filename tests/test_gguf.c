@@ -468,6 +468,15 @@ static void test_malformed(void **state) {
     put_data(&b, 32);
     expect_fail(parse(b.p, b.len), LVK_ERR_FORMAT, "past the end");
 
+    put_header(&b, 3, 1, 0); /* K-quant rows are whole 256-blocks */
+    put_tensor(&b, "t", 1, 64, GGML_Q4_K, 0);
+    put_data(&b, 256);
+    expect_fail(parse(b.p, b.len), LVK_ERR_FORMAT, "row length 64 is not a multiple of q4_k's block of 256");
+    put_header(&b, 3, 1, 0);
+    put_tensor(&b, "t", 1, 256, GGML_Q6_K, 0);
+    put_data(&b, 210);
+    assert_int_equal(parse(b.p, b.len), LVK_OK);
+
     put_header(&b, 3, 1, 0);
     put_tensor(&b, "t", 1, 8, 99, 0);
     put_data(&b, 32);

@@ -59,7 +59,8 @@ static uint16_t f16_not_below(float x) {
 }
 
 int lvk_type_supported(uint32_t t) {
-    return t == GGML_F32 || t == GGML_F16 || t == GGML_Q8_0 || t == GGML_Q4_0;
+    return t == GGML_F32 || t == GGML_F16 || t == GGML_Q8_0 || t == GGML_Q4_0 || t == GGML_Q4_K ||
+           t == GGML_Q6_K;
 }
 
 void lvk_q4_K_scale_min(const block_q4_K *b, int j, uint8_t *sc, uint8_t *m) {

@@ -1,6 +1,6 @@
 /* test_forward.c — the GPU forward pass against the plain-C reference, at
  * every position, for the default model and random-weight models of every
- * weight type and odd shapes. Runs with the validation layer on (ctest sets
+ * weight type, Q4_K_M's Q4_K + Q6_K mix and odd shapes. Runs with the validation layer on (ctest sets
  * LITEVK_VALIDATE=1); any validation message fails the test.
  *
  * Tolerance: both sides use the very same dequantised weights (the GPU
@@ -145,6 +145,33 @@ static void test_q4_0_tied(void **state) {
     check_synth(p, "q4_0_tied");
 }
 
+/* K-quants need rows of whole 256-blocks: models 256 wide. Q4_K throughout,
+ * its embedding also the classifier (embed and LM head both read Q4_K). */
+static void test_q4_k_tied(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 2; p.n_ff = 512; p.n_vocab = 301;
+    check_synth(p, "q4_k_tied");
+}
+
+/* Q4_K_M's mix: Q4_K matrices under a Q6_K LM head. */
+static void test_q4_k_q6_k_head(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.output_type = GGML_Q6_K; p.tied = 0;
+    p.n_embd = 256; p.n_heads = 4; p.n_kv_heads = 4; p.n_ff = 768; p.n_vocab = 299;
+    check_synth(p, "q4_k_q6_k_head");
+}
+
+/* Q6_K throughout, every matrix and the embedding table split into row parts
+ * (a 2 KiB binding holds 9 rows of 256 weights, 4 of 512). */
+static void test_q6_k_split_into_parts(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q6_K; p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 4; p.n_ff = 512; p.n_vocab = 317; p.tied = 0;
+    check_synth_on(test_device, 2048, p, "q6_k_split", 11, 4);
+}
+
 /* Matrices larger than one descriptor range are split by rows (the LM head of
  * a 7B model in f16 is 250 MiB; lavapipe binds 128 MiB): with a 2 KiB limit
  * every matrix and the embedding table become many parts. */
@@ -178,6 +205,9 @@ int main(void) {
         cmocka_unit_test(test_f16_mha_separate_output),
         cmocka_unit_test(test_q8_0_gqa),
         cmocka_unit_test(test_q4_0_tied),
+        cmocka_unit_test(test_q4_k_tied),
+        cmocka_unit_test(test_q4_k_q6_k_head),
+        cmocka_unit_test(test_q6_k_split_into_parts),
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),
     };

@@ -322,6 +322,27 @@ static void test_synth_quantized(void **state) {
     p.n_heads = 2;
     p.n_kv_heads = 1;
     expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "multiples of 32");
+
+    /* a Q4_K model with a Q6_K head; K-quants need rows of whole 256-blocks */
+    p = synth_default_params();
+    p.weight_type = GGML_Q4_K;
+    p.output_type = GGML_Q6_K;
+    p.tied = 0;
+    p.n_embd = 256;
+    p.n_ff = 512;
+    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
+    assert_int_equal(gguf_open(path, &f), LVK_OK);
+    expect_tensor(f, "token_embd.weight", GGML_Q4_K, 2, 256, 300);
+    expect_tensor(f, "output.weight", GGML_Q6_K, 2, 256, 300);
+    expect_tensor(f, "blk.1.ffn_down.weight", GGML_Q4_K, 2, 512, 256);
+    gguf_close(f);
+    p.n_ff = 384;
+    expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "multiples of 256");
+    p.n_ff = 512;
+    p.weight_type = GGML_Q8_0;
+    p.n_embd = 96;
+    p.n_heads = 2;
+    expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "output type q6_k needs n_embd a multiple of 256");
 }
 
 /* ---- malformed and truncated files ---------------------------------------------- */

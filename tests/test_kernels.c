@@ -230,12 +230,30 @@ static void test_matvec_q4_0(void **state) {
     check_matvec(GGML_Q4_0, 129, 544, 8, 1, 1);
 }
 
+static void test_matvec_q4_k(void **state) {
+    (void)state;
+    check_matvec(GGML_Q4_K, 37, 256, 1, 0, 0);
+    check_matvec(GGML_Q4_K, 131, 768, 8, 1, 0); /* 3 super-blocks a row */
+    check_matvec(GGML_Q4_K, 19, 512, 5, 0, 1);
+}
+
+static void test_matvec_q6_k(void **state) {
+    (void)state;
+    check_matvec(GGML_Q6_K, 37, 256, 2, 0, 0);
+    check_matvec(GGML_Q6_K, 131, 768, 8, 1, 0);
+    check_matvec(GGML_Q6_K, 19, 512, 6, 1, 1);
+}
+
 static void test_embed(void **state) {
     (void)state;
     check_embed(GGML_F32, 37, 101, 3, 1);
     check_embed(GGML_F16, 41, 250, 8, 3);
     check_embed(GGML_Q8_0, 37, 96, 5, 2);
     check_embed(GGML_Q4_0, 53, 544, 8, 3);
+    check_embed(GGML_Q4_K, 37, 768, 8, 3);
+    check_embed(GGML_Q4_K, 5, 256, 1, 1);
+    check_embed(GGML_Q6_K, 61, 512, 7, 4);
+    check_embed(GGML_Q6_K, 3, 256, 8, 2);
 }
 
 int main(void) {
@@ -244,6 +262,8 @@ int main(void) {
         cmocka_unit_test(test_matvec_f16),
         cmocka_unit_test(test_matvec_q8_0),
         cmocka_unit_test(test_matvec_q4_0),
+        cmocka_unit_test(test_matvec_q4_k),
+        cmocka_unit_test(test_matvec_q6_k),
         cmocka_unit_test(test_embed),
     };
     return cmocka_run_group_tests(tests, test_device_setup, test_device_teardown);

@@ -26,6 +26,7 @@ static void test_block_layouts(void **state) {
     assert_int_equal(offsetof(block_q6_K, d), 208);
     assert_int_equal(ggml_block_elems(GGML_Q4_K), QK_K);
     assert_int_equal(ggml_block_elems(GGML_Q6_K), QK_K);
+    assert_true(lvk_type_supported(GGML_Q4_K) && lvk_type_supported(GGML_Q6_K));
 }
 
 /* Two Q4_K blocks. Sub-block scales sc = {1, 2, 3, 63, 17, 33, 48, 5} and mins

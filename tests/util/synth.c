@@ -18,7 +18,7 @@
 synth_params synth_default_params(void) {
     return (synth_params){.n_layers = 2, .n_embd = 64, .n_heads = 4, .n_kv_heads = 2, .n_ff = 128,
                           .n_vocab = 300, .n_ctx = 128, .weight_type = GGML_F32, .tied = 1,
-                          .rope_base = 10000.0f, .seed = 1};
+                          .output_type = -1, .rope_base = 10000.0f, .seed = 1};
 }
 
 static uint64_t splitmix64(uint64_t *state) {
@@ -78,15 +78,19 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
     return LVK_OK;
 }
 
-/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in the model's
- * weight type, or (rows == 0) a norm vector in F32. Each has its own seed. */
-static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index,
-                             const synth_params *p, const char *name, uint64_t rows, uint64_t cols) {
+static uint32_t output_type(const synth_params *p) {
+    return p->output_type < 0 ? p->weight_type : (uint32_t)p->output_type;
+}
+
+/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in `type`, or
+ * (rows == 0) a norm vector in F32. Each has its own seed. */
+static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
+                             const char *name, uint64_t rows, uint64_t cols, uint32_t type) {
     synth_tensor *t = &jobs[*index];
     uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
     (*index)++;
     *t = (synth_tensor){.seed = splitmix64(&state), .rows = rows ? rows : 1, .cols = cols,
-                        .type = rows ? p->weight_type : GGML_F32, .center = rows ? 0.0f : 1.0f,
+                        .type = rows ? type : GGML_F32, .center = rows ? 0.0f : 1.0f,
                         .scale = rows ? 1.0f / sqrtf((float)cols) : 0.1f};
     uint64_t ne[2] = {cols, rows};
     return gguf_writer_add_tensor_fill(g, name, t->type, rows ? 2 : 1, ne, fill_tensor, t);
@@ -95,9 +99,9 @@ static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index
 static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_params *p) {
     uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab;
     uint64_t kv_dim = embd / p->n_heads * p->n_kv_heads, i = 0;
-    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd));
-    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd));
-    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd));
+    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd, p->weight_type));
+    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd, GGML_F32));
+    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd, output_type(p)));
     for (int l = 0; l < p->n_layers; l++) {
         const struct { const char *name; uint64_t rows, cols; } t[] = {
             {"attn_norm", 0, embd},   {"attn_q", embd, embd},      {"attn_k", kv_dim, embd},
@@ -107,7 +111,7 @@ static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_pa
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[k].name);
-            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols));
+            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols, p->weight_type));
         }
     }
     return LVK_OK;
@@ -170,13 +174,16 @@ static lvk_status check_params(const synth_params *p) {
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: n_embd %d, n_heads %d, n_kv_heads %d do not give an even head size "
                         "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads);
-    uint32_t t = p->weight_type;
-    if (t != GGML_F32 && t != GGML_F16 && t != GGML_Q8_0 && t != GGML_Q4_0)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s is not f32, f16, q8_0 or q4_0",
-                        ggml_type_name(t));
+    uint32_t t = p->weight_type, o = output_type(p);
+    if (!lvk_type_supported(t) || !lvk_type_supported(o))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s or output type %s is not one LiteVK runs",
+                        ggml_type_name(t), ggml_type_name(o));
     if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
                         ggml_type_name(t), ggml_block_elems(t));
+    if (p->n_embd % ggml_block_elems(o))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: output type %s needs n_embd a multiple of %u",
+                        ggml_type_name(o), ggml_block_elems(o));
     return LVK_OK;
 }
 

@@ -208,8 +208,9 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
  * (rows == 0) in F32. */
 static lvk_status add_weight(gguf_writer *g, conv_tensor *job, const char *name, const float *src,
                              uint64_t rows, uint64_t cols, uint32_t type) {
-    /* Quantised blocks span 32 elements of a row; a row length that is not a
-     * multiple (stories260K's hidden_dim 172, so ffn_down) keeps F16. */
+    /* Quantised blocks span 32 (K-quants 256) elements of a row; a row length
+     * that is not a multiple (stories260K's hidden_dim 172, so ffn_down; for
+     * K-quants its every matrix, 64 wide) keeps F16. */
     if (rows && ggml_block_elems(type) > 1 && cols % ggml_block_elems(type)) type = GGML_F16;
     *job = (conv_tensor){src, rows ? rows : 1, cols, rows ? type : GGML_F32};
     uint64_t ne[2] = {cols, rows};
@@ -278,9 +279,9 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
                                const char *out_path, uint32_t out_type) {
     if (!checkpoint_path || !tokenizer_path || !out_path)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "lvk_convert_llama2c: NULL path");
-    if (out_type != GGML_F32 && out_type != GGML_F16 && out_type != GGML_Q8_0 && out_type != GGML_Q4_0)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
-                        "cannot convert to %s: choose f32, f16, q8_0 or q4_0", ggml_type_name(out_type));
+    if (!lvk_type_supported(out_type))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "cannot convert to %s: choose f32, f16, q8_0, q4_0, q4_k or q6_k",
+                        ggml_type_name(out_type));
     lvk_mapped_file ckpt = {0}, tok = {0};
     vocab_data v = {0};
     conv_tensor *jobs = NULL;

@@ -40,17 +40,29 @@ gpu_tuning gpu_tuning_for(const vk_device *dev) {
 
 static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
 
+/* K-quant super-blocks carry 5 scale words each (shaders/weights.glsl):
+ * 148 bytes per 256 weights for Q4_K (4.625 bits a weight, GGUF 4.5) and
+ * 212 for Q6_K (6.625 bits, GGUF 6.5625): 4 bytes more than ggml's block buy
+ * a unit's sub-block scales in one aligned word, unpacked with shifts. */
+#define K_SCALE_WORDS 5
+
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols) {
     switch (type) {
     case GGML_F32: return pad8(cols) * 4;
     case GGML_F16: return pad8(cols) * 2;
     case GGML_Q8_0: return cols / QK * 34;
-    default: return cols / QK * 18; /* GGML_Q4_0 */
+    case GGML_Q4_0: return cols / QK * 18;
+    case GGML_Q4_K: return cols / QK_K * (QK_K / 2 + K_SCALE_WORDS * 4);
+    default: return cols / QK_K * (QK_K / 2 + QK_K / 4 + K_SCALE_WORDS * 4); /* GGML_Q6_K */
     }
 }
 
+static uint32_t bytes4(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
+    return (b0 & 255) | (b1 & 255) << 8 | (b2 & 255) << 16 | (b3 & 255) << 24;
+}
+
 uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst) {
-    uint64_t nb = cols / QK, stride = pad8(cols);
+    uint64_t nb = cols / QK, stride = pad8(cols), nk = rows * (cols / QK_K);
     uint8_t *out = dst;
     switch (type) {
     case GGML_F32:
@@ -70,7 +82,7 @@ uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols
         }
         return (uint32_t)(rows * nb * 8);
     }
-    default: { /* GGML_Q4_0 */
+    case GGML_Q4_0: {
         const block_q4_0 *b = src;
         uint16_t *scales = (uint16_t *)(out + rows * nb * 16);
         for (uint64_t i = 0; i < rows * nb; i++) {
@@ -78,6 +90,42 @@ uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols
             scales[i] = b[i].d;
         }
         return (uint32_t)(rows * nb * 4);
+    }
+    case GGML_Q4_K: { /* quants as in ggml; scale words: d | dmin << 16, then per
+                       * 64 elements sc and m of its two sub-blocks as bytes */
+        const block_q4_K *b = src;
+        uint32_t *scales = (uint32_t *)(out + nk * (QK_K / 2));
+        for (uint64_t i = 0; i < nk; i++) {
+            memcpy(out + i * (QK_K / 2), b[i].qs, QK_K / 2);
+            uint32_t *w = scales + i * K_SCALE_WORDS;
+            w[0] = b[i].d | (uint32_t)b[i].dmin << 16;
+            for (int c = 0; c < 4; c++) {
+                uint8_t sc0, m0, sc1, m1;
+                lvk_q4_K_scale_min(&b[i], 2 * c, &sc0, &m0);
+                lvk_q4_K_scale_min(&b[i], 2 * c + 1, &sc1, &m1);
+                w[1 + c] = bytes4(sc0, sc1, m0, m1);
+            }
+        }
+        return (uint32_t)(nk * (QK_K / 8));
+    }
+    default: { /* GGML_Q6_K: ql then qh as in ggml; scale words: d as an f32 (exact),
+                * then the int8 scales in the pairs one unit uses (its elements e, e + 64) */
+        const block_q6_K *b = src;
+        const uint64_t quant_bytes = QK_K / 2 + QK_K / 4;
+        uint32_t *scales = (uint32_t *)(out + nk * quant_bytes);
+        for (uint64_t i = 0; i < nk; i++) {
+            memcpy(out + i * quant_bytes, b[i].ql, QK_K / 2);
+            memcpy(out + i * quant_bytes + QK_K / 2, b[i].qh, QK_K / 4);
+            uint32_t *w = scales + i * K_SCALE_WORDS;
+            float d = lvk_f16_to_f32(b[i].d);
+            memcpy(&w[0], &d, 4);
+            const int8_t *s = b[i].scales;
+            for (int k = 0; k < 4; k++) { /* pairs 2k and 2k + 1; pair p: sub-blocks p + p / 4 * 4 and that + 4 */
+                int j = 2 * k + k / 2 * 4;
+                w[1 + k] = bytes4((uint8_t)s[j], (uint8_t)s[j + 4], (uint8_t)s[j + 1], (uint8_t)s[j + 5]);
+            }
+        }
+        return (uint32_t)(nk * quant_bytes / 4);
     }
     }
 }

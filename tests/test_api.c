@@ -249,6 +249,10 @@ static void test_bad_models(void **state) {
     uint32_t type = 6;
     write_patched(path, "blk.0.attn_k.weight", strlen("blk.0.attn_k.weight") + 4 + 16, &type, 4);
     expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "q5_0");
+    /* a K-quant (q4_k = 12) on rows of 64: K-quant rows are whole 256-blocks */
+    type = 12;
+    write_patched(path, "blk.0.attn_k.weight", strlen("blk.0.attn_k.weight") + 4 + 16, &type, 4);
+    expect_load_error(f, path, LVK_ERR_FORMAT, "blk.0.attn_k.weight': row length 64 is not a multiple of q4_k's block of 256");
     /* another architecture */
     write_patched(path, "llama", 0, "gpt-2", 5);
     expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "architecture");

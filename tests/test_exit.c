@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu_forward.h"
 #include "gpu_test.h"
@@ -79,8 +80,8 @@ static void rig_close(rig *r) {
 /* Every exit head's argmax, top and second probability against the reference,
  * teacher-forcing both with the GPU's choices. */
 static void check_heads(synth_params p, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/exit_%s.gguf", LITEVK_TMP_DIR, name);
+    char path[512]; /* this process's own: test_exit_multi_subgroup runs at the same time */
+    snprintf(path, sizeof path, "%s/exit_%s_%d.gguf", LITEVK_TMP_DIR, name, (int)getpid());
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
     const int layers[] = {1, 2, 3}, n_prompt = 5, n_gen = 8;
     lvk_exit_config cfg = exits(3, layers, 1.0f, LVK_EXIT_FENCE, LVK_KV_DEFERRED); /* never exits... */
@@ -123,6 +124,7 @@ static void check_heads(synth_params p, const char *name) {
     printf("  %s: %d tokens x 4 heads, worst probability error %.2g\n", name, n_gen, worst);
     free(head_logits);
     rig_close(&r);
+    unlink(path);
 }
 
 static void test_heads_f32(void **state) {

@@ -1,6 +1,6 @@
 /* test_forward.c — the GPU forward pass against the plain-C reference, at
  * every position, for the default model and random-weight models of every
- * weight type and odd shapes. Runs with the validation layer on (ctest sets
+ * weight type, Q4_K_M's Q4_K + Q6_K mix and odd shapes. Runs with the validation layer on (ctest sets
  * LITEVK_VALIDATE=1); any validation message fails the test.
  *
  * Tolerance: both sides use the very same dequantised weights (the GPU
@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "gpu_forward.h"
 #include "gpu_test.h"
@@ -96,12 +97,19 @@ static void test_default_model(void **state) {
     check_model(LITEVK_ASSETS_DIR "/stories260K.gguf", 21, 12);
 }
 
-static void check_synth(synth_params p, const char *name) {
+/* The model file is this process's own (and removed after): ctest -j runs
+ * test_forward and test_forward_multi_subgroup at once, and rewriting a file
+ * the other has mapped kills it with SIGBUS. */
+static void check_synth_on(vk_device *device, uint64_t max_texels, synth_params p, const char *name, int n_prompt,
+                           int n_gen) {
     char path[512];
-    snprintf(path, sizeof path, "%s/forward_%s.gguf", LITEVK_TMP_DIR, name);
+    snprintf(path, sizeof path, "%s/forward_%s_%d.gguf", LITEVK_TMP_DIR, name, (int)getpid());
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model(path, 19, 6);
+    check_model_on(device, max_texels, path, n_prompt, n_gen);
+    unlink(path);
 }
+
+static void check_synth(synth_params p, const char *name) { check_synth_on(test_device, 0, p, name, 19, 6); }
 
 static void test_f32_gqa_tied(void **state) {
     (void)state;
@@ -147,6 +155,33 @@ static void test_mixed_types(void **state) {
     check_synth(p, "mixed");
 }
 
+/* K-quants need rows of whole 256-blocks: models 256 wide. Q4_K throughout,
+ * its embedding also the classifier (embed and LM head both read Q4_K). */
+static void test_q4_k_tied(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 2; p.n_ff = 512; p.n_vocab = 301;
+    check_synth(p, "q4_k_tied");
+}
+
+/* Q4_K_M's mix: Q4_K matrices under a Q6_K LM head. */
+static void test_q4_k_q6_k_head(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.output_type = GGML_Q6_K; p.tied = 0;
+    p.n_embd = 256; p.n_heads = 4; p.n_kv_heads = 4; p.n_ff = 768; p.n_vocab = 299;
+    check_synth(p, "q4_k_q6_k_head");
+}
+
+/* Q6_K throughout, every matrix and the embedding table split into row parts
+ * (a 2 KiB view holds 9 rows of 256 weights, 4 of 512). */
+static void test_q6_k_split_into_parts(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q6_K; p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 4; p.n_ff = 512; p.n_vocab = 317; p.tied = 0;
+    check_synth_on(test_device, 512, p, "q6_k_split", 11, 4);
+}
+
 /* Matrices larger than one texel view are split by rows (a view holds
  * maxTexelBufferElements words: 512 MiB on lavapipe, less than a 70B model's
  * LM head): with 512 texels (2 KiB) every matrix and the embedding table
@@ -155,10 +190,7 @@ static void test_matrices_split_into_parts(void **state) {
     (void)state;
     synth_params p = synth_default_params();
     p.weight_type = GGML_F16; p.n_vocab = 517; p.tied = 0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/forward_split.gguf", LITEVK_TMP_DIR);
-    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(test_device, 512, path, 11, 4);
+    check_synth_on(test_device, 512, p, "split", 11, 4);
 }
 
 /* Devices whose memory the host cannot map get weights through a staging copy. */
@@ -172,10 +204,7 @@ static void test_staging_upload(void **state) {
     assert_false(staging_dev->weights_mappable);
     synth_params p = synth_default_params();
     p.weight_type = GGML_Q8_0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/forward_staging.gguf", LITEVK_TMP_DIR);
-    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(staging_dev, 0, path, 9, 3);
+    check_synth_on(staging_dev, 0, p, "staging", 9, 3);
     vk_device_free(staging_dev);
 }
 
@@ -188,6 +217,9 @@ int main(void) {
         cmocka_unit_test(test_q8_0_gqa),
         cmocka_unit_test(test_q4_0_tied),
         cmocka_unit_test(test_mixed_types),
+        cmocka_unit_test(test_q4_k_tied),
+        cmocka_unit_test(test_q4_k_q6_k_head),
+        cmocka_unit_test(test_q6_k_split_into_parts),
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),
     };

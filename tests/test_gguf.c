@@ -322,6 +322,27 @@ static void test_synth_quantized(void **state) {
     p.n_heads = 2;
     p.n_kv_heads = 1;
     expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "multiples of 32");
+
+    /* a Q4_K model with a Q6_K head; K-quants need rows of whole 256-blocks */
+    p = synth_default_params();
+    p.weight_type = GGML_Q4_K;
+    p.output_type = GGML_Q6_K;
+    p.tied = 0;
+    p.n_embd = 256;
+    p.n_ff = 512;
+    assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
+    assert_int_equal(gguf_open(path, &f), LVK_OK);
+    expect_tensor(f, "token_embd.weight", GGML_Q4_K, 2, 256, 300);
+    expect_tensor(f, "output.weight", GGML_Q6_K, 2, 256, 300);
+    expect_tensor(f, "blk.1.ffn_down.weight", GGML_Q4_K, 2, 512, 256);
+    gguf_close(f);
+    p.n_ff = 384;
+    expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "multiples of 256");
+    p.n_ff = 512;
+    p.weight_type = GGML_Q8_0;
+    p.n_embd = 96;
+    p.n_heads = 2;
+    expect_fail(synth_llama_gguf(&p, path), LVK_ERR_INVALID_ARGUMENT, "output type q6_k needs n_embd a multiple of 256");
 }
 
 /* ---- malformed and truncated files ---------------------------------------------- */
@@ -468,6 +489,15 @@ static void test_malformed(void **state) {
     put_data(&b, 32);
     expect_fail(parse(b.p, b.len), LVK_ERR_FORMAT, "past the end");
 
+    put_header(&b, 3, 1, 0); /* K-quant rows are whole 256-blocks */
+    put_tensor(&b, "t", 1, 64, GGML_Q4_K, 0);
+    put_data(&b, 256);
+    expect_fail(parse(b.p, b.len), LVK_ERR_FORMAT, "row length 64 is not a multiple of q4_k's block of 256");
+    put_header(&b, 3, 1, 0);
+    put_tensor(&b, "t", 1, 256, GGML_Q6_K, 0);
+    put_data(&b, 210);
+    assert_int_equal(parse(b.p, b.len), LVK_OK);
+
     put_header(&b, 3, 1, 0);
     put_tensor(&b, "t", 1, 8, 99, 0);
     put_data(&b, 32);
@@ -586,7 +616,8 @@ static void check_converted(const char *gguf_path, const uint8_t *ckpt, int has_
     float out[512];
     for (int i = 0; i < n; i++) {
         const ref_tensor *r = &ref[i];
-        uint32_t want = !r->rows ? GGML_F32 : r->cols % 32 && type != GGML_F32 ? GGML_F16 : type;
+        uint32_t want = !r->rows ? GGML_F32 : r->cols % ggml_block_elems(type) ? GGML_F16 : type;
+        uint64_t block = ggml_block_elems(want);
         const gguf_tensor *t = expect_tensor(f, r->name, want, r->rows ? 2 : 1, r->cols,
                                              r->rows ? r->rows : 1);
         uint64_t rows = r->rows ? r->rows : 1, row_bytes = t->n_bytes / rows;
@@ -594,12 +625,16 @@ static void check_converted(const char *gguf_path, const uint8_t *ckpt, int has_
             const float *x = w + r->offset + row * r->cols;
             lvk_dequantize_row(want, (const uint8_t *)t->data + row * row_bytes, out, r->cols);
             for (uint64_t c = 0; c < r->cols; c++) {
-                float amax = 0; /* of the element's 32-block */
-                for (uint64_t j = c / 32 * 32; j < c / 32 * 32 + 32 && j < r->cols; j++)
+                float amax = 0; /* of the element's block */
+                for (uint64_t j = c / block * block; j < c / block * block + block; j++)
                     amax = fmaxf(amax, fabsf(x[j]));
+                /* K-quants: half a step of a sub-block range up to 2 amax in 15
+                 * (Q4_K) or 62 (Q6_K) steps, plus the scales' rounding (test_quant.c) */
                 float tol = want == GGML_F32 ? 0
                           : want == GGML_F16 ? fabsf(x[c]) / 1024 + 1e-7f
-                          : want == GGML_Q8_0 ? amax / 127 : amax / 8 * 1.01f;
+                          : want == GGML_Q8_0 ? amax / 127
+                          : want == GGML_Q4_0 ? amax / 8 * 1.01f
+                          : want == GGML_Q4_K ? amax / 14 : amax / 60;
                 if (fabsf(out[c] - x[c]) > tol)
                     fail_msg("%s [%llu][%llu]: %g converted to %g (%s)", r->name,
                              (unsigned long long)row, (unsigned long long)c, x[c], out[c],
@@ -680,11 +715,35 @@ static void test_convert_quantized(void **state) {
     (void)state;
     uint64_t size;
     uint8_t *ckpt = read_all(CHECKPOINT, &size);
-    const uint32_t types[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0};
-    for (size_t i = 0; i < 3; i++) {
+    const uint32_t types[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const char *path = TMP("stories260K_q.gguf");
         assert_int_equal(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, path, types[i]), LVK_OK);
-        check_converted(path, ckpt, 1, types[i]); /* ffn_down (rows of 172) stays F16 */
+        check_converted(path, ckpt, 1, types[i]); /* ffn_down (rows of 172) stays F16; for K-quants every matrix */
+    }
+    free(ckpt);
+
+    /* a checkpoint 256 wide (FFN 512), without RoPE tables, takes K-quants in every matrix */
+    const int32_t hdr[7] = {256, 512, 1, 4, 2, 512, 16};
+    ref_tensor ref[64];
+    int n = checkpoint_layout(hdr, 0, ref);
+    uint64_t n_floats = ref[n - 1].offset + (ref[n - 1].rows ? ref[n - 1].rows : 1) * ref[n - 1].cols;
+    size = 28 + 4 * n_floats;
+    ckpt = malloc(size);
+    assert_non_null(ckpt);
+    memcpy(ckpt, hdr, 28);
+    float *w = (float *)(ckpt + 28);
+    uint64_t seed = 7;
+    for (uint64_t i = 0; i < n_floats; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        w[i] = (float)((seed >> 40) & 0xffffff) / 16777216.0f - 0.5f;
+    }
+    const char *bin = TMP("wide.bin");
+    write_all(bin, ckpt, size);
+    for (size_t i = 3; i < sizeof types / sizeof types[0]; i++) {
+        const char *path = TMP("wide_q.gguf");
+        assert_int_equal(lvk_convert_llama2c(bin, TOKENIZER, path, types[i]), LVK_OK);
+        check_converted(path, ckpt, 0, types[i]);
     }
     free(ckpt);
     expect_fail(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, TMP("x.gguf"), GGML_Q4_1),

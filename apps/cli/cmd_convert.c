@@ -7,11 +7,12 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type f32|f16|q8_0|q4_0]\n"
+    "usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type f32|f16|q8_0|q4_0|q4_k|q6_k]\n"
     "\n"
     "Converts a llama2.c checkpoint (.bin, run.c's format) and its tokenizer (.bin) into a\n"
     "LLaMA GGUF with the same tensors and vocabulary as llama.cpp's converter writes.\n"
-    "Norm weights stay f32; matrices get --type (default f32).\n";
+    "Norm weights stay f32; matrices get --type (default f32), or f16 where a row is not\n"
+    "a whole number of the type's blocks (32 weights, 256 for q4_k and q6_k).\n";
 
 int cmd_convert(int argc, char **argv) {
     const char *in[2] = {NULL, NULL}, *out = NULL, *type = "f32";
@@ -30,9 +31,10 @@ int cmd_convert(int argc, char **argv) {
     }
     if (n_in < 2 || !out) return cli_usage_error("convert", "needs CHECKPOINT, TOKENIZER and -o OUT");
     struct { const char *name; uint32_t type; } types[] = {
-        {"f32", GGML_F32}, {"f16", GGML_F16}, {"q8_0", GGML_Q8_0}, {"q4_0", GGML_Q4_0}};
+        {"f32", GGML_F32}, {"f16", GGML_F16}, {"q8_0", GGML_Q8_0}, {"q4_0", GGML_Q4_0},
+        {"q4_k", GGML_Q4_K}, {"q6_k", GGML_Q6_K}};
     int t = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++)
         if (!strcmp(type, types[i].name)) t = i;
     if (t < 0) return cli_usage_error("convert", "unknown --type '%s'", type);
     if (lvk_convert_llama2c(in[0], in[1], out, types[t].type) != LVK_OK) return cli_error("%s", lvk_last_error());

@@ -18,7 +18,7 @@
 synth_params synth_default_params(void) {
     return (synth_params){.n_layers = 2, .n_embd = 64, .n_heads = 4, .n_kv_heads = 2, .n_ff = 128,
                           .n_vocab = 300, .n_ctx = 128, .weight_type = GGML_F32, .tied = 1,
-                          .rope_base = 10000.0f, .seed = 1};
+                          .mixed_type = -1, .output_type = -1, .rope_base = 10000.0f, .seed = 1};
 }
 
 static uint64_t splitmix64(uint64_t *state) {
@@ -78,10 +78,14 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
     return LVK_OK;
 }
 
-/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix of `type`, or
+static uint32_t output_type(const synth_params *p) {
+    return p->output_type < 0 ? p->weight_type : (uint32_t)p->output_type;
+}
+
+/* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in `type`, or
  * (rows == 0) a norm vector in F32. Each has its own seed. */
 static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
-                             const char *name, uint32_t type, uint64_t rows, uint64_t cols) {
+                             const char *name, uint64_t rows, uint64_t cols, uint32_t type) {
     synth_tensor *t = &jobs[*index];
     uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
     (*index)++;
@@ -96,11 +100,11 @@ static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_pa
     uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab;
     uint64_t kv_dim = embd / p->n_heads * p->n_kv_heads, i = 0;
     uint32_t w = p->weight_type;
-    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", w, vocab, embd));
-    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", w, 0, embd));
-    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", w, vocab, embd));
+    LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd, w));
+    LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd, GGML_F32));
+    if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd, output_type(p)));
     for (int l = 0; l < p->n_layers; l++) {
-        uint32_t m = p->mixed_type && l % 2 ? p->mixed_type : w;
+        uint32_t m = p->mixed_type >= 0 && l % 2 ? (uint32_t)p->mixed_type : w;
         const struct { const char *name; uint32_t type; uint64_t rows, cols; } t[] = {
             {"attn_norm", w, 0, embd},   {"attn_q", w, embd, embd},      {"attn_k", w, kv_dim, embd},
             {"attn_v", m, kv_dim, embd}, {"attn_output", w, embd, embd}, {"ffn_norm", w, 0, embd},
@@ -109,7 +113,7 @@ static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_pa
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[k].name);
-            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].type, t[k].rows, t[k].cols));
+            LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols, t[k].type));
         }
     }
     return LVK_OK;
@@ -172,15 +176,21 @@ static lvk_status check_params(const synth_params *p) {
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: n_embd %d, n_heads %d, n_kv_heads %d do not give an even head size "
                         "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads);
-    for (int k = 0; k < 2; k++) {
-        uint32_t t = k ? p->mixed_type : p->weight_type;
-        if (k && !t) break;
-        if (t != GGML_F32 && t != GGML_F16 && t != GGML_Q8_0 && t != GGML_Q4_0)
-            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s is not f32, f16, q8_0 or q4_0",
-                            ggml_type_name(t));
-        if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
-            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
-                            ggml_type_name(t), ggml_block_elems(t));
+    uint32_t t = p->weight_type, o = output_type(p);
+    if (!lvk_type_supported(t) || !lvk_type_supported(o))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s or output type %s is not one LiteVK runs",
+                        ggml_type_name(t), ggml_type_name(o));
+    if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
+                        ggml_type_name(t), ggml_block_elems(t));
+    if (p->n_embd % ggml_block_elems(o))
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: output type %s needs n_embd a multiple of %u",
+                        ggml_type_name(o), ggml_block_elems(o));
+    if (p->mixed_type >= 0) {
+        uint32_t m = (uint32_t)p->mixed_type;
+        if (!lvk_type_supported(m) || p->n_embd % ggml_block_elems(m) || p->n_ff % ggml_block_elems(m))
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: mixed type %s does not fit n_embd and n_ff",
+                            ggml_type_name(m));
     }
     return LVK_OK;
 }

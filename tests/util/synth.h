@@ -9,15 +9,17 @@
 
 typedef struct synth_params {
     int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx;
-    uint32_t weight_type; /* GGML_F32, GGML_F16, GGML_Q8_0 or GGML_Q4_0, for the matrices */
-    uint32_t mixed_type;  /* 0, or the type of attn_v, ffn_up and ffn_down in odd blocks (as Q4_K_M mixes types) */
+    uint32_t weight_type; /* a type lvk_type_supported takes, for the matrices */
+    int64_t mixed_type;   /* -1, or the type of attn_v, ffn_up and ffn_down in odd blocks (as Q4_K_M mixes types) */
     int tied;             /* no output.weight: the embedding is the classifier */
+    int64_t output_type;  /* output.weight's type when not tied; -1: weight_type (mixes
+                           * such as Q4_K_M's Q6_K head on Q4_K matrices) */
     float rope_base;
     uint64_t seed;        /* same parameters and seed give the same file, byte for byte */
 } synth_params;
 
 /* A tiny model: 2 layers, 64 wide, 4 heads / 2 KV heads, ff 128, 300 tokens,
- * context 128, F32, tied, rope base 10000, seed 1. */
+ * context 128, F32, tied (output_type -1), rope base 10000, seed 1. */
 synth_params synth_default_params(void);
 
 /* Writes the model to `path`. Matrices are uniform in ±1/sqrt(row length),

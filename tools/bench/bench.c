@@ -5,6 +5,10 @@
  *   decode   tokens/s of random-weight TinyLlama-1.1B-shaped models through
  *            the public API, next to the bound the copy bandwidth sets
  *   default  the shipped stories260K model: API and plain-C reference tokens/s
+ *   overhead per-token cost of a model whose weights are negligible
+ *
+ * --compare sets the decode figures beside reference figures given on the
+ * command line (other runtimes' tokens/s), in one table.
  *
  * Figures go to stdout; progress and the time each part took go to stderr.
  * GPU times are host clock around vkQueueSubmit + wait, so they include the
@@ -17,11 +21,14 @@
 #include "synth.h"
 #include "vk_device.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +44,8 @@
 #define MV_MAX_COPIES 16
 #define DEFAULT_TOKENS 200   /* decode steps on stories260K, API and reference each */
 #define PROMPT "Once upon a time, there"
+#define PROMPT_TOKENS (8 * LVK_MAX_BATCH) /* BOS + PROMPT's tokens repeated: 8 full prompt passes */
+#define MAX_COLUMNS 4        /* --compare columns */
 
 static const char help[] =
     "usage: litevk-bench [options]\n"
@@ -44,23 +53,26 @@ static const char help[] =
     "Prints what the Vulkan device does, in figures, on stdout; progress and the\n"
     "time each part took go to stderr.\n"
     "\n"
-    "parts (all by default, in this order):\n"
+    "parts (all by default, in this order; with --compare, only those its keys need):\n"
     "  copy     memory bandwidth of a plain copy kernel, 96 MiB to 96 MiB (less where the\n"
     "           device's binding limit is lower), counting bytes read + written\n"
     "  matvec   the mat-vec kernel on an 11008 x 4096 matrix (LLaMA-7B FFN up), one column,\n"
     "           per weight type: weight bytes read per second (as stored in GGUF), weights\n"
     "           per second and the fraction of the copy bandwidth; each result is first\n"
     "           checked against the plain-C reference mat-vec\n"
-    "  decode   greedy decode tokens/s through the public API of random-weight models with\n"
-    "           TinyLlama-1.1B shapes, next to the bound the copy bandwidth sets (weight\n"
-    "           bytes per token / copy bandwidth). The models are written to --tmp on\n"
-    "           first use (f16: 2.2 GB) and reused after.\n"
-    "  default  assets/stories260K.gguf: 200 greedy tokens through the API and through\n"
-    "           the plain-C reference forward\n"
+    "  decode   random-weight models with TinyLlama-1.1B shapes through the public API:\n"
+    "           a 64-token prompt (prompt tokens/s; the runtime takes 8 prompt tokens per\n"
+    "           pass), then greedy decode tokens/s, next to the bound the copy bandwidth\n"
+    "           sets (weight bytes per token / copy bandwidth). The models are written to\n"
+    "           --tmp on first use (f16: 2.2 GB, q8_0: 1.2 GB, q4_0: 0.6 GB, f32: 4.4 GB)\n"
+    "           and reused after.\n"
+    "  default  assets/stories260K.gguf: the same 64-token prompt, then 200 greedy tokens\n"
+    "           through the API and through the plain-C reference forward\n"
     "  overhead per-token cost where the weights are negligible: a random model of 32\n"
     "           blocks 16 wide, 100 greedy tokens; time per token, per block and per\n"
     "           dispatch (what recording, submitting and kernel launches cost)\n"
     "matvec and decode also run copy: their figures are compared with it.\n"
+    "The prompt is BOS, then the tokens of \"" PROMPT "\" repeated to 64 tokens.\n"
     "\n"
     "options:\n"
     "  --only PART[,PART...]  run only these parts (repeatable)\n"
@@ -69,13 +81,55 @@ static const char help[] =
     "  --decode-tokens N      decode steps timed per model in decode (default 16)\n"
     "  --tmp DIR              directory of the decode models (default /tmp)\n"
     "  --clean                delete the decode models after use\n"
+    "  --compare LABEL:KEY=VALUE[,KEY=VALUE...]\n"
+    "                         after the parts, one table of decode tokens/s: LiteVK's, each\n"
+    "                         --compare's figures with LiteVK's ratio to them, e.g.\n"
+    "                         \"0.53 (2.4x)\" = LiteVK is 2.4 times faster, and the bound.\n"
+    "                         KEY: stories260K (the default part) or a weight type, f32,\n"
+    "                         f16, q8_0, q4_0 (the decode part's model of that type).\n"
+    "                         VALUE: tokens/s, a positive number, or a range such as 15-17,\n"
+    "                         shown as given and compared at its midpoint. Repeatable: one\n"
+    "                         column each, at most 4. Runs the parts the keys need (copy;\n"
+    "                         decode with the types named, and any --types; default),\n"
+    "                         besides any --only.\n"
     "  -h, --help             this text\n"
+    "\n"
+    "example (the README's comparison on lavapipe):\n"
+    "  litevk-bench --compare \"llama.cpp Vulkan:stories260K=37,f16=0.53,q8_0=0.56,q4_0=0.90\" \\\n"
+    "               --compare \"llama.cpp CPU 2 threads:stories260K=2709,f16=15-17,q8_0=21-27,q4_0=23-52\"\n"
+    "\n"
+    "exit status: 0 figures printed; 1 a part failed or a kernel computed wrong values;\n"
+    "2 usage error.\n"
     "\n"
     "environment: LITEVK_DEVICE=<index|name> picks the device; LITEVK_MATVEC_WG and\n"
     "LITEVK_MATVEC_ROWS override the mat-vec tuning; LITEVK_VALIDATE=1 enables the\n"
     "validation layer (slow: not for figures).\n";
 
+_Static_assert(PROMPT_TOKENS == 64, "--help says the prompt has 64 tokens, 8 per pass");
+
 enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16 };
+
+/* The models whose decode tokens/s --compare sets side by side: the default
+ * part's, then the decode part's, one per weight type. */
+enum { ROW_STORIES, ROW_F32, ROW_F16, ROW_Q8_0, ROW_Q4_0, N_ROWS };
+static const char *const row_keys[N_ROWS] = {"stories260K", "f32", "f16", "q8_0", "q4_0"};
+static const char *const row_names[N_ROWS] = {"stories260K F32", "TinyLlama-1.1B shapes F32",
+                                              "TinyLlama-1.1B shapes F16", "TinyLlama-1.1B shapes Q8_0",
+                                              "TinyLlama-1.1B shapes Q4_0"};
+static const uint32_t row_types[N_ROWS] = {GGML_F32, GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
+
+/* One --compare: reference figures, tokens/s, by row. */
+typedef struct ref_column {
+    char label[64];
+    char text[N_ROWS][24]; /* as given ("15-17"); "" where the column has no figure */
+    double value[N_ROWS];  /* the figure, a range's midpoint */
+} ref_column;
+
+/* LiteVK's figures for the --compare table; 0 where not measured. */
+typedef struct measured {
+    double tps[N_ROWS];   /* decode tokens/s */
+    double bound[N_ROWS]; /* copy bandwidth / weight bytes per token */
+} measured;
 
 typedef struct options {
     unsigned parts;
@@ -84,6 +138,8 @@ typedef struct options {
     long decode_tokens;
     const char *tmp;
     int clean;
+    ref_column columns[MAX_COLUMNS];
+    int n_columns;
 } options;
 
 static double now_s(void) {
@@ -436,12 +492,26 @@ static int load_progress(float fraction, void *user) {
 }
 
 typedef struct decode_result {
-    int32_t prompt[64];
+    int32_t prompt[PROMPT_TOKENS];
     int n_prompt, n_gen;
     double prompt_s, decode_s;
 } decode_result;
 
-/* Loads `path`, feeds PROMPT, then times n_gen greedy steps, each one forward pass. */
+/* PROMPT_TOKENS tokens on any vocabulary: BOS, then PROMPT's tokens over and
+ * over. PROMPT alone is 7 to 11 tokens, too few for prompt tokens/s to show
+ * what full passes of LVK_MAX_BATCH columns do. */
+static lvk_status make_prompt(const lvk_model *model, int32_t *out) {
+    int32_t text[PROMPT_TOKENS];
+    int n;
+    LVK_TRY(lvk_tokenize(model, PROMPT, 1, text, PROMPT_TOKENS, &n));
+    if (n > PROMPT_TOKENS) n = PROMPT_TOKENS;
+    if (n < 2) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "\"%s\" tokenizes to %d tokens", PROMPT, n);
+    out[0] = text[0];
+    for (int i = 1; i < PROMPT_TOKENS; i++) out[i] = text[1 + (i - 1) % (n - 1)];
+    return LVK_OK;
+}
+
+/* Loads `path`, feeds the prompt, then times n_gen greedy steps, each one forward pass. */
 static lvk_status api_decode(lvk_context *ctx, const char *path, int n_gen, decode_result *out) {
     lvk_model *model = NULL;
     lvk_session *session = NULL;
@@ -455,7 +525,8 @@ static lvk_status api_decode(lvk_context *ctx, const char *path, int n_gen, deco
     fprintf(stderr, " (%.1f s)\n", now_s() - t0);
     lvk_session_params sp = lvk_session_default_params(); /* greedy */
     if (s == LVK_OK) s = lvk_session_create(model, &sp, &session);
-    if (s == LVK_OK) s = lvk_tokenize(model, PROMPT, 1, out->prompt, 64, &out->n_prompt);
+    out->n_prompt = PROMPT_TOKENS;
+    if (s == LVK_OK) s = make_prompt(model, out->prompt);
     if (s == LVK_OK && out->n_prompt + n_gen > lvk_session_n_ctx(session))
         s = lvk_fail(LVK_ERR_CONTEXT_FULL, "%d prompt + %d decode tokens pass the context of %d", out->n_prompt,
                      n_gen, lvk_session_n_ctx(session));
@@ -498,12 +569,18 @@ static lvk_status ensure_model(const options *o, uint32_t type, char *path, size
     return LVK_OK;
 }
 
+/* The row of the --compare table that shows the decode model of `type`. */
+static int row_of_type(uint32_t type) {
+    for (int row = ROW_F32; row < N_ROWS; row++)
+        if (row_types[row] == type) return row;
+    return -1;
+}
+
 static lvk_status bench_decode(lvk_context *ctx, const options *o, const uint32_t *types, int n_types,
-                               double copy_gbps) {
+                               double copy_gbps, measured *m) {
     printf("decode: TinyLlama-1.1B shapes (22 layers, 2048 wide, 32 heads / 4 KV, ff 5632, vocab 32000), "
-           "random weights; greedy, %ld steps after the prompt\n", o->decode_tokens);
+           "random weights; greedy, %ld steps after a %d-token prompt\n", o->decode_tokens, PROMPT_TOKENS);
     printf("  type   MB/token  prompt tok/s  tokens/s      GB/s  bound tok/s  of bound\n");
-    int n_prompt = 0;
     for (int i = 0; i < n_types; i++) {
         char path[4096];
         double bytes;
@@ -515,16 +592,16 @@ static lvk_status bench_decode(lvk_context *ctx, const options *o, const uint32_
         if (s == LVK_ERR_OUT_OF_MEMORY) {
             printf("  %-5s %9.1f  not run: %s\n", ggml_type_name(types[i]), bytes / 1e6, lvk_last_error());
         } else if (s == LVK_OK) {
-            n_prompt = r.n_prompt;
             double tps = r.n_gen / r.decode_s, bound = copy_gbps * 1e9 / bytes;
+            int row = row_of_type(types[i]);
+            if (row >= 0) m->tps[row] = tps, m->bound[row] = bound;
             printf("  %-5s %9.1f %13.1f %9.3f %9.2f %12.2f %8.0f%%\n", ggml_type_name(types[i]), bytes / 1e6,
                    r.n_prompt / r.prompt_s, tps, bytes * tps / 1e9, bound, 100.0 * tps / bound);
         }
         if (o->clean && remove(path) == 0) fprintf(stderr, "bench: deleted %s\n", path);
         LVK_TRY(s == LVK_ERR_OUT_OF_MEMORY ? LVK_OK : s);
     }
-    printf("  (MB/token: weight bytes one step reads; bound = copy bandwidth / MB per token; "
-           "prompt of %d tokens)\n", n_prompt);
+    printf("  (MB/token: weight bytes one step reads; bound = copy bandwidth / MB per token)\n");
     return LVK_OK;
 }
 
@@ -575,29 +652,104 @@ static lvk_status reference_decode(const char *path, const decode_result *api, d
     return s;
 }
 
-static lvk_status bench_default(lvk_context *ctx) {
+static lvk_status bench_default(lvk_context *ctx, measured *m) {
     const char *path = LITEVK_ASSETS_DIR "/stories260K.gguf";
     decode_result r;
     double ref_s;
     LVK_TRY(api_decode(ctx, path, DEFAULT_TOKENS, &r));
     LVK_TRY(reference_decode(path, &r, &ref_s));
-    printf("default: stories260K, %d greedy tokens after a %d-token prompt: API %.1f tokens/s, "
-           "plain-C reference %.1f tokens/s\n", r.n_gen, r.n_prompt, r.n_gen / r.decode_s, r.n_gen / ref_s);
+    m->tps[ROW_STORIES] = r.n_gen / r.decode_s;
+    printf("default: stories260K, %d greedy tokens after a %d-token prompt (API %.1f prompt tokens/s): "
+           "API %.1f tokens/s, plain-C reference %.1f tokens/s\n", r.n_gen, r.n_prompt, r.n_prompt / r.prompt_s,
+           m->tps[ROW_STORIES], r.n_gen / ref_s);
     return LVK_OK;
+}
+
+/* ---- --compare: LiteVK beside reference figures ------------------------------------ */
+
+typedef char cell[64];
+
+/* Columns UTF-8 text takes on a terminal: continuation bytes take none. */
+static int text_width(const char *s) {
+    int w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* Tokens/s with 3 or more significant digits, no exponent. */
+static void format_rate(cell out, double tps) {
+    snprintf(out, sizeof(cell), tps >= 100 ? "%.0f" : tps >= 10 ? "%.1f" : "%.2f", tps);
+}
+
+/* A reference figure as given, with LiteVK's ratio to it: "0.53 (2.4x)". */
+static void format_ref(cell out, const char *text, double value, double tps) {
+    double ratio = tps / value;
+    if (!(tps > 0)) snprintf(out, sizeof(cell), "%s", text);
+    else snprintf(out, sizeof(cell), ratio >= 10 ? "%s (%.0fx)" : "%s (%.2gx)", text, ratio);
+}
+
+static int row_compared(const options *o, int row) {
+    for (int c = 0; c < o->n_columns; c++)
+        if (o->columns[c].text[row][0]) return 1;
+    return 0;
+}
+
+/* One row per model some --compare names: LiteVK's decode tokens/s, each
+ * column's figure with LiteVK's ratio to it, the bandwidth bound. */
+static void print_compare(const options *o, const measured *m) {
+    enum { MAX_CELLS = MAX_COLUMNS + 3 };
+    cell t[N_ROWS + 1][MAX_CELLS];
+    int n_cells = o->n_columns + 3, n_lines = 1, width[MAX_CELLS] = {0};
+    snprintf(t[0][0], sizeof(cell), "model");
+    snprintf(t[0][1], sizeof(cell), "LiteVK");
+    for (int c = 0; c < o->n_columns; c++) snprintf(t[0][2 + c], sizeof(cell), "%s", o->columns[c].label);
+    snprintf(t[0][n_cells - 1], sizeof(cell), "bound");
+    for (int row = 0; row < N_ROWS; row++) {
+        if (!row_compared(o, row)) continue;
+        cell *line = t[n_lines++];
+        snprintf(line[0], sizeof(cell), "%s", row_names[row]);
+        if (m->tps[row] > 0) format_rate(line[1], m->tps[row]);
+        else snprintf(line[1], sizeof(cell), "not run");
+        for (int c = 0; c < o->n_columns; c++) {
+            const ref_column *col = &o->columns[c];
+            if (col->text[row][0]) format_ref(line[2 + c], col->text[row], col->value[row], m->tps[row]);
+            else snprintf(line[2 + c], sizeof(cell), "\u2014");
+        }
+        if (m->bound[row] > 0) format_rate(line[n_cells - 1], m->bound[row]);
+        else snprintf(line[n_cells - 1], sizeof(cell), "\u2014");
+    }
+    for (int l = 0; l < n_lines; l++)
+        for (int c = 0; c < n_cells; c++)
+            if (text_width(t[l][c]) > width[c]) width[c] = text_width(t[l][c]);
+    printf("compare: decode tokens/s; (Nx) = LiteVK / the figure, a range at its midpoint\n");
+    for (int l = 0; l < n_lines; l++) {
+        for (int c = 0; c < n_cells; c++) {
+            int pad = width[c] - text_width(t[l][c]);
+            if (c == 0) printf("  %s%*s", t[l][c], pad, ""); /* the model: left-aligned, the figures right */
+            else printf("  %*s%s", pad, "", t[l][c]);
+        }
+        putchar('\n');
+    }
+    printf("  (bound = copy bandwidth / weight bytes per token; none for stories260K, whose weights fit in "
+           "cache)\n");
 }
 
 /* ---- options and main ------------------------------------------------------------- */
 
-static int usage_error(const char *fmt, const char *arg) {
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("litevk-bench: ", stderr);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
     fputs(" (see litevk-bench --help)\n", stderr);
+    va_end(ap);
     return 2;
 }
 
 /* Applies fn to each item of a comma list; stops at the first it rejects. */
 static int each_item(const char *list, int (*fn)(const char *item, options *o), options *o) {
     char buf[256];
+    if (strlen(list) >= sizeof buf) return usage_error("list too long (%zu bytes at most): '%s'", sizeof buf - 1, list);
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
         if (fn(item, o)) return 2;
@@ -626,13 +778,97 @@ static int add_type(const char *item, options *o) {
     return usage_error("--types: unknown type '%s' (f32, f16, q8_0, q4_0)", item);
 }
 
+/* A positive decimal number at s (1, 0.53, 2.5e3), up to the first character
+ * that is not part of it; no sign, inf, nan or hex. 0, or -1 where there is none. */
+static int parse_rate(const char *s, const char **end, double *v) {
+    if (!isdigit((unsigned char)*s) && *s != '.') return -1;
+    char *e;
+    *v = strtod(s, &e);
+    size_t plain = strspn(s, "0123456789.eE+-");
+    if (e == s || (size_t)(e - s) > plain || !isfinite(*v) || *v <= 0) return -1;
+    *end = e;
+    return 0;
+}
+
+/* "37" or a range "15-17" (an en dash too: "15–17"); *value: the number, or
+ * the range's midpoint. 0, or -1 where it is neither. */
+static int parse_figure(const char *s, double *value) {
+    const char *end;
+    double lo, hi;
+    if (parse_rate(s, &end, &lo)) return -1;
+    hi = lo;
+    size_t dash = *end == '-' ? 1 : !strncmp(end, "\u2013", 3) ? 3 : 0;
+    if (dash && (parse_rate(end + dash, &end, &hi) || hi < lo)) return -1;
+    if (*end) return -1;
+    *value = (lo + hi) / 2;
+    return 0;
+}
+
+/* KEY=VALUE of the last --compare. */
+static int add_figure(const char *item, options *o) {
+    ref_column *c = &o->columns[o->n_columns - 1];
+    const char *eq = strchr(item, '=');
+    if (!eq) return usage_error("--compare '%s': '%s' is not KEY=VALUE", c->label, item);
+    int key_len = (int)(eq - item), row = 0;
+    while (row < N_ROWS && !(strncasecmp(item, row_keys[row], key_len) == 0 && !row_keys[row][key_len])) row++;
+    if (row == N_ROWS)
+        return usage_error("--compare '%s': unknown key '%.*s' (stories260K, f32, f16, q8_0, q4_0)", c->label,
+                           key_len, item);
+    if (c->text[row][0]) return usage_error("--compare '%s': key '%s' given twice", c->label, row_keys[row]);
+    if (strlen(eq + 1) >= sizeof c->text[row] || parse_figure(eq + 1, &c->value[row]))
+        return usage_error("--compare '%s': %s=%s: expected tokens/s, a positive number (0.53) or a range (15-17)",
+                           c->label, row_keys[row], eq + 1);
+    snprintf(c->text[row], sizeof c->text[row], "%s", eq + 1);
+    return 0;
+}
+
+/* LABEL:KEY=VALUE,...: one column of the --compare table. LABEL ends at the
+ * last ':', so it may hold others. */
+static int add_compare(const char *arg, options *o) {
+    const char *colon = strrchr(arg, ':');
+    if (o->n_columns == MAX_COLUMNS) return usage_error("--compare: at most %d columns", MAX_COLUMNS);
+    if (!colon || colon == arg || !colon[1])
+        return usage_error("--compare expects LABEL:KEY=VALUE[,KEY=VALUE...], got '%s'", arg);
+    ref_column *c = &o->columns[o->n_columns++];
+    if ((size_t)(colon - arg) >= sizeof c->label)
+        return usage_error("--compare: label '%.*s' too long (%zu bytes at most)", (int)(colon - arg), arg,
+                           sizeof c->label - 1);
+    snprintf(c->label, sizeof c->label, "%.*s", (int)(colon - arg), arg);
+    return each_item(colon + 1, add_figure, o);
+}
+
+/* The parts the --compare keys need: default for stories260K, decode (and
+ * so copy) for a weight type. */
+static unsigned compare_parts(const options *o) {
+    unsigned parts = 0;
+    for (int row = 0; row < N_ROWS; row++)
+        if (row_compared(o, row)) parts |= row == ROW_STORIES ? PART_DEFAULT : PART_DECODE;
+    return parts;
+}
+
+/* The decode part's weight types: --types, then the types --compare names;
+ * f16, q8_0 and q4_0 where neither names any. Returns how many. */
+static int decode_types(const options *o, uint32_t types[4]) {
+    int n = 0;
+    for (int i = 0; i < o->n_types; i++) types[n++] = o->types[i];
+    for (int row = ROW_F32; row < N_ROWS; row++) {
+        int known = 0;
+        for (int i = 0; i < n; i++) known |= types[i] == row_types[row];
+        if (row_compared(o, row) && !known) types[n++] = row_types[row];
+    }
+    if (n) return n;
+    static const uint32_t fallback[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0};
+    memcpy(types, fallback, sizeof fallback);
+    return 3;
+}
+
 /* 0: run; -1: --help was printed; 2: usage error (already reported). */
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.decode_tokens = 16, .tmp = "/tmp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int takes_value = !strcmp(a, "--only") || !strcmp(a, "--types") || !strcmp(a, "--decode-tokens") ||
-                          !strcmp(a, "--tmp");
+                          !strcmp(a, "--tmp") || !strcmp(a, "--compare");
         if (takes_value && i + 1 >= argc) return usage_error("option %s needs a value", a);
         const char *v = takes_value ? argv[++i] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -651,11 +887,14 @@ static int parse(int argc, char **argv, options *o) {
             o->tmp = v;
         } else if (!strcmp(a, "--clean")) {
             o->clean = 1;
+        } else if (!strcmp(a, "--compare")) {
+            if (add_compare(v, o)) return 2;
         } else {
             return usage_error("unknown option '%s'", a);
         }
     }
-    if (!o->parts) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT | PART_OVERHEAD;
+    if (!o->parts && !o->n_columns) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT | PART_OVERHEAD;
+    o->parts |= compare_parts(o);
     return 0;
 }
 
@@ -689,8 +928,8 @@ int main(int argc, char **argv) {
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
     setvbuf(stdout, NULL, _IOLBF, 0); /* figures and stderr progress stay in order in a log */
-    static const uint32_t decode_types[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0};
     double copy_gbps = 0;
+    measured m = {0};
     int ok = 1;
     lvk_context *ctx = NULL;
     lvk_status s = LVK_OK;
@@ -705,13 +944,14 @@ int main(int argc, char **argv) {
     }
     if (s == LVK_OK && (o.parts & PART_DECODE)) {
         double t0 = now_s();
-        s = o.n_types ? bench_decode(ctx, &o, o.types, o.n_types, copy_gbps)
-                      : bench_decode(ctx, &o, decode_types, 3, copy_gbps);
+        uint32_t types[4];
+        int n_types = decode_types(&o, types);
+        s = bench_decode(ctx, &o, types, n_types, copy_gbps, &m);
         part_done("decode", t0);
     }
     if (s == LVK_OK && (o.parts & PART_DEFAULT)) {
         double t0 = now_s();
-        s = bench_default(ctx);
+        s = bench_default(ctx, &m);
         part_done("default", t0);
     }
     if (s == LVK_OK && (o.parts & PART_OVERHEAD)) {
@@ -720,6 +960,7 @@ int main(int argc, char **argv) {
         part_done("overhead", t0);
     }
     lvk_context_free(ctx);
+    if (s == LVK_OK && o.n_columns) print_compare(&o, &m);
     if (s != LVK_OK) {
         fprintf(stderr, "litevk-bench: %s\n", lvk_last_error());
         return 1;

@@ -64,7 +64,8 @@ static const char help[] =
     "           a 64-token prompt (prompt tokens/s; the runtime takes 8 prompt tokens per\n"
     "           pass), then greedy decode tokens/s, next to the bound the copy bandwidth\n"
     "           sets (weight bytes per token / copy bandwidth). The models are written to\n"
-    "           --tmp on first use (f16: 2.2 GB, q8_0: 1.2 GB, q4_0: 0.6 GB, f32: 4.4 GB)\n"
+    "           --tmp on first use (f16: 2.2 GB, q8_0: 1.2 GB, q4_0: 0.6 GB, q4_k: 0.6 GB,\n"
+    "           q6_k: 0.9 GB, f32: 4.4 GB)\n"
     "           and reused after.\n"
     "  default  assets/stories260K.gguf: the same 64-token prompt, then 200 greedy tokens\n"
     "           through the API and through the plain-C reference forward\n"
@@ -76,8 +77,9 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --only PART[,PART...]  run only these parts (repeatable)\n"
-    "  --types T[,T...]       weight types for matvec and decode: f32, f16, q8_0, q4_0\n"
-    "                         (default: all four for matvec, f16,q8_0,q4_0 for decode)\n"
+    "  --types T[,T...]       weight types for matvec and decode: f32, f16, q8_0, q4_0,\n"
+    "                         q4_k, q6_k (default: all six for matvec, f16,q8_0,q4_0 for\n"
+    "                         decode)\n"
     "  --decode-tokens N      decode steps timed per model in decode (default 16)\n"
     "  --tmp DIR              directory of the decode models (default /tmp)\n"
     "  --clean                delete the decode models after use\n"
@@ -86,7 +88,8 @@ static const char help[] =
     "                         --compare's figures with LiteVK's ratio to them, e.g.\n"
     "                         \"0.53 (2.4x)\" = LiteVK is 2.4 times faster, and the bound.\n"
     "                         KEY: stories260K (the default part) or a weight type, f32,\n"
-    "                         f16, q8_0, q4_0 (the decode part's model of that type).\n"
+    "                         f16, q8_0, q4_0, q4_k, q6_k (the decode part's model of that\n"
+    "                         type).\n"
     "                         VALUE: tokens/s, a positive number, or a range such as 15-17,\n"
     "                         shown as given and compared at its midpoint. Repeatable: one\n"
     "                         column each, at most 4. Runs the parts the keys need (copy;\n"
@@ -107,16 +110,21 @@ static const char help[] =
 
 _Static_assert(PROMPT_TOKENS == 64, "--help says the prompt has 64 tokens, 8 per pass");
 
+/* Every weight type the kernels take, in --types' default order for matvec. */
+static const uint32_t all_types[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
+#define N_TYPES 6
+
 enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16 };
 
 /* The models whose decode tokens/s --compare sets side by side: the default
  * part's, then the decode part's, one per weight type. */
-enum { ROW_STORIES, ROW_F32, ROW_F16, ROW_Q8_0, ROW_Q4_0, N_ROWS };
-static const char *const row_keys[N_ROWS] = {"stories260K", "f32", "f16", "q8_0", "q4_0"};
+enum { ROW_STORIES, ROW_F32, ROW_F16, ROW_Q8_0, ROW_Q4_0, ROW_Q4_K, ROW_Q6_K, N_ROWS };
+static const char *const row_keys[N_ROWS] = {"stories260K", "f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k"};
 static const char *const row_names[N_ROWS] = {"stories260K F32", "TinyLlama-1.1B shapes F32",
                                               "TinyLlama-1.1B shapes F16", "TinyLlama-1.1B shapes Q8_0",
-                                              "TinyLlama-1.1B shapes Q4_0"};
-static const uint32_t row_types[N_ROWS] = {GGML_F32, GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
+                                              "TinyLlama-1.1B shapes Q4_0", "TinyLlama-1.1B shapes Q4_K",
+                                              "TinyLlama-1.1B shapes Q6_K"};
+static const uint32_t row_types[N_ROWS] = {GGML_F32, GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
 
 /* One --compare: reference figures, tokens/s, by row. */
 typedef struct ref_column {
@@ -133,7 +141,7 @@ typedef struct measured {
 
 typedef struct options {
     unsigned parts;
-    uint32_t types[4];
+    uint32_t types[N_TYPES];
     int n_types; /* 0: each part's default types */
     long decode_tokens;
     const char *tmp;
@@ -767,15 +775,14 @@ static int add_part(const char *item, options *o) {
 }
 
 static int add_type(const char *item, options *o) {
-    static const uint32_t known[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(item, ggml_type_name(known[i]))) {
+    for (int i = 0; i < N_TYPES; i++)
+        if (!strcmp(item, ggml_type_name(all_types[i]))) {
             for (int k = 0; k < o->n_types; k++)
-                if (o->types[k] == known[i]) return 0;
-            o->types[o->n_types++] = known[i];
+                if (o->types[k] == all_types[i]) return 0;
+            o->types[o->n_types++] = all_types[i];
             return 0;
         }
-    return usage_error("--types: unknown type '%s' (f32, f16, q8_0, q4_0)", item);
+    return usage_error("--types: unknown type '%s' (f32, f16, q8_0, q4_0, q4_k, q6_k)", item);
 }
 
 /* A positive decimal number at s (1, 0.53, 2.5e3), up to the first character
@@ -812,7 +819,7 @@ static int add_figure(const char *item, options *o) {
     int key_len = (int)(eq - item), row = 0;
     while (row < N_ROWS && !(strncasecmp(item, row_keys[row], key_len) == 0 && !row_keys[row][key_len])) row++;
     if (row == N_ROWS)
-        return usage_error("--compare '%s': unknown key '%.*s' (stories260K, f32, f16, q8_0, q4_0)", c->label,
+        return usage_error("--compare '%s': unknown key '%.*s' (stories260K, f32, f16, q8_0, q4_0, q4_k, q6_k)", c->label,
                            key_len, item);
     if (c->text[row][0]) return usage_error("--compare '%s': key '%s' given twice", c->label, row_keys[row]);
     if (strlen(eq + 1) >= sizeof c->text[row] || parse_figure(eq + 1, &c->value[row]))
@@ -848,7 +855,7 @@ static unsigned compare_parts(const options *o) {
 
 /* The decode part's weight types: --types, then the types --compare names;
  * f16, q8_0 and q4_0 where neither names any. Returns how many. */
-static int decode_types(const options *o, uint32_t types[4]) {
+static int decode_types(const options *o, uint32_t types[N_TYPES]) {
     int n = 0;
     for (int i = 0; i < o->n_types; i++) types[n++] = o->types[i];
     for (int row = ROW_F32; row < N_ROWS; row++) {
@@ -902,7 +909,6 @@ static void part_done(const char *part, double t0) { fprintf(stderr, "bench: %s 
 
 /* The GPU kernels: copy (for its bandwidth) and mat-vec. */
 static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
-    static const uint32_t all_types[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0};
     bench_gpu g;
     lvk_status s = gpu_open(&g);
     if (s == LVK_OK) {
@@ -916,7 +922,7 @@ static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
     if (s == LVK_OK && (o->parts & PART_MATVEC)) {
         double t0 = now_s();
         s = o->n_types ? bench_matvec(&g, o->types, o->n_types, *copy_gbps, ok)
-                       : bench_matvec(&g, all_types, 4, *copy_gbps, ok);
+                       : bench_matvec(&g, all_types, N_TYPES, *copy_gbps, ok);
         part_done("matvec", t0);
     }
     gpu_close(&g); /* frees the device's memory before the API loads models */
@@ -944,7 +950,7 @@ int main(int argc, char **argv) {
     }
     if (s == LVK_OK && (o.parts & PART_DECODE)) {
         double t0 = now_s();
-        uint32_t types[4];
+        uint32_t types[N_TYPES];
         int n_types = decode_types(&o, types);
         s = bench_decode(ctx, &o, types, n_types, copy_gbps, &m);
         part_done("decode", t0);

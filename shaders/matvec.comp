@@ -9,9 +9,10 @@
 //         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u.
 // OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
-// One workgroup computes NR rows for every column, so each weight unit read
-// from memory serves all columns (batched prompt, deferred KV fill). Lanes
-// stride over the row's units; a subgroup reduction finishes each dot product.
+// One workgroup computes NR rows for every column, so each weight read from
+// memory serves all columns (batched prompt, deferred KV fill). Lanes stride
+// over the row's groups of units (weights.glsl); a subgroup reduction
+// finishes each dot product.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NR = 4;     // rows per workgroup
 layout(constant_id = 2) const uint NCOLS = 1;  // max token columns
@@ -91,24 +92,29 @@ void main() {
         }
     }
 
-    for (uint u = gl_LocalInvocationID.x; u < pc.units; u += gl_WorkGroupSize.x) {
-        const uint ia = unit_first_a(u) / 4u, ib = unit_first_b(u) / 4u;
-        vec4 xa[NCOLS], xb[NCOLS];
-        for (uint c = 0; c < NCOLS; c++) {
-            if (c < n_cols) {
-                xa[c] = x4[c * (pc.x_stride / 4u) + ia];
-                xb[c] = x4[c * (pc.x_stride / 4u) + ib];
-                if (NORM != 0u) {
-                    xa[c] = xa[c] * scale[c] * norm_w4[ia];
-                    xb[c] = xb[c] * scale[c] * norm_w4[ib];
+    for (uint gi = gl_LocalInvocationID.x; gi < pc.units / GROUP; gi += gl_WorkGroupSize.x) {
+        Group grp[NR];
+        for (uint i = 0; i < NR; i++) grp[i] = load_group(min(row0 + i, pc.rows - 1u), gi, pc.units, pc.scale_off);
+        for (uint j = 0; j < GROUP; j++) {
+            const uint u = gi * GROUP + j;
+            const uint ia = unit_first_a(u) / 4u, ib = unit_first_b(u) / 4u;
+            vec4 xa[NCOLS], xb[NCOLS];
+            for (uint c = 0; c < NCOLS; c++) {
+                if (c < n_cols) {
+                    xa[c] = x4[c * (pc.x_stride / 4u) + ia];
+                    xb[c] = x4[c * (pc.x_stride / 4u) + ib];
+                    if (NORM != 0u) {
+                        xa[c] = xa[c] * scale[c] * norm_w4[ia];
+                        xb[c] = xb[c] * scale[c] * norm_w4[ib];
+                    }
                 }
             }
-        }
-        for (uint i = 0; i < NR; i++) {
-            vec4 a, b;
-            load_unit(min(row0 + i, pc.rows - 1u), u, pc.units, pc.scale_off, a, b);
-            for (uint c = 0; c < NCOLS; c++)
-                if (c < n_cols) acc[i][c] += dot(a, xa[c]) + dot(b, xb[c]);
+            for (uint i = 0; i < NR; i++) {
+                vec4 a, b;
+                group_unit(grp[i], j, a, b);
+                for (uint c = 0; c < NCOLS; c++)
+                    if (c < n_cols) acc[i][c] += dot(a, xa[c]) + dot(b, xb[c]);
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 #version 450
 // bench_copy.comp — dst = src, 16 bytes per load and store: the plain streaming
-// copy litevk-bench measures the device's memory bandwidth with.
+// copy litevk-bench measures the device's memory bandwidth with. src is read
+// as the mat-vecs read weights (a uniform texel buffer, faster than a storage
+// buffer on lavapipe), so their fraction of the copy is a like-for-like figure.
 //
 // Each workgroup copies one contiguous chunk, its lanes side by side on
 // neighbouring uvec4s (coalesced). Contiguous chunks matter on lavapipe, where
@@ -11,13 +13,13 @@
 // recorder but not read here.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 1) readonly buffer Src { uvec4 src[]; };
-layout(binding = 2) writeonly buffer Dst { uvec4 dst[]; };
+layout(binding = 8) uniform usamplerBuffer src; // LVK_WEIGHT_BINDING, RGBA32UI
+layout(binding = 1) writeonly buffer Dst { uvec4 dst[]; };
 
 layout(push_constant) uniform Push { uint n; } pc; // uvec4s to copy
 
 void main() {
     const uint chunk = (pc.n + gl_NumWorkGroups.x - 1u) / gl_NumWorkGroups.x;
     const uint begin = gl_WorkGroupID.x * chunk, end = min(begin + chunk, pc.n);
-    for (uint i = begin + gl_LocalInvocationID.x; i < end; i += gl_WorkGroupSize.x) dst[i] = src[i];
+    for (uint i = begin + gl_LocalInvocationID.x; i < end; i += gl_WorkGroupSize.x) dst[i] = texelFetch(src, int(i));
 }

@@ -13,6 +13,7 @@
 
 #include "gguf.h"
 #include "quant.h"
+#include "synth.h"
 
 static void test_block_layouts(void **state) {
     (void)state;
@@ -126,22 +127,13 @@ static void test_q6_K_known_values(void **state) {
         if (got[e] != want[e]) fail_msg("q6_k element %d: %g, expected %g", e, got[e], want[e]);
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float uniform(uint64_t *state) { return (float)(splitmix64(state) >> 40) * (2.0f / (1 << 24)) - 1.0f; }
-
 #define N_BLOCKS 16
 
 /* Rows of N_BLOCKS super-blocks with the kinds of values weights take. */
 static void make_data(int kind, float *x) {
     uint64_t s = 1234 + (uint64_t)kind;
     for (int i = 0; i < N_BLOCKS * QK_K; i++) {
-        float u = uniform(&s);
+        float u = synth_uniform(&s);
         switch (kind) {
         case 0: x[i] = u; break;                                   /* uniform in [-1, 1) */
         case 1: x[i] = 1.0f + 0.5f * u; break;                     /* all positive: mins clamp to 0 */

@@ -21,17 +21,14 @@ synth_params synth_default_params(void) {
                           .mixed_type = -1, .output_type = -1, .rope_base = 10000.0f, .seed = 1};
 }
 
-static uint64_t splitmix64(uint64_t *state) {
+uint64_t synth_random(uint64_t *state) { /* splitmix64 */
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-/* uniform in [-1, 1) */
-static float uniform(uint64_t *state) {
-    return (float)(splitmix64(state) >> 40) * (2.0f / (1 << 24)) - 1.0f;
-}
+float synth_uniform(uint64_t *state) { return (float)(synth_random(state) >> 40) * (2.0f / (1 << 24)) - 1.0f; }
 
 void synth_token_text(uint32_t id, char *out, size_t size) {
     if (id < N_SPECIAL) {
@@ -71,7 +68,7 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
     if (!row) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
     uint64_t state = t->seed, row_bytes = n_bytes / t->rows;
     for (uint64_t r = 0; r < t->rows; r++) {
-        for (uint64_t c = 0; c < t->cols; c++) row[c] = t->center + t->scale * uniform(&state);
+        for (uint64_t c = 0; c < t->cols; c++) row[c] = t->center + t->scale * synth_uniform(&state);
         lvk_quantize_row(t->type, row, (uint8_t *)dst + r * row_bytes, t->cols);
     }
     free(row);
@@ -89,7 +86,7 @@ static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index
     synth_tensor *t = &jobs[*index];
     uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
     (*index)++;
-    *t = (synth_tensor){.seed = splitmix64(&state), .rows = rows ? rows : 1, .cols = cols,
+    *t = (synth_tensor){.seed = synth_random(&state), .rows = rows ? rows : 1, .cols = cols,
                         .type = rows ? type : GGML_F32, .center = rows ? 0.0f : 1.0f,
                         .scale = rows ? 1.0f / sqrtf((float)cols) : 0.1f};
     uint64_t ne[2] = {cols, rows};

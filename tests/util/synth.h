@@ -18,6 +18,10 @@ typedef struct synth_params {
     uint64_t seed;        /* same parameters and seed give the same file, byte for byte */
 } synth_params;
 
+/* Deterministic random numbers: 64 bits (splitmix64), and uniform in [-1, 1). */
+uint64_t synth_random(uint64_t *state);
+float synth_uniform(uint64_t *state);
+
 /* A tiny model: 2 layers, 64 wide, 4 heads / 2 KV heads, ff 128, 300 tokens,
  * context 128, F32, tied (output_type -1), rope base 10000, seed 1. */
 synth_params synth_default_params(void);

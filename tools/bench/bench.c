@@ -161,16 +161,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* uniform in [-1, 1) */
-static float uniform(uint64_t *state) { return (float)(splitmix64(state) >> 40) * (2.0f / (1 << 24)) - 1.0f; }
-
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 /* ---- the device, for the copy and mat-vec kernels --------------------------- */
@@ -369,7 +359,7 @@ static lvk_weight random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uin
     if (data && row) {
         float scale = 1.0f / sqrtf((float)cols);
         for (uint64_t r = 0; r < rows; r++) {
-            for (uint64_t c = 0; c < cols; c++) row[c] = scale * uniform(&seed);
+            for (uint64_t c = 0; c < cols; c++) row[c] = scale * synth_uniform(&seed);
             lvk_quantize_row(type, row, data + r * row_bytes, cols);
         }
         w.data = data;
@@ -417,7 +407,7 @@ static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbp
     vk_buffer xb, yb;
     lvk_status s = w.data && x && y && ref && row ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint64_t state = 42;
-    for (int i = 0; s == LVK_OK && i < MV_COLS; i++) x[i] = uniform(&state);
+    for (int i = 0; s == LVK_OK && i < MV_COLS; i++) x[i] = synth_uniform(&state);
     for (uint32_t c = 0; s == LVK_OK && c < n_copies; c++)
         s = gpu_matrix_upload(dev, &a, (const lvk_weight *[]){&w}, 1, 0, NULL, NULL, &m[c]);
     if (s == LVK_OK) s = vk_arena_alloc(&a, MV_COLS * sizeof *x, &xb); /* MV_COLS % 8 == 0: rows need no padding */

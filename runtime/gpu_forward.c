@@ -25,7 +25,7 @@ struct gpu_session {
     int n_ctx;
     lvk_exit_config exits;
     uint32_t x_stride, q_stride, hb_stride, vocab_stride; /* floats between token columns */
-    uint32_t n_partials, per_partial;
+    uint32_t head_workgroups;                              /* of the LM-head mat-vec, all parts */
     uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
     vk_arena arena, host_arena;
     vk_buffer params, decisions, taken, depth, logits_host; /* host visible */
@@ -82,8 +82,6 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
 
 static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
 static lvk_status begin(VkCommandBuffer cmd) {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     return vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
@@ -98,13 +96,28 @@ static void end(recorder *r) {
 /* ---- kernels ----------------------------------------------------------------- */
 
 /* What a mat-vec does with its rows (OUT in shaders/matvec.comp). */
-typedef enum { OUT_Y, OUT_QKV, OUT_SWIGLU } matvec_epilogue;
+typedef enum { OUT_Y, OUT_QKV, OUT_SWIGLU, OUT_HEAD } matvec_epilogue;
 
 typedef struct matvec_out {
     matvec_epilogue kind;
     const vk_buffer *y; /* OUT_QKV: q; the K/V caches of `layer` take the rest */
     uint32_t y_stride, accumulate;
+    uint32_t slot; /* OUT_HEAD: the decision's slot */
 } matvec_out;
+
+static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+/* Rows per workgroup of a mat-vec: the paired epilogues need an even count. */
+static uint32_t rows_per_workgroup(const gpu_tuning *t, matvec_epilogue kind) {
+    return kind == OUT_QKV || kind == OUT_SWIGLU ? (t->matvec_rows + 1) & ~1u : t->matvec_rows;
+}
+
+/* Workgroups of a mat-vec over all of W's parts. */
+static uint32_t matvec_workgroups(const gpu_matrix *W, uint32_t rows_per_wg) {
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < W->n_parts; p++) n += div_up(W->parts[p].rows, rows_per_wg);
+    return n;
+}
 
 /* Rows first_row.. of y = W x (or y += W x) for the columns that run block
  * `layer`, one dispatch per part of W that holds some of them; with `norm`, of
@@ -113,23 +126,27 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
                    uint32_t x_stride, matvec_out out, uint32_t layer) {
     gpu_session *s = r->s;
     const gpu_tuning *t = &s->g->tuning;
-    const uint32_t rows_per_wg = out.kind == OUT_Y ? t->matvec_rows : (t->matvec_rows + 1) & ~1u; /* pairs */
-    const int qkv = out.kind == OUT_QKV;
+    const uint32_t rows_per_wg = rows_per_workgroup(t, out.kind);
+    const int qkv = out.kind == OUT_QKV, head = out.kind == OUT_HEAD;
+    const uint32_t wg_total = matvec_workgroups(W, rows_per_wg);
+    uint32_t wg_first = 0;
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
         if (part->row_begin + part->rows <= first_row) continue;
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
         uint32_t spec[] = {t->matvec_wg, rows_per_wg, r->ncols, part->type, norm != NULL, out.kind};
-        struct { uint32_t u[10]; float eps; uint32_t q_rows, kv_dim, head_dim, rope_dim; } push = {
+        uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
+        struct { uint32_t u[10]; float eps; uint32_t q_rows, kv_dim, head_dim, rope_dim, slot, wg_first, wg_total; } push = {
             {part->rows, part->units, x_stride, out.y_stride, part->row_begin, part_first, part->scale_off,
              out.accumulate, layer, (uint32_t)s->hp->n_embd},
             s->hp->rms_eps, (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
-            (uint32_t)s->hp->rope_dim};
+            (uint32_t)s->hp->rope_dim, out.slot, wg_first, wg_total};
         const vk_buffer *bufs[] = {x, out.y, norm ? norm : x, /* unused bindings get x */
-                                   qkv ? &s->k_cache[layer] : x, qkv ? &s->v_cache[layer] : x,
+                                   qkv ? &s->k_cache[layer] : head ? &s->partials : x,
+                                   qkv ? &s->v_cache[layer] : head ? &s->decisions : x,
                                    qkv ? &s->rope_table : x};
-        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push,
-                 div_up(part->rows - part_first, rows_per_wg), 1);
+        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, groups, 1);
+        wg_first += groups;
     }
 }
 
@@ -177,41 +194,35 @@ static void block(recorder *r, uint32_t l) {
     const gpu_layer *L = &s->g->layers[l];
     /* xb = rmsnorm(x) * attn_norm, computed inside the mat-vec that reads it */
     matvec(r, &L->wqkv, 0, &L->attn_norm, &s->x, s->x_stride,                        /* q, K[pos], V[pos] = Wqkv xb, */
-           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0}, l);                         /* q and K rotated (RoPE) */
+           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);                         /* q and K rotated (RoPE) */
     barrier(r);
     attention(r, l);                                                                  /* att = softmax(q K^T) V */
     barrier(r);
-    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1}, l); /* x += Wo att */
+    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1, 0}, l); /* x += Wo att */
     barrier(r);
     const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vec */
     if (L->gate_up_interleaved) {
         matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = silu(Wg xb) * (Wu xb) */
-               (matvec_out){OUT_SWIGLU, &s->hb, s->hb_stride, 0}, l);
+               (matvec_out){OUT_SWIGLU, &s->hb, s->hb_stride, 0, 0}, l);
     } else {
         matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = [Wg xb; Wu xb] */
-               (matvec_out){OUT_Y, &s->hb, s->hb_stride, 0}, l);
+               (matvec_out){OUT_Y, &s->hb, s->hb_stride, 0, 0}, l);
         barrier(r);
         swiglu(r);                                                                    /* hb = silu(hb) * hb[n_ff..] */
     }
     barrier(r);
-    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1}, l); /* x += Wd hb */
+    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1, 0}, l); /* x += Wd hb */
     barrier(r);
 }
 
-/* An exit head (the final one too): the final norm and LM head on x, then the
- * reduction of column logits_col into decisions[slot] (slices, then the last
- * workgroup combines them). */
+/* An exit head (the final one too): the final norm and LM head on x, the
+ * logits of column logits_col reduced into decisions[slot] on the way out. */
 static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
     uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
     matvec(r, &g->output, 0, &g->output_norm, &s->x, s->x_stride,                       /* logits = Wout rmsnorm(x) */
-           (matvec_out){OUT_Y, &s->logits, s->vocab_stride, 0}, all);
-    barrier(r);
-    uint32_t push[] = {(uint32_t)s->hp->n_vocab, s->vocab_stride, s->per_partial, slot};
-    uint32_t spec[] = {g->tuning.reduce_wg};
-    const vk_buffer *bufs[] = {&s->logits, &s->partials, &s->decisions};
-    dispatch(r, "exit_reduce", spec, 1, NULL, bufs, 3, push, sizeof push, s->n_partials, 1); /* token, prob, second */
+           (matvec_out){OUT_HEAD, &s->logits, s->vocab_stride, 0, slot}, all);        /* token, prob, second */
     barrier(r);
 }
 
@@ -233,7 +244,7 @@ static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
     matvec(r, &L->wqkv, (uint32_t)s->hp->n_embd, &L->attn_norm, &s->x, s->x_stride, /* K[pos], V[pos] = Wkv rmsnorm(x) */
-           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0}, l);
+           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);
     barrier(r);
 }
 
@@ -391,12 +402,10 @@ static lvk_status session_init(gpu_session *s) {
     s->q_stride = s->x_stride;
     s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
     s->vocab_stride = pad8((uint32_t)hp->n_vocab);
-    s->per_partial = 1024;
-    while (div_up((uint32_t)hp->n_vocab, s->per_partial) > 256) s->per_partial *= 2;
-    s->n_partials = div_up((uint32_t)hp->n_vocab, s->per_partial);
+    s->head_workgroups = matvec_workgroups(&g->output, rows_per_workgroup(&g->tuning, OUT_HEAD));
 
     /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
-    uint32_t per_block, per_propagate, per_head = 1 + g->output.n_parts;
+    uint32_t per_block, per_propagate, per_head = g->output.n_parts;
     block_dispatches(g, &per_block, &per_propagate);
     s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
 
@@ -431,7 +440,7 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * hp->n_heads * ctx * 4, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(s->n_partials + 1) * 16, &s->partials)); /* + the count */
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(s->head_workgroups + 1) * 16, &s->partials)); /* + the count */
     for (int i = 0; i < 2; i++) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));

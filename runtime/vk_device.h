@@ -11,7 +11,7 @@
 
 #define LVK_MAX_BINDINGS 8       /* storage buffers in the one descriptor-set layout (bindings 0-7) */
 #define LVK_WEIGHT_BINDING 8     /* then two uniform texel buffers: a weight matrix as RGBA32UI and as R32UI */
-#define LVK_PUSH_CONSTANT_BYTES 64
+#define LVK_PUSH_CONSTANT_BYTES 128 /* the minimum every device has */
 #define LVK_MAX_SPEC 8
 
 typedef struct vk_pipeline_entry {

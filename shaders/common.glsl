@@ -35,6 +35,17 @@ float workgroup_sum(float v) {
     return total;
 }
 
+uint workgroup_min(uint v) {
+    v = subgroupMin(v);
+    if (gl_NumSubgroups == 1) return v;
+    barrier();
+    if (subgroupElect()) reduce_scratch[gl_SubgroupID] = uintBitsToFloat(v);
+    barrier();
+    uint m = floatBitsToUint(reduce_scratch[0]);
+    for (uint i = 1; i < gl_NumSubgroups; i++) m = min(m, floatBitsToUint(reduce_scratch[i]));
+    return m;
+}
+
 float workgroup_max(float v) {
     v = subgroupMax(v);
     if (gl_NumSubgroups == 1) return v;

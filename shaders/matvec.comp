@@ -6,7 +6,11 @@
 //   OUT   0: y (+)= W x (the residual add when `accumulate`);
 //         1: W = [Wq; Wk; Wv]: q rows go to y, k and v rows to the KV cache at
 //            the column's position, q and k rotated by RoPE on the way out;
-//         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u.
+//         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u;
+//         3: an exit head: y = the logits, and the decision the host reads back
+//            (argmax token, its softmax probability, the second-highest
+//            probability, the max logit) of column params.logits_col: every
+//            workgroup reduces its rows, the last to finish merges them.
 // OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
 // One workgroup computes NR rows for every column, so each weight read from
@@ -28,6 +32,11 @@ layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4],
 layout(binding = 4) writeonly buffer KCache { uint k_cache[]; }; // OUT 1: [n_ctx][kv_dim / 2] f16 pairs
 layout(binding = 5) writeonly buffer VCache { uint v_cache[]; };
 layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
+// OUT 3: per workgroup of all parts (max, argmax bits, sum of exp(l - max), second
+// largest), then a count of finished workgroups (back to 0 after the merge)
+layout(binding = 4) coherent buffer Partials { vec4 partials[]; };
+layout(binding = 4) coherent buffer Count { uint count_words[]; };
+layout(binding = 5) writeonly buffer Decisions { vec4 decisions[]; }; // (token bits, prob, second prob, max logit)
 
 layout(push_constant) uniform Push {
     uint rows;       // rows of this part of W
@@ -45,9 +54,42 @@ layout(push_constant) uniform Push {
     uint kv_dim;
     uint head_dim;
     uint rope_dim;   // leading dimensions of each head that RoPE rotates
+    uint slot;       // OUT 3: the decision's slot
+    uint wg_first;   // OUT 3: workgroups of the matrix's earlier parts
+    uint wg_total;   // OUT 3: workgroups of all its parts
 } pc;
 
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
+shared bool merges;
+
+// OUT 3, the last workgroup: the decision from every workgroup's partial.
+void merge_head() {
+    const uint lid = gl_LocalInvocationID.x;
+    float best = -3.0e38, best_second = -3.0e38, others = -3.0e38;
+    uint token = 0xffffffffu;
+    for (uint g = lid; g < pc.wg_total; g += gl_WorkGroupSize.x) { // ascending: ties keep the first
+        vec4 p = partials[g];
+        if (p.x > best) {
+            others = max(others, best);
+            best = p.x;
+            token = floatBitsToUint(p.y);
+            best_second = p.w;
+        } else {
+            others = max(others, p.x);
+        }
+    }
+    const float top = workgroup_max(best);
+    const uint arg = workgroup_min(best == top ? token : 0xffffffffu); // the smallest index among equals
+    const bool owner = best == top && token == arg;
+    const float second = workgroup_max(owner ? max(best_second, others) : max(best, others));
+    float sum = 0.0;
+    for (uint g = lid; g < pc.wg_total; g += gl_WorkGroupSize.x) sum += partials[g].z * exp(partials[g].x - top);
+    sum = workgroup_sum(sum);
+    if (lid == 0u) {
+        decisions[pc.slot] = vec4(uintBitsToFloat(arg), 1.0 / sum, exp(second - top) / sum, top);
+        count_words[4u * pc.wg_total] = 0u;
+    }
+}
 
 // OUT 1: the row pair (r, r+1) of column c, rotated when it is a RoPE pair of q or k.
 vec2 rope_pair(uint r, uint c, vec2 v) {
@@ -133,26 +175,51 @@ void main() {
                 acc[i][c] = s;
             }
     }
-    if (gl_LocalInvocationID.x != 0) return;
-    for (uint c = 0; c < n_cols; c++) {
-        if (!column_runs(c, pc.layer)) continue;
-        if (OUT == 0u) {
-            for (uint i = 0; i < NR; i++) {
-                if (row0 + i >= pc.rows) break;
-                const uint idx = c * pc.y_stride + pc.row_begin + row0 + i;
-                y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
-            }
-        } else {
-            for (uint i = 0; i < NR; i += 2u) {
-                if (row0 + i >= pc.rows) break; // parts hold whole pairs
-                const uint r = pc.row_begin + row0 + i;
-                const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
-                if (OUT == 1u) {
-                    store_qkv(r, c, rope_pair(r, c, v));
-                } else {
-                    y[c * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
+    if (gl_LocalInvocationID.x == 0) {
+        for (uint c = 0; c < n_cols; c++) {
+            if (!column_runs(c, pc.layer)) continue;
+            if (OUT == 0u || OUT == 3u) {
+                for (uint i = 0; i < NR; i++) {
+                    if (row0 + i >= pc.rows) break;
+                    const uint idx = c * pc.y_stride + pc.row_begin + row0 + i;
+                    y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
+                }
+            } else {
+                for (uint i = 0; i < NR; i += 2u) {
+                    if (row0 + i >= pc.rows) break; // parts hold whole pairs
+                    const uint r = pc.row_begin + row0 + i;
+                    const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
+                    if (OUT == 1u) {
+                        store_qkv(r, c, rope_pair(r, c, v));
+                    } else {
+                        y[c * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
+                    }
                 }
             }
         }
+        if (OUT == 3u) { // this workgroup's rows of column logits_col: max, first argmax, sum, second
+            float v[NR];
+            for (uint i = 0; i < NR; i++) {
+                v[i] = -3.0e38;
+                for (uint c = 0; c < NCOLS; c++)
+                    if (c == params.logits_col && row0 + i < pc.rows) v[i] = acc[i][c]; // selects, no indexed array
+            }
+            float m = -3.0e38, m2 = -3.0e38;
+            uint arg = 0xffffffffu;
+            for (uint i = 0; i < NR; i++) {
+                if (v[i] > m) { m2 = m; m = v[i]; arg = pc.row_begin + row0 + i; }
+                else m2 = max(m2, v[i]);
+            }
+            float sum = 0.0;
+            for (uint i = 0; i < NR; i++) sum += exp(v[i] - m);
+            partials[pc.wg_first + gl_WorkGroupID.x] = vec4(m, uintBitsToFloat(arg), sum, m2);
+            memoryBarrierBuffer();
+            merges = atomicAdd(count_words[4u * pc.wg_total], 1u) == pc.wg_total - 1u;
+        }
     }
+    if (OUT != 3u) return;
+    barrier();
+    if (!merges) return;
+    memoryBarrierBuffer();
+    merge_head();
 }

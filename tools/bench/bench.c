@@ -386,7 +386,7 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
         uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, part->type, 0, 0}; /* no norm; y = W x */
-        uint32_t push[15] = {part->rows, part->units, W->cols, W->rows, part->row_begin, 0, part->scale_off};
+        uint32_t push[18] = {part->rows, part->units, W->cols, W->rows, part->row_begin, 0, part->scale_off};
         const vk_buffer *bufs[] = {j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 3-6 unused here */
         vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }
@@ -622,7 +622,7 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
     LVK_TRY(s);
     /* per block: q/k/v (RMSNorm fused in), 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the
      * head's 3 (LM head with the final norm fused in, two reduction stages) */
-    const int per_block = 5, dispatches = p.n_layers * per_block + 3; /* runtime/gpu_forward.c: block(), embed, head */
+    const int per_block = 5, dispatches = p.n_layers * per_block + 2; /* runtime/gpu_forward.c: block(), embed, head */
     double us = r.decode_s / r.n_gen * 1e6;
     printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
            "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,

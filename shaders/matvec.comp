@@ -141,6 +141,7 @@ void main() {
             const uint u = gi * GROUP + j;
             const uint ia = unit_first_a(u) / 4u, ib = unit_first_b(u) / 4u;
             vec4 xa[NCOLS], xb[NCOLS];
+            vec2 xsum[NCOLS]; // sums of xa and xb: the offsets (m) of K-quant weights apply to them
             for (uint c = 0; c < NCOLS; c++) {
                 if (c < n_cols) {
                     xa[c] = x4[c * (pc.x_stride / 4u) + ia];
@@ -149,13 +150,19 @@ void main() {
                         xa[c] = xa[c] * scale[c] * norm_w4[ia];
                         xb[c] = xb[c] * scale[c] * norm_w4[ib];
                     }
+                    if (WEIGHT_OFFSETS) xsum[c] = vec2(dot(xa[c], vec4(1.0)), dot(xb[c], vec4(1.0)));
                 }
             }
             for (uint i = 0; i < NR; i++) {
-                vec4 a, b;
-                group_unit(grp[i], j, a, b);
+                const Unit w = group_unit(grp[i], j);
                 for (uint c = 0; c < NCOLS; c++)
-                    if (c < n_cols) acc[i][c] += dot(a, xa[c]) + dot(b, xb[c]);
+                    if (c < n_cols) {
+                        // sum (s q - m) x = s (q . x) - m sum(x), per half
+                        const vec2 d = vec2(dot(w.a, xa[c]), dot(w.b, xb[c]));
+                        if (WEIGHT_OFFSETS) acc[i][c] += dot(w.s, d) - dot(w.m, xsum[c]);
+                        else if (WEIGHT_SCALES) acc[i][c] += dot(w.s, d);
+                        else acc[i][c] += d.x + d.y;
+                    }
             }
         }
     }

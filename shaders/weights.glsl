@@ -29,6 +29,8 @@ const uint GROUP = WTYPE == T_F32 || WTYPE == T_F16 ? 1u : WTYPE == T_Q8_0 || WT
 // Per SPAN units (8 SPAN elements) `a` takes the first half, `b` the second: the ggml nibble orders.
 const uint SPAN = WTYPE == T_Q4_0 ? 4u : WTYPE == T_Q4_K ? 8u : WTYPE == T_Q6_K ? 16u : 1u;
 const uint K_SCALE_WORDS = 5u; // per 256-block of q4_k / q6_k
+const bool WEIGHT_SCALES = GROUP > 1u;     // quantised: a unit's weights are s * raw (- m)
+const bool WEIGHT_OFFSETS = WTYPE == T_Q4_K; // and have an offset m
 
 // The matrix is bound twice, as uniform texel buffers (LVK_WEIGHT_BINDING):
 // on llvmpipe a texel fetch is 1.2-1.8x faster than a storage-buffer load.
@@ -102,41 +104,59 @@ Group load_group(uint row, uint group, uint units, uint scale_off) {
     return g;
 }
 
-// Unit j of a group: `a` holds elements unit_first_a.., `b` unit_first_b..
-void group_unit(Group g, uint j, out vec4 a, out vec4 b) {
+// Unit j of a group as raw values and the affine map that makes them weights:
+// weight = s * raw - m, with (s.x, m.x) for the elements of `a` and (s.y, m.y)
+// for those of `b` (elements unit_first_a.. and unit_first_b..). The mat-vec
+// applies s and m once per dot product rather than once per weight.
+struct Unit {
+    vec4 a, b;
+    vec2 s, m;
+};
+
+Unit group_unit(Group g, uint j) {
+    Unit u;
+    u.s = vec2(1.0);
+    u.m = vec2(0.0);
     if (WTYPE == T_F32) {
-        a = uintBitsToFloat(g.q[0]);
-        b = uintBitsToFloat(g.q[1]);
+        u.a = uintBitsToFloat(g.q[0]);
+        u.b = uintBitsToFloat(g.q[1]);
     } else if (WTYPE == T_F16) {
-        a = vec4(unpackHalf2x16(g.q[0].x), unpackHalf2x16(g.q[0].y));
-        b = vec4(unpackHalf2x16(g.q[0].z), unpackHalf2x16(g.q[0].w));
+        u.a = vec4(unpackHalf2x16(g.q[0].x), unpackHalf2x16(g.q[0].y));
+        u.b = vec4(unpackHalf2x16(g.q[0].z), unpackHalf2x16(g.q[0].w));
     } else if (WTYPE == T_Q8_0) {
         uvec4 h = j < 2u ? g.q[0] : g.q[1];
         bool second = (j & 1u) != 0u;
-        a = g.s.x * unpack_signed_x4(second ? h.z : h.x, 8u);
-        b = g.s.x * unpack_signed_x4(second ? h.w : h.y, 8u);
+        u.a = unpack_signed_x4(second ? h.z : h.x, 8u);
+        u.b = unpack_signed_x4(second ? h.w : h.y, 8u);
+        u.s = g.s.xx;
     } else if (WTYPE == T_Q4_0) {
         uint w = word_of(g.q[0], g.q[0], j);
-        a = g.s.x * (nibbles(w) - 8.0);
-        b = g.s.x * (nibbles(w >> 4) - 8.0);
+        u.a = nibbles(w) - 8.0; // (q - 8) * d, as ggml rounds it
+        u.b = nibbles(w >> 4) - 8.0;
+        u.s = g.s.xx;
     } else if (WTYPE == T_Q4_K) {
         uint w = word_of(g.q[0], g.q[1], j);
-        a = g.s.x * nibbles(w) - g.s.z;
-        b = g.s.y * nibbles(w >> 4) - g.s.w;
+        u.a = nibbles(w);
+        u.b = nibbles(w >> 4);
+        u.s = g.s.xy;
+        u.m = g.s.zw;
     } else { // T_Q6_K
         uint lo = word_of(g.q[0], g.q[1], j), hi = word_of(g.q[2], g.q[3], j);
         // 6-bit quants per byte with the top bit flipped: read as signed, q - 32
         uint qa = ((lo & 0x0f0f0f0fu) | ((hi & 0x03030303u) << 4)) ^ 0x20202020u;
         uint qb = (((lo >> 4) & 0x0f0f0f0fu) | (hi & 0x30303030u)) ^ 0x20202020u;
-        vec2 sc = j < 4u ? g.s.xy : g.s.zw;
-        a = sc.x * unpack_signed_x4(qa, 6u);
-        b = sc.y * unpack_signed_x4(qb, 6u);
+        u.a = unpack_signed_x4(qa, 6u);
+        u.b = unpack_signed_x4(qb, 6u);
+        u.s = j < 4u ? g.s.xy : g.s.zw;
     }
+    return u;
 }
 
 // Unit `unit` of `row` alone (the embedding lookup).
 void load_unit(uint row, uint unit, uint units, uint scale_off, out vec4 a, out vec4 b) {
-    group_unit(load_group(row, unit / GROUP, units, scale_off), unit % GROUP, a, b);
+    Unit u = group_unit(load_group(row, unit / GROUP, units, scale_off), unit % GROUP);
+    a = u.s.x * u.a - u.m.x;
+    b = u.s.y * u.b - u.m.y;
 }
 
 // Index (within the row) of the first element of `a` and of `b`.

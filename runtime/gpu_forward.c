@@ -136,11 +136,10 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
         uint32_t spec[] = {t->matvec_wg, rows_per_wg, r->ncols, part->type, norm != NULL, out.kind};
         uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
-        struct { uint32_t u[10]; float eps; uint32_t q_rows, kv_dim, head_dim, rope_dim, slot, wg_first, wg_total; } push = {
-            {part->rows, part->units, x_stride, out.y_stride, part->row_begin, part_first, part->scale_off,
-             out.accumulate, layer, (uint32_t)s->hp->n_embd},
-            s->hp->rms_eps, (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
-            (uint32_t)s->hp->rope_dim, out.slot, wg_first, wg_total};
+        gpu_matvec_push push = {part->rows, part->units, x_stride, out.y_stride, part->row_begin, part_first,
+                                part->scale_off, out.accumulate, layer, (uint32_t)s->hp->n_embd, s->hp->rms_eps,
+                                (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
+                                (uint32_t)s->hp->rope_dim, out.slot, wg_first, wg_total};
         const vk_buffer *bufs[] = {x, out.y, norm ? norm : x, /* unused bindings get x */
                                    qkv ? &s->k_cache[layer] : head ? &s->partials : x,
                                    qkv ? &s->v_cache[layer] : head ? &s->decisions : x,

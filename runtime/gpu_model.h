@@ -59,6 +59,15 @@ typedef struct gpu_model {
     int n_layers;
 } gpu_model;
 
+/* The push constants of shaders/matvec.comp (its Push block, field for field). */
+typedef struct gpu_matvec_push {
+    uint32_t rows, units, x_stride, y_stride, row_begin, first_row, scale_off, accumulate, layer, norm_n;
+    float norm_eps;
+    uint32_t q_rows, kv_dim, head_dim, rope_dim; /* OUT 1 */
+    uint32_t slot, wg_first, wg_total;           /* OUT 3 */
+} gpu_matvec_push;
+_Static_assert(sizeof(gpu_matvec_push) <= LVK_PUSH_CONSTANT_BYTES, "matvec push constants fit the layout");
+
 gpu_tuning gpu_tuning_for(const vk_device *dev);
 /* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);

@@ -140,10 +140,10 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
 
     const float eps = 1e-5f;
     uint32_t spec[] = {g.tuning.matvec_wg, g.tuning.matvec_rows, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
-    uint32_t push[18] = {rows, units_of(type, cols), x_stride, y_stride, 0, 0, scale_off, accumulate, 0, cols, 0};
-    memcpy(&push[10], &eps, 4); /* shaders/matvec.comp Push */
+    gpu_matvec_push push = {.rows = rows, .units = units_of(type, cols), .x_stride = x_stride, .y_stride = y_stride,
+                            .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
     const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X}; /* bindings 4-6 are unused with OUT 0 */
-    vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, push, sizeof push,
+    vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, &push, sizeof push,
                        (rows + g.tuning.matvec_rows - 1) / g.tuning.matvec_rows, 1);
     run_submit(&g);
 

@@ -386,9 +386,10 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
         uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, part->type, 0, 0}; /* no norm; y = W x */
-        uint32_t push[18] = {part->rows, part->units, W->cols, W->rows, part->row_begin, 0, part->scale_off};
+        gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = W->cols, .y_stride = W->rows,
+                                .row_begin = part->row_begin, .scale_off = part->scale_off};
         const vk_buffer *bufs[] = {j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 3-6 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
+        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
     }
 }
 

@@ -5,6 +5,7 @@
 #include "status.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -408,6 +409,25 @@ static lvk_status session_init(gpu_session *s) {
     block_dispatches(g, &per_block, &per_propagate);
     s->max_slots = g->tok_embd.n_parts + n_layers * (per_block + per_propagate) + (LVK_MAX_EXITS + 1) * (per_head + 1);
 
+    /* The buffers that grow with the context, checked against the device's
+     * limits before any is made: one layer's K (and V) cache in f16 and the
+     * attention scores of a batch must each fit one binding, and all of
+     * them, with the RoPE table, the device's memory. */
+    const uint32_t half = (uint32_t)hp->rope_dim / 2;
+    const VkDeviceSize kv_layer_bytes = (VkDeviceSize)ctx * kv_dim * 2,
+                       scores_bytes = (VkDeviceSize)B * hp->n_heads * ctx * 4,
+                       rope_bytes = (VkDeviceSize)ctx * half * 8;
+    const VkDeviceSize widest = kv_layer_bytes > scores_bytes ? kv_layer_bytes : scores_bytes;
+    if (widest > dev->max_storage_range)
+        return lvk_fail(LVK_ERR_UNSUPPORTED,
+                        "a context of %u tokens needs %.1f MiB buffers, the device binds at most %.1f MiB: "
+                        "use a context of at most %llu tokens",
+                        ctx, widest / 1048576.0, dev->max_storage_range / 1048576.0,
+                        (unsigned long long)(dev->max_storage_range / (widest / ctx)));
+    char what[64];
+    snprintf(what, sizeof what, "a context of %u tokens", ctx);
+    LVK_TRY(vk_device_check_memory(dev, 2 * n_layers * kv_layer_bytes + scores_bytes + rope_bytes, what));
+
     vk_arena_init(&s->arena, dev, 0);
     vk_arena_init(&s->host_arena, dev, 1);
     LVK_TRY(vk_arena_alloc(&s->host_arena, sizeof(gpu_params), &s->params));
@@ -419,7 +439,6 @@ static lvk_status session_init(gpu_session *s) {
     memset(s->depth.mapped, 0, (size_t)ctx * 4);
 
     /* cos/sin of every (position, pair), computed exactly as the reference does */
-    uint32_t half = (uint32_t)hp->rope_dim / 2;
     float *table = malloc((size_t)ctx * half * 2 * sizeof(float));
     if (!table) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t p = 0; p < ctx; p++)
@@ -428,8 +447,8 @@ static lvk_status session_init(gpu_session *s) {
             table[(p * half + i) * 2] = cosf((float)p * freq);
             table[(p * half + i) * 2 + 1] = sinf((float)p * freq);
         }
-    lvk_status st = alloc_zeroed(s, (VkDeviceSize)ctx * half * 8, &s->rope_table);
-    if (st == LVK_OK) st = vk_buffer_write(dev, &s->rope_table, 0, table, (VkDeviceSize)ctx * half * 8);
+    lvk_status st = alloc_zeroed(s, rope_bytes, &s->rope_table);
+    if (st == LVK_OK) st = vk_buffer_write(dev, &s->rope_table, 0, table, rope_bytes);
     free(table);
     LVK_TRY(st);
 
@@ -437,7 +456,7 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * hp->n_heads * ctx * 4, &s->scores));
+    LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(s->head_workgroups + 1) * 16, &s->partials)); /* + the count */
     for (int i = 0; i < 2; i++) {
@@ -448,8 +467,8 @@ static lvk_status session_init(gpu_session *s) {
     s->v_cache = calloc(n_layers, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l < n_layers; l++) { /* f16 */
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 2, &s->k_cache[l]));
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 2, &s->v_cache[l]));
+        LVK_TRY(alloc_zeroed(s, kv_layer_bytes, &s->k_cache[l]));
+        LVK_TRY(alloc_zeroed(s, kv_layer_bytes, &s->v_cache[l]));
     }
     s->shares_at = B * (uint32_t)hp->n_heads;
     uint32_t splits = g->tuning.attn_splits;

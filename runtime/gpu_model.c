@@ -283,12 +283,7 @@ static uint64_t model_bytes(const lvk_host_model *m) {
 lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progress_fn progress,
                             void *user, gpu_model **out) {
     uint64_t total = model_bytes(m);
-    /* A CPU device (lavapipe) allocates from system memory; its reported
-     * heap is a nominal figure, so only a real GPU is held to it. */
-    int cpu_device = !strcmp(dev->info.type, "cpu");
-    if (!cpu_device && dev->info.device_local_bytes && total > dev->info.device_local_bytes)
-        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "the model needs %.2f GiB of weights, the device has %.2f GiB",
-                        total / 1073741824.0, dev->info.device_local_bytes / 1073741824.0);
+    LVK_TRY(vk_device_check_memory(dev, total, "the model"));
     gpu_model *g = calloc(1, sizeof *g);
     if (!g) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     g->dev = dev;

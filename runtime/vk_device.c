@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GIB (1024ull * 1024 * 1024)
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -33,6 +34,21 @@ lvk_status vk_check(VkResult r, const char *what) {
                        ? LVK_ERR_OUT_OF_MEMORY
                        : LVK_ERR_DEVICE;
     return lvk_fail(s, "%s failed: %s (VkResult %d)", what, vk_result_name(r), (int)r);
+}
+
+lvk_status vk_device_check_memory(vk_device *dev, uint64_t bytes, const char *what) {
+    uint64_t total = dev->info.device_local_bytes;
+    if (!strcmp(dev->info.type, "cpu")) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+        if (pages <= 0 || page <= 0) return LVK_OK; /* unknown: let the allocation tell */
+        total = (uint64_t)pages * (uint64_t)page;
+    }
+    uint64_t used = atomic_load(&dev->allocated), left = used < total ? total - used : 0;
+    if (total == 0 || bytes <= left) return LVK_OK;
+    const double gib = 1073741824.0;
+    return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "%s needs %.2f GiB, the device has %.2f GiB free of %.2f GiB%s", what,
+                    bytes / gib, left / gib, total / gib,
+                    strcmp(dev->info.type, "cpu") ? "" : " (a CPU device: the machine's memory)");
 }
 
 /* ---- instance ------------------------------------------------------------ */
@@ -343,6 +359,7 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
         }
         a->last_size = block;
         a->total_bytes += block;
+        atomic_fetch_add(&dev->allocated, block);
         offset = 0;
     }
     LVK_TRY(vk_check(vkBindBufferMemory(dev->device, buf, a->blocks[a->n_blocks - 1], offset),
@@ -358,6 +375,7 @@ void vk_arena_free(vk_arena *a) {
     if (!a->dev) return;
     for (uint32_t i = 0; i < a->n_buffers; i++) vkDestroyBuffer(a->dev->device, a->buffers[i], NULL);
     for (uint32_t i = 0; i < a->n_blocks; i++) vkFreeMemory(a->dev->device, a->blocks[i], NULL);
+    atomic_fetch_sub(&a->dev->allocated, a->total_bytes);
     free(a->buffers);
     free(a->blocks);
     free(a->block_maps);

@@ -33,6 +33,7 @@ typedef struct vk_device {
     VkQueue queue;
     uint32_t queue_family;
     mtx_t queue_lock;          /* vkQueueSubmit needs the queue externally synchronised */
+    atomic_uint_least64_t allocated; /* bytes of VkDeviceMemory all arenas hold (vk_device_check_memory) */
 
     uint64_t max_storage_range; /* largest range one descriptor may bind */
     uint64_t max_texels;        /* most texels one buffer view may hold */
@@ -56,6 +57,13 @@ lvk_status vk_list_devices(lvk_device_info *out, int capacity, int *count, int *
 lvk_status vk_device_create(vk_device **out, const char *selector, int validate);
 void vk_device_free(vk_device *dev);
 lvk_status vk_check(VkResult r, const char *what);
+/* Fails with "WHAT needs X GiB, the device has Y GiB free of Z GiB" when
+ * `bytes` more would not fit: checked before allocating, so the error is
+ * clear instead of a failed allocation halfway (or, on a CPU device, the
+ * machine swapping). A GPU's memory is its device-local heaps; a CPU
+ * device (lavapipe) allocates from system memory, so it is the machine's
+ * physical memory. */
+lvk_status vk_device_check_memory(vk_device *dev, uint64_t bytes, const char *what);
 
 /* A buffer bound to a slice of an arena block. `mapped` is non-NULL when the
  * memory is host visible. */

@@ -1,5 +1,6 @@
 /* gpu_forward.c — the LLaMA forward pass as a list of dispatches, in model
  * order, with exit heads after the exit blocks (see gpu_forward.h). */
+#include "alloc.h"
 #include "gpu_forward.h"
 #include "quant.h"
 #include "status.h"
@@ -254,7 +255,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     const int n_layers = s->hp->n_layers;
     const int gpu_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_GPU;
     const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
-    uint32_t *plan = calloc(PLAN_COUNTS + s->max_slots, 16);
+    uint32_t *plan = lvk_calloc(PLAN_COUNTS + s->max_slots, 16);
     if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     recorder r = {{s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK}, s, ncols, exits, pass, 0, 0, plan, 0};
     r.vk.status = begin(r.vk.cmd);
@@ -278,7 +279,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     }
     head(&r, (uint32_t)exits->n_exits);                                         /* the final block's head */
 
-    uint32_t *layer_slot = calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
+    uint32_t *layer_slot = lvk_calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
     if (!layer_slot) r.vk.status = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint32_t first_prop = r.n_slots;
     if (gpu_mode && exits->kv_fill == LVK_KV_PROPAGATE && layer_slot)
@@ -296,8 +297,8 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
         }
         r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(PLAN_COUNTS + r.n_slots) * 16);
     }
-    free(layer_slot);
-    free(plan);
+    lvk_free(layer_slot);
+    lvk_free(plan);
     return r.vk.status;
 }
 
@@ -420,7 +421,7 @@ static lvk_status session_init(gpu_session *s) {
 
     /* cos/sin of every (position, pair), computed exactly as the reference does */
     uint32_t half = (uint32_t)hp->rope_dim / 2;
-    float *table = malloc((size_t)ctx * half * 2 * sizeof(float));
+    float *table = lvk_malloc((size_t)ctx * half * 2 * sizeof(float));
     if (!table) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t p = 0; p < ctx; p++)
         for (uint32_t i = 0; i < half; i++) {
@@ -430,7 +431,7 @@ static lvk_status session_init(gpu_session *s) {
         }
     lvk_status st = alloc_zeroed(s, (VkDeviceSize)ctx * half * 8, &s->rope_table);
     if (st == LVK_OK) st = vk_buffer_write(dev, &s->rope_table, 0, table, (VkDeviceSize)ctx * half * 8);
-    free(table);
+    lvk_free(table);
     LVK_TRY(st);
 
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
@@ -444,8 +445,8 @@ static lvk_status session_init(gpu_session *s) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
     }
-    s->k_cache = calloc(n_layers, sizeof *s->k_cache);
-    s->v_cache = calloc(n_layers, sizeof *s->v_cache);
+    s->k_cache = lvk_calloc(n_layers, sizeof *s->k_cache);
+    s->v_cache = lvk_calloc(n_layers, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l < n_layers; l++) { /* f16 */
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)ctx * kv_dim * 2, &s->k_cache[l]));
@@ -497,7 +498,7 @@ static lvk_exit_config active_exits(const lvk_exit_config *requested) {
 
 lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, const lvk_exit_config *exits,
                               gpu_session **out) {
-    gpu_session *s = calloc(1, sizeof *s);
+    gpu_session *s = lvk_calloc(1, sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->dev = g->dev;
     s->g = g;
@@ -521,9 +522,9 @@ void gpu_session_free(gpu_session *s) {
     if (s->descriptors) vkDestroyDescriptorPool(d, s->descriptors, NULL);
     vk_arena_free(&s->arena);
     vk_arena_free(&s->host_arena);
-    free(s->k_cache);
-    free(s->v_cache);
-    free(s);
+    lvk_free(s->k_cache);
+    lvk_free(s->v_cache);
+    lvk_free(s);
 }
 
 void gpu_session_reset(gpu_session *s) {
@@ -697,7 +698,7 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
     if (layer < 0 || layer >= s->hp->n_layers || n_pos < 0 || n_pos > s->n_ctx)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_read_kv: block %d, %d positions", layer, n_pos);
     size_t n = (size_t)n_pos * hp_kv_dim(s->hp);
-    uint16_t *half = malloc(n * 2 + 2);
+    uint16_t *half = lvk_malloc(n * 2 + 2);
     if (!half) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = LVK_OK;
     for (int which = 0; which < 2 && st == LVK_OK; which++) {
@@ -705,7 +706,7 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
         st = vk_buffer_read(s->dev, which ? &s->v_cache[layer] : &s->k_cache[layer], 0, half, n * 2);
         for (size_t i = 0; st == LVK_OK && i < n; i++) out[i] = lvk_f16_to_f32(half[i]);
     }
-    free(half);
+    lvk_free(half);
     return st;
 }
 

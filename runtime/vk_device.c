@@ -1,4 +1,5 @@
 /* vk_device.c — Vulkan instance, device choice, memory and pipelines. */
+#include "alloc.h"
 #include "vk_device.h"
 #include "shaders_spirv.h"
 #include "status.h"
@@ -65,12 +66,12 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityF
 static int layer_available(const char *name) {
     uint32_t n = 0;
     vkEnumerateInstanceLayerProperties(&n, NULL);
-    VkLayerProperties *props = calloc(n ? n : 1, sizeof *props);
+    VkLayerProperties *props = lvk_calloc(n ? n : 1, sizeof *props);
     if (!props) return 0;
     vkEnumerateInstanceLayerProperties(&n, props);
     int found = 0;
     for (uint32_t i = 0; i < n; i++) found |= strcmp(props[i].layerName, name) == 0;
-    free(props);
+    lvk_free(props);
     return found;
 }
 
@@ -289,7 +290,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem) {
     if (need <= *cap) return 1;
     uint32_t n = *cap ? *cap * 2 : 16;
     while (n < need) n *= 2;
-    void *p = realloc(*arr, n * elem);
+    void *p = lvk_realloc(*arr, n * elem);
     if (!p) return 0;
     *arr = p;
     *cap = n;
@@ -326,9 +327,11 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
          * limits happy and avoid one huge allocation failing on fragmentation. */
         VkDeviceSize block = req.size > a->dev->max_alloc / 4 ? req.size : a->dev->max_alloc / 4;
         if (block > dev->max_alloc) block = dev->max_alloc;
-        if (!grow((void **)&a->blocks, &a->cap_blocks, a->n_blocks + 1, sizeof(VkDeviceMemory)) ||
-            !(a->block_maps = realloc(a->block_maps, a->cap_blocks * sizeof(uint8_t *))))
+        if (!grow((void **)&a->blocks, &a->cap_blocks, a->n_blocks + 1, sizeof(VkDeviceMemory)))
             return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        uint8_t **maps = lvk_realloc(a->block_maps, a->cap_blocks * sizeof *maps); /* on failure the old stay ours */
+        if (!maps) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        a->block_maps = maps;
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                    .allocationSize = block,
                                    .memoryTypeIndex = a->mem_type};
@@ -358,9 +361,9 @@ void vk_arena_free(vk_arena *a) {
     if (!a->dev) return;
     for (uint32_t i = 0; i < a->n_buffers; i++) vkDestroyBuffer(a->dev->device, a->buffers[i], NULL);
     for (uint32_t i = 0; i < a->n_blocks; i++) vkFreeMemory(a->dev->device, a->blocks[i], NULL);
-    free(a->buffers);
-    free(a->blocks);
-    free(a->block_maps);
+    lvk_free(a->buffers);
+    lvk_free(a->blocks);
+    lvk_free(a->block_maps);
     memset(a, 0, sizeof *a);
 }
 
@@ -619,7 +622,7 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
 }
 
 lvk_status vk_device_create(vk_device **out, const char *selector, int validate) {
-    vk_device *dev = calloc(1, sizeof *dev);
+    vk_device *dev = lvk_calloc(1, sizeof *dev);
     if (!dev) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     mtx_init(&dev->queue_lock, mtx_plain);
     mtx_init(&dev->pipeline_lock, mtx_plain);
@@ -644,8 +647,8 @@ void vk_device_free(vk_device *dev) {
     }
     if (dev->messenger) vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
     if (dev->instance) vkDestroyInstance(dev->instance, NULL);
-    free(dev->pipelines);
+    lvk_free(dev->pipelines);
     mtx_destroy(&dev->queue_lock);
     mtx_destroy(&dev->pipeline_lock);
-    free(dev);
+    lvk_free(dev);
 }

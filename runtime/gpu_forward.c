@@ -83,15 +83,15 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
 
 static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
-static lvk_status begin(VkCommandBuffer cmd) {
+static lvk_status begin(vk_device *dev, VkCommandBuffer cmd) {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    return vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    return VK_CALL(dev, vkBeginCommandBuffer, cmd, &bi);
 }
 
 /* Ends the command buffer being recorded, its results visible to the host. */
 static void end(recorder *r) {
     vk_record_barrier_host(&r->vk);
-    if (r->vk.status == LVK_OK) r->vk.status = vk_check(vkEndCommandBuffer(r->vk.cmd), "vkEndCommandBuffer");
+    if (r->vk.status == LVK_OK) r->vk.status = VK_CALL(r->vk.dev, vkEndCommandBuffer, r->vk.cmd);
 }
 
 /* ---- kernels ----------------------------------------------------------------- */
@@ -258,7 +258,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     uint32_t *plan = lvk_calloc(PLAN_COUNTS + s->max_slots, 16);
     if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     recorder r = {{s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK}, s, ncols, exits, pass, 0, 0, plan, 0};
-    r.vk.status = begin(r.vk.cmd);
+    r.vk.status = begin(s->dev, r.vk.cmd);
     pass->n_cmds = fence_mode ? (uint32_t)exits->n_exits + 1 : 1;
 
     embed(&r);                                                                  /* x = embedding rows */
@@ -272,7 +272,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
             if (fence_mode) {                                                   /* the host decides here */
                 end(&r);
                 r.vk.cmd = pass->cmds[k + 1];
-                if (r.vk.status == LVK_OK) r.vk.status = begin(r.vk.cmd);
+                if (r.vk.status == LVK_OK) r.vk.status = begin(s->dev, r.vk.cmd);
             }
             k++;
         }
@@ -305,7 +305,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
 /* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
 static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
     recorder r = {{s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK}, s, 1, exits, NULL, 0, 0, NULL, 0};
-    r.vk.status = begin(r.vk.cmd);
+    r.vk.status = begin(s->dev, r.vk.cmd);
     for (int l = exits->layers[k]; l < s->hp->n_layers; l++) propagate_kv(&r, (uint32_t)l);
     end(&r);
     return r.vk.status;
@@ -313,7 +313,7 @@ static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config 
 
 static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
     VkCommandBuffer cmd = s->copy_logits[col];
-    LVK_TRY(begin(cmd));
+    LVK_TRY(begin(s->dev, cmd));
     VkDeviceSize bytes = (VkDeviceSize)s->vocab_stride * 4;
     VkBufferCopy region = {col * bytes, 0, bytes};
     vkCmdCopyBuffer(cmd, s->logits.buffer, s->logits_host.buffer, 1, &region);
@@ -324,8 +324,8 @@ static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
 
 /* (Re-)records every pass for the session's exit configuration. */
 static lvk_status record_all(gpu_session *s) {
-    LVK_TRY(vk_check(vkResetCommandPool(s->dev->device, s->pool, 0), "vkResetCommandPool"));
-    LVK_TRY(vk_check(vkResetDescriptorPool(s->dev->device, s->descriptors, 0), "vkResetDescriptorPool"));
+    LVK_TRY(VK_CALL(s->dev, vkResetCommandPool, s->dev->device, s->pool, 0));
+    LVK_TRY(VK_CALL(s->dev, vkResetDescriptorPool, s->dev->device, s->descriptors, 0));
     static const lvk_exit_config full_depth = {0};
     LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &full_depth));
     LVK_TRY(record_pass(s, &s->decode[0], 1, &s->exits));
@@ -354,9 +354,8 @@ static lvk_status host_memory_sync(gpu_session *s, int to_device) {
     for (uint32_t i = 0; i < s->host_arena.n_blocks; i++) {
         VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
                                  .memory = s->host_arena.blocks[i], .offset = 0, .size = VK_WHOLE_SIZE};
-        LVK_TRY(vk_check(to_device ? vkFlushMappedMemoryRanges(s->dev->device, 1, &r)
-                                   : vkInvalidateMappedMemoryRanges(s->dev->device, 1, &r),
-                         "vkFlush/InvalidateMappedMemoryRanges"));
+        LVK_TRY(to_device ? VK_CALL(s->dev, vkFlushMappedMemoryRanges, s->dev->device, 1, &r)
+                          : VK_CALL(s->dev, vkInvalidateMappedMemoryRanges, s->dev->device, 1, &r));
     }
     return LVK_OK;
 }
@@ -462,20 +461,20 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
-    LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &s->pool), "vkCreateCommandPool"));
+    LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
     enum { PER_PASS = LVK_MAX_EXITS + 1, N_CMDS = 3 * PER_PASS + LVK_MAX_EXITS + LVK_MAX_BATCH };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                        .commandBufferCount = N_CMDS};
-    LVK_TRY(vk_check(vkAllocateCommandBuffers(dev->device, &cai, cmds), "vkAllocateCommandBuffers"));
+    LVK_TRY(VK_CALL(dev, vkAllocateCommandBuffers, dev->device, &cai, cmds));
     memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
     memcpy(s->decode[0].cmds, cmds + PER_PASS, sizeof s->decode[0].cmds);
     memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
     memcpy(s->propagate, cmds + 3 * PER_PASS, sizeof s->propagate);
     memcpy(s->copy_logits, cmds + 3 * PER_PASS + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    LVK_TRY(vk_check(vkCreateFence(dev->device, &fi, NULL, &s->fence), "vkCreateFence"));
+    LVK_TRY(VK_CALL(dev, vkCreateFence, dev->device, &fi, NULL, &s->fence));
     LVK_TRY(record_all(s));
     return warm_up(s);
 }
@@ -517,9 +516,9 @@ lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_c
 void gpu_session_free(gpu_session *s) {
     if (!s) return;
     VkDevice d = s->dev->device;
-    if (s->fence) vkDestroyFence(d, s->fence, NULL);
-    if (s->pool) vkDestroyCommandPool(d, s->pool, NULL);
-    if (s->descriptors) vkDestroyDescriptorPool(d, s->descriptors, NULL);
+    if (s->fence) VK_DESTROY(vkDestroyFence, d, s->fence, NULL);
+    if (s->pool) VK_DESTROY(vkDestroyCommandPool, d, s->pool, NULL);
+    if (s->descriptors) VK_DESTROY(vkDestroyDescriptorPool, d, s->descriptors, NULL);
     vk_arena_free(&s->arena);
     vk_arena_free(&s->host_arena);
     lvk_free(s->k_cache);

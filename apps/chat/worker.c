@@ -129,6 +129,19 @@ static int load_progress(float fraction, void *user) {
     return atomic_load(&w->quit);
 }
 
+/* A load that failed: its message goes to the window. After a device error
+ * the context may be lost for good: when no model uses it, it goes, and the
+ * next load makes a new one. Returns 0. */
+static int load_failed(worker *w, lvk_status st, char *path_copy) {
+    push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+    if (st == LVK_ERR_DEVICE && !w->model) {
+        lvk_context_free(w->ctx);
+        w->ctx = NULL;
+    }
+    free(path_copy);
+    return 0;
+}
+
 /* Loads a model and its session; 0 when that failed (an EV_LOAD_FAILED says why). */
 static int load(worker *w, const char *path) {
     char *copy = strdup(path);
@@ -149,11 +162,8 @@ static int load(worker *w, const char *path) {
     mp.progress = load_progress;
     mp.progress_user = w;
     lvk_model *model;
-    if (lvk_model_load(w->ctx, path, &mp, &model) != LVK_OK) {
-        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
-        free(copy);
-        return 0;
-    }
+    lvk_status st = lvk_model_load(w->ctx, path, &mp, &model);
+    if (st != LVK_OK) return load_failed(w, st, copy);
     lvk_exit_config exits;
     lvk_model_info info;
     lvk_model_get_info(model, &info);
@@ -169,11 +179,9 @@ static int load(worker *w, const char *path) {
     lvk_session_params sp = w->cfg.params;
     sp.exits = &exits;
     lvk_session *session;
-    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
-        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+    if ((st = lvk_session_create(model, &sp, &session)) != LVK_OK) {
         lvk_model_free(model);
-        free(copy);
-        return 0;
+        return load_failed(w, st, copy);
     }
     lvk_session_free(w->session);
     lvk_model_free(w->model);

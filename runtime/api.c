@@ -1,4 +1,5 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
+#include "alloc.h"
 #include "exit_config.h"
 #include "gpu_forward.h"
 #include "sampler.h"
@@ -55,11 +56,11 @@ lvk_status lvk_context_create(const lvk_context_params *params, lvk_context **ou
     const char *device = p.device ? p.device : getenv("LITEVK_DEVICE");
     const char *validate = getenv("LITEVK_VALIDATE");
     int want_validation = p.validate || (validate && validate[0] && strcmp(validate, "0") != 0);
-    lvk_context *ctx = calloc(1, sizeof *ctx);
+    lvk_context *ctx = lvk_calloc(1, sizeof *ctx);
     if (!ctx) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status s = vk_device_create(&ctx->dev, device, want_validation);
     if (s != LVK_OK) {
-        free(ctx);
+        lvk_free(ctx);
         return s;
     }
     *out = ctx;
@@ -69,7 +70,7 @@ lvk_status lvk_context_create(const lvk_context_params *params, lvk_context **ou
 void lvk_context_free(lvk_context *ctx) {
     if (!ctx) return;
     vk_device_free(ctx->dev);
-    free(ctx);
+    lvk_free(ctx);
 }
 
 lvk_status lvk_context_device(const lvk_context *ctx, lvk_device_info *out) {
@@ -92,7 +93,7 @@ lvk_model_params lvk_model_default_params(void) {
 lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_params *params, lvk_model **out) {
     CHECK_ARG(ctx && path && out, "lvk_model_load: NULL argument");
     lvk_model_params p = params ? *params : lvk_model_default_params();
-    lvk_model *m = calloc(1, sizeof *m);
+    lvk_model *m = lvk_calloc(1, sizeof *m);
     if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
     lvk_status s = host_model_open(path, &m->host);
@@ -118,7 +119,7 @@ void lvk_model_free(lvk_model *m) {
     if (!m) return;
     gpu_model_free(m->gpu);
     host_model_free(m->host);
-    free(m);
+    lvk_free(m);
 }
 
 lvk_status lvk_model_get_info(const lvk_model *m, lvk_model_info *out) {
@@ -202,13 +203,13 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     if (n_ctx > hp->n_ctx_train)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
                         hp->n_ctx_train);
-    lvk_session *s = calloc(1, sizeof *s);
+    lvk_session *s = lvk_calloc(1, sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->model = m;
     s->n_ctx = n_ctx;
     s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
-    s->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
     if (!s->logits || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);
@@ -225,8 +226,8 @@ void lvk_session_free(lvk_session *s) {
     if (!s) return;
     gpu_session_free(s->gpu);
     sampler_free(&s->sampler);
-    free(s->logits);
-    free(s);
+    lvk_free(s->logits);
+    lvk_free(s);
 }
 
 /* Runs one token with early exit: the pass that chooses the next token. */
@@ -282,11 +283,11 @@ lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     int bos = add_bos && s->n_past == 0;
     LVK_TRY(tokenizer_encode(tok, text, strlen(text), bos, NULL, 0, &n));
     if (n == 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "nothing to feed: the prompt is empty");
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    int32_t *ids = lvk_malloc((size_t)n * sizeof *ids);
     if (!ids) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = tokenizer_encode(tok, text, strlen(text), bos, ids, n, &n);
     if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n);
-    free(ids);
+    lvk_free(ids);
     return st;
 }
 

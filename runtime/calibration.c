@@ -1,4 +1,5 @@
 /* calibration.c — threshold rules for early exits (see calibration.h). */
+#include "alloc.h"
 #include "calibration.h"
 #include "status.h"
 
@@ -18,7 +19,7 @@ static int by_confidence(const void *a, const void *b) {
  * confidence > t are not empty and agree at a rate >= target; 1 if none. */
 static lvk_status agreement_threshold(double target, const float *confidence,
                                       const uint8_t *agrees, size_t n, float *out) {
-    token *s = malloc(n * sizeof *s);
+    token *s = lvk_malloc(n * sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory sorting %zu calibration tokens", n);
     uint64_t accepted = n, agreeing = 0;
     for (size_t i = 0; i < n; i++) {
@@ -43,7 +44,7 @@ static lvk_status agreement_threshold(double target, const float *confidence,
         }
         t = s[pos].confidence; /* the next candidate: the smallest confidence above t */
     }
-    free(s);
+    lvk_free(s);
     return LVK_OK;
 }
 

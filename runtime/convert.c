@@ -3,6 +3,7 @@
  * The checkpoint is memory-mapped and each tensor is converted only when the
  * writer asks for it, so memory use is one tensor, not the model.
  */
+#include "alloc.h"
 #include "convert.h"
 #include "mapped_file.h"
 #include "gguf.h"
@@ -110,10 +111,10 @@ typedef struct vocab_data {
 } vocab_data;
 
 static void vocab_free(vocab_data *v) {
-    free(v->texts);
-    free(v->arena);
-    free(v->scores);
-    free(v->types);
+    lvk_free(v->texts);
+    lvk_free(v->arena);
+    lvk_free(v->scores);
+    lvk_free(v->types);
 }
 
 /* "<0xNN>": llama.cpp gives these the byte type */
@@ -149,10 +150,10 @@ static lvk_status read_vocab(const lvk_mapped_file *m, const char *path, int32_t
         return lvk_fail(LVK_ERR_FORMAT, "'%s' has %llu tokens but the checkpoint's vocab_size is %d",
                         path, (unsigned long long)count, n_vocab);
 
-    v->texts = malloc(count * sizeof *v->texts);
-    v->arena = malloc(text_bytes + sizeof "<unk>" + sizeof "<s>" + sizeof "</s>");
-    v->scores = malloc(count * sizeof *v->scores);
-    v->types = malloc(count * sizeof *v->types);
+    v->texts = lvk_malloc(count * sizeof *v->texts);
+    v->arena = lvk_malloc(text_bytes + sizeof "<unk>" + sizeof "<s>" + sizeof "</s>");
+    v->scores = lvk_malloc(count * sizeof *v->scores);
+    v->types = lvk_malloc(count * sizeof *v->types);
     if (!v->texts || !v->arena || !v->scores || !v->types)
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory reading '%s'", path);
     char *out = v->arena;
@@ -294,7 +295,7 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
     if (s == LVK_OK) s = lvk_map_file(tokenizer_path, &tok);
     if (s == LVK_OK) s = read_vocab(&tok, tokenizer_path, abs(c.vocab_size), &v);
     if (s == LVK_OK) {
-        jobs = calloc(3 + 9 * (size_t)c.n_layers, sizeof *jobs);
+        jobs = lvk_calloc(3 + 9 * (size_t)c.n_layers, sizeof *jobs);
         if (!jobs) s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", checkpoint_path);
     }
     if (s == LVK_OK && (lvk_mapped_is(&ckpt, out_path) || lvk_mapped_is(&tok, out_path)))
@@ -307,7 +308,7 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
     if (s == LVK_OK) s = add_tensors(g, jobs, &c, &w, out_type);
     if (s == LVK_OK) s = gguf_writer_write(g, out_path);
     gguf_writer_free(g);
-    free(jobs);
+    lvk_free(jobs);
     vocab_free(&v);
     lvk_unmap_file(&tok);
     lvk_unmap_file(&ckpt);

@@ -1,5 +1,6 @@
 /* exit_config.c — early-exit configurations: checking, parsing, defaults, and
  * the litevk.* keys of a GGUF file. */
+#include "alloc.h"
 #include "exit_config.h"
 #include "gguf_write.h"
 #include "status.h"
@@ -300,7 +301,7 @@ static lvk_status copy_model(const gguf_file *f, gguf_writer *w, const lvk_exit_
         char *k;
         LVK_TRY(dup_str(key, &k));
         lvk_status s = gguf_writer_add_value(w, k, &f->kv[i].value);
-        free(k);
+        lvk_free(k);
         LVK_TRY(s);
     }
     LVK_TRY(add_exit_keys(w, cfg, cal));
@@ -309,7 +310,7 @@ static lvk_status copy_model(const gguf_file *f, gguf_writer *w, const lvk_exit_
         char *name;
         LVK_TRY(dup_str(t->name, &name));
         lvk_status s = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data);
-        free(name);
+        lvk_free(name);
         LVK_TRY(s);
     }
     return LVK_OK;

@@ -1,4 +1,5 @@
 /* gguf.c — GGUF v2/v3 reader. Every read goes through a bounds-checked cursor. */
+#include "alloc.h"
 #include "gguf.h"
 #include "mapped_file.h"
 #include "status.h"
@@ -135,12 +136,12 @@ static lvk_status read_value(cursor *c, uint32_t type, gguf_value *out, int dept
         return lvk_fail(LVK_ERR_FORMAT, "%s: array count %llu is larger than the file allows",
                         c->what, (unsigned long long)out->arr_count);
     if (out->arr_type == GGUF_STRING) {
-        out->arr_strs = malloc((size_t)(out->arr_count ? out->arr_count : 1) * sizeof(gguf_str));
+        out->arr_strs = lvk_malloc((size_t)(out->arr_count ? out->arr_count : 1) * sizeof(gguf_str));
         if (!out->arr_strs) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "%s: out of memory", c->what);
         for (uint64_t i = 0; i < out->arr_count; i++) {
             lvk_status s = read_str(c, &out->arr_strs[i]);
             if (s != LVK_OK) {
-                free(out->arr_strs);
+                lvk_free(out->arr_strs);
                 out->arr_strs = NULL;
                 return s;
             }
@@ -154,7 +155,7 @@ static lvk_status read_value(cursor *c, uint32_t type, gguf_value *out, int dept
 static lvk_status skip_value(cursor *c, uint32_t type, int depth) {
     gguf_value v;
     LVK_TRY(read_value(c, type, &v, depth));
-    free(v.arr_strs);
+    lvk_free(v.arr_strs);
     return LVK_OK;
 }
 
@@ -277,13 +278,13 @@ lvk_status gguf_parse(const void *data, uint64_t size, gguf_file **out) {
         return lvk_fail(LVK_ERR_FORMAT, "metadata count %llu is larger than the file allows",
                         (unsigned long long)n_kv);
 
-    gguf_file *f = calloc(1, sizeof *f);
+    gguf_file *f = lvk_calloc(1, sizeof *f);
     if (!f) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory reading GGUF header");
     f->version = version;
     f->map = data;
     f->size = size;
-    f->kv = calloc(n_kv ? n_kv : 1, sizeof *f->kv);
-    f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
+    f->kv = lvk_calloc(n_kv ? n_kv : 1, sizeof *f->kv);
+    f->tensors = lvk_calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
     lvk_status s = LVK_OK;
     if (!f->kv || !f->tensors) {
         s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory reading GGUF header");
@@ -376,11 +377,11 @@ lvk_status gguf_open(const char *path, gguf_file **out) {
 
 void gguf_close(gguf_file *f) {
     if (!f) return;
-    for (uint64_t i = 0; i < f->n_kv; i++) free(f->kv[i].value.arr_strs);
-    free(f->kv);
-    free(f->tensors);
+    for (uint64_t i = 0; i < f->n_kv; i++) lvk_free(f->kv[i].value.arr_strs);
+    lvk_free(f->kv);
+    lvk_free(f->tensors);
     if (f->mapped) munmap((void *)f->map, (size_t)f->size);
-    free(f);
+    lvk_free(f);
 }
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {

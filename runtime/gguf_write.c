@@ -1,6 +1,7 @@
 /* gguf_write.c — GGUF v3 writer. Metadata is serialised as it is added;
  * tensor offsets are laid out when the file is written. Assumes a
  * little-endian host, as GGUF files are little-endian. */
+#include "alloc.h"
 #include "gguf_write.h"
 #include "gguf.h"
 #include "status.h"
@@ -44,7 +45,7 @@ static lvk_status put(bytes *b, const void *src, size_t n) {
     if (n > b->cap - b->len) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap - b->len < n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
+        uint8_t *p = lvk_realloc(b->p, cap);
         if (!p) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
         b->p = p;
         b->cap = cap;
@@ -65,7 +66,7 @@ static lvk_status put_str(bytes *b, const char *s) {
 
 lvk_status gguf_writer_create(gguf_writer **out) {
     if (!out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gguf_writer_create: NULL argument");
-    gguf_writer *w = calloc(1, sizeof *w);
+    gguf_writer *w = lvk_calloc(1, sizeof *w);
     if (!w) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
     w->alignment = GGUF_DEFAULT_ALIGNMENT;
     *out = w;
@@ -74,11 +75,11 @@ lvk_status gguf_writer_create(gguf_writer **out) {
 
 void gguf_writer_free(gguf_writer *w) {
     if (!w) return;
-    for (uint64_t i = 0; i < w->n_kv; i++) free(w->keys[i]);
-    free(w->keys);
-    free(w->kv.p);
-    free(w->tensors);
-    free(w);
+    for (uint64_t i = 0; i < w->n_kv; i++) lvk_free(w->keys[i]);
+    lvk_free(w->keys);
+    lvk_free(w->kv.p);
+    lvk_free(w->tensors);
+    lvk_free(w);
 }
 
 /* Serialises one pair whose value is `n` already-encoded bytes at `v`.
@@ -89,17 +90,17 @@ static lvk_status add(gguf_writer *w, const char *key, uint32_t type, const void
     for (uint64_t i = 0; i < w->n_kv; i++)
         if (!strcmp(w->keys[i], key))
             return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gguf writer: metadata key '%s' added twice", key);
-    char **keys = realloc(w->keys, (w->n_kv + 1) * sizeof *keys);
+    char **keys = lvk_realloc(w->keys, (w->n_kv + 1) * sizeof *keys);
     if (!keys) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
     w->keys = keys;
-    char *copy = strdup(key);
+    char *copy = lvk_strdup(key);
     if (!copy) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
     size_t mark = w->kv.len;
     lvk_status s = put_str(&w->kv, key);
     if (s == LVK_OK) s = put_u32(&w->kv, type);
     if (s == LVK_OK) s = put(&w->kv, v, n);
     if (s != LVK_OK) {
-        free(copy);
+        lvk_free(copy);
         w->kv.len = mark;
         return s;
     }
@@ -135,7 +136,7 @@ lvk_status gguf_writer_add_str(gguf_writer *w, const char *key, const char *v) {
     bytes b = {0};
     lvk_status s = put_str(&b, v);
     if (s == LVK_OK) s = add(w, key, GGUF_STRING, b.p, b.len);
-    free(b.p);
+    lvk_free(b.p);
     return s;
 }
 
@@ -156,7 +157,7 @@ static lvk_status add_arr(gguf_writer *w, const char *key, uint32_t elem_type, c
         s = put(&b, v, (size_t)n * elem_size);
     }
     if (s == LVK_OK) s = add(w, key, GGUF_ARRAY, b.p, b.len);
-    free(b.p);
+    lvk_free(b.p);
     return s;
 }
 
@@ -211,7 +212,7 @@ lvk_status gguf_writer_add_value(gguf_writer *w, const char *key, const gguf_val
         }
     }
     if (s == LVK_OK) s = add(w, key, v->type, b.p, b.len);
-    free(b.p);
+    lvk_free(b.p);
     return s;
 }
 
@@ -249,7 +250,7 @@ static lvk_status add_tensor(gguf_writer *w, const char *name, uint32_t type, ui
     t.n_bytes = n / be * bb;
     if (w->n_tensors == w->cap_tensors) {
         uint64_t cap = w->cap_tensors ? w->cap_tensors * 2 : 64;
-        wtensor *p = realloc(w->tensors, cap * sizeof *p);
+        wtensor *p = lvk_realloc(w->tensors, cap * sizeof *p);
         if (!p) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
         w->tensors = p;
         w->cap_tensors = cap;
@@ -313,7 +314,7 @@ static lvk_status write_data(gguf_writer *w, FILE *fp, const char *path) {
     for (uint64_t i = 0; i < w->n_tensors; i++)
         if (w->tensors[i].fill && w->tensors[i].n_bytes > max_fill) max_fill = w->tensors[i].n_bytes;
     uint8_t *buf = NULL;
-    if (max_fill && !(buf = malloc((size_t)max_fill)))
+    if (max_fill && !(buf = lvk_malloc((size_t)max_fill)))
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory for a %llu-byte tensor",
                         (unsigned long long)max_fill);
     lvk_status s = LVK_OK;
@@ -335,7 +336,7 @@ static lvk_status write_data(gguf_writer *w, FILE *fp, const char *path) {
             pad -= n;
         }
     }
-    free(buf);
+    lvk_free(buf);
     return s;
 }
 
@@ -344,16 +345,16 @@ lvk_status gguf_writer_write(gguf_writer *w, const char *path) {
     bytes h = {0};
     lvk_status s = build_header(w, &h);
     if (s != LVK_OK) {
-        free(h.p);
+        lvk_free(h.p);
         return s;
     }
     FILE *fp = fopen(path, "wb");
     if (!fp) {
-        free(h.p);
+        lvk_free(h.p);
         return lvk_fail(LVK_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
     }
     s = write_all(fp, h.p, h.len, path);
-    free(h.p);
+    lvk_free(h.p);
     if (s == LVK_OK) s = write_data(w, fp, path);
     if (fclose(fp) != 0 && s == LVK_OK)
         s = lvk_fail(LVK_ERR_IO, "cannot write '%s': %s", path, strerror(errno));

@@ -1,5 +1,6 @@
 /* gpu_forward.c — the LLaMA forward pass as a list of dispatches, in model
  * order, with exit heads after the exit blocks (see gpu_forward.h). */
+#include "alloc.h"
 #include "gpu_forward.h"
 #include "quant.h"
 #include "status.h"
@@ -83,15 +84,15 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
 
 static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
-static lvk_status begin(VkCommandBuffer cmd) {
+static lvk_status begin(vk_device *dev, VkCommandBuffer cmd) {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    return vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    return VK_CALL(dev, vkBeginCommandBuffer, cmd, &bi);
 }
 
 /* Ends the command buffer being recorded, its results visible to the host. */
 static void end(recorder *r) {
     vk_record_barrier_host(&r->vk);
-    if (r->vk.status == LVK_OK) r->vk.status = vk_check(vkEndCommandBuffer(r->vk.cmd), "vkEndCommandBuffer");
+    if (r->vk.status == LVK_OK) r->vk.status = VK_CALL(r->vk.dev, vkEndCommandBuffer, r->vk.cmd);
 }
 
 /* ---- kernels ----------------------------------------------------------------- */
@@ -255,10 +256,10 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     const int n_layers = s->hp->n_layers;
     const int gpu_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_GPU;
     const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
-    uint32_t *plan = calloc(PLAN_COUNTS + s->max_slots, 16);
+    uint32_t *plan = lvk_calloc(PLAN_COUNTS + s->max_slots, 16);
     if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     recorder r = {{s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK}, s, ncols, exits, pass, 0, 0, plan, 0};
-    r.vk.status = begin(r.vk.cmd);
+    r.vk.status = begin(s->dev, r.vk.cmd);
     pass->n_cmds = fence_mode ? (uint32_t)exits->n_exits + 1 : 1;
 
     embed(&r);                                                                  /* x = embedding rows */
@@ -272,14 +273,14 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
             if (fence_mode) {                                                   /* the host decides here */
                 end(&r);
                 r.vk.cmd = pass->cmds[k + 1];
-                if (r.vk.status == LVK_OK) r.vk.status = begin(r.vk.cmd);
+                if (r.vk.status == LVK_OK) r.vk.status = begin(s->dev, r.vk.cmd);
             }
             k++;
         }
     }
     head(&r, (uint32_t)exits->n_exits);                                         /* the final block's head */
 
-    uint32_t *layer_slot = calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
+    uint32_t *layer_slot = lvk_calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
     if (!layer_slot) r.vk.status = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint32_t first_prop = r.n_slots;
     if (gpu_mode && exits->kv_fill == LVK_KV_PROPAGATE && layer_slot)
@@ -297,15 +298,15 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
         }
         r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(PLAN_COUNTS + r.n_slots) * 16);
     }
-    free(layer_slot);
-    free(plan);
+    lvk_free(layer_slot);
+    lvk_free(plan);
     return r.vk.status;
 }
 
 /* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
 static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
     recorder r = {{s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK}, s, 1, exits, NULL, 0, 0, NULL, 0};
-    r.vk.status = begin(r.vk.cmd);
+    r.vk.status = begin(s->dev, r.vk.cmd);
     for (int l = exits->layers[k]; l < s->hp->n_layers; l++) propagate_kv(&r, (uint32_t)l);
     end(&r);
     return r.vk.status;
@@ -313,7 +314,7 @@ static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config 
 
 static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
     VkCommandBuffer cmd = s->copy_logits[col];
-    LVK_TRY(begin(cmd));
+    LVK_TRY(begin(s->dev, cmd));
     VkDeviceSize bytes = (VkDeviceSize)s->vocab_stride * 4;
     VkBufferCopy region = {col * bytes, 0, bytes};
     vkCmdCopyBuffer(cmd, s->logits.buffer, s->logits_host.buffer, 1, &region);
@@ -324,8 +325,8 @@ static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
 
 /* (Re-)records every pass for the session's exit configuration. */
 static lvk_status record_all(gpu_session *s) {
-    LVK_TRY(vk_check(vkResetCommandPool(s->dev->device, s->pool, 0), "vkResetCommandPool"));
-    LVK_TRY(vk_check(vkResetDescriptorPool(s->dev->device, s->descriptors, 0), "vkResetDescriptorPool"));
+    LVK_TRY(VK_CALL(s->dev, vkResetCommandPool, s->dev->device, s->pool, 0));
+    LVK_TRY(VK_CALL(s->dev, vkResetDescriptorPool, s->dev->device, s->descriptors, 0));
     static const lvk_exit_config full_depth = {0};
     LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &full_depth));
     LVK_TRY(record_pass(s, &s->decode[0], 1, &s->exits));
@@ -354,9 +355,8 @@ static lvk_status host_memory_sync(gpu_session *s, int to_device) {
     for (uint32_t i = 0; i < s->host_arena.n_blocks; i++) {
         VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
                                  .memory = s->host_arena.blocks[i], .offset = 0, .size = VK_WHOLE_SIZE};
-        LVK_TRY(vk_check(to_device ? vkFlushMappedMemoryRanges(s->dev->device, 1, &r)
-                                   : vkInvalidateMappedMemoryRanges(s->dev->device, 1, &r),
-                         "vkFlush/InvalidateMappedMemoryRanges"));
+        LVK_TRY(to_device ? VK_CALL(s->dev, vkFlushMappedMemoryRanges, s->dev->device, 1, &r)
+                          : VK_CALL(s->dev, vkInvalidateMappedMemoryRanges, s->dev->device, 1, &r));
     }
     return LVK_OK;
 }
@@ -439,7 +439,7 @@ static lvk_status session_init(gpu_session *s) {
     memset(s->depth.mapped, 0, (size_t)ctx * 4);
 
     /* cos/sin of every (position, pair), computed exactly as the reference does */
-    float *table = malloc((size_t)ctx * half * 2 * sizeof(float));
+    float *table = lvk_malloc((size_t)ctx * half * 2 * sizeof(float));
     if (!table) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t p = 0; p < ctx; p++)
         for (uint32_t i = 0; i < half; i++) {
@@ -449,7 +449,7 @@ static lvk_status session_init(gpu_session *s) {
         }
     lvk_status st = alloc_zeroed(s, rope_bytes, &s->rope_table);
     if (st == LVK_OK) st = vk_buffer_write(dev, &s->rope_table, 0, table, rope_bytes);
-    free(table);
+    lvk_free(table);
     LVK_TRY(st);
 
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
@@ -463,8 +463,8 @@ static lvk_status session_init(gpu_session *s) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
     }
-    s->k_cache = calloc(n_layers, sizeof *s->k_cache);
-    s->v_cache = calloc(n_layers, sizeof *s->v_cache);
+    s->k_cache = lvk_calloc(n_layers, sizeof *s->k_cache);
+    s->v_cache = lvk_calloc(n_layers, sizeof *s->v_cache);
     if (!s->k_cache || !s->v_cache) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t l = 0; l < n_layers; l++) { /* f16 */
         LVK_TRY(alloc_zeroed(s, kv_layer_bytes, &s->k_cache[l]));
@@ -480,20 +480,20 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
-    LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &s->pool), "vkCreateCommandPool"));
+    LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
     enum { PER_PASS = LVK_MAX_EXITS + 1, N_CMDS = 3 * PER_PASS + LVK_MAX_EXITS + LVK_MAX_BATCH };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                        .commandBufferCount = N_CMDS};
-    LVK_TRY(vk_check(vkAllocateCommandBuffers(dev->device, &cai, cmds), "vkAllocateCommandBuffers"));
+    LVK_TRY(VK_CALL(dev, vkAllocateCommandBuffers, dev->device, &cai, cmds));
     memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
     memcpy(s->decode[0].cmds, cmds + PER_PASS, sizeof s->decode[0].cmds);
     memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
     memcpy(s->propagate, cmds + 3 * PER_PASS, sizeof s->propagate);
     memcpy(s->copy_logits, cmds + 3 * PER_PASS + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    LVK_TRY(vk_check(vkCreateFence(dev->device, &fi, NULL, &s->fence), "vkCreateFence"));
+    LVK_TRY(VK_CALL(dev, vkCreateFence, dev->device, &fi, NULL, &s->fence));
     LVK_TRY(record_all(s));
     return warm_up(s);
 }
@@ -516,7 +516,7 @@ static lvk_exit_config active_exits(const lvk_exit_config *requested) {
 
 lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_ctx, const lvk_exit_config *exits,
                               gpu_session **out) {
-    gpu_session *s = calloc(1, sizeof *s);
+    gpu_session *s = lvk_calloc(1, sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->dev = g->dev;
     s->g = g;
@@ -535,14 +535,14 @@ lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_c
 void gpu_session_free(gpu_session *s) {
     if (!s) return;
     VkDevice d = s->dev->device;
-    if (s->fence) vkDestroyFence(d, s->fence, NULL);
-    if (s->pool) vkDestroyCommandPool(d, s->pool, NULL);
-    if (s->descriptors) vkDestroyDescriptorPool(d, s->descriptors, NULL);
+    if (s->fence) VK_DESTROY(vkDestroyFence, d, s->fence, NULL);
+    if (s->pool) VK_DESTROY(vkDestroyCommandPool, d, s->pool, NULL);
+    if (s->descriptors) VK_DESTROY(vkDestroyDescriptorPool, d, s->descriptors, NULL);
     vk_arena_free(&s->arena);
     vk_arena_free(&s->host_arena);
-    free(s->k_cache);
-    free(s->v_cache);
-    free(s);
+    lvk_free(s->k_cache);
+    lvk_free(s->v_cache);
+    lvk_free(s);
 }
 
 void gpu_session_reset(gpu_session *s) {
@@ -716,7 +716,7 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
     if (layer < 0 || layer >= s->hp->n_layers || n_pos < 0 || n_pos > s->n_ctx)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_read_kv: block %d, %d positions", layer, n_pos);
     size_t n = (size_t)n_pos * hp_kv_dim(s->hp);
-    uint16_t *half = malloc(n * 2 + 2);
+    uint16_t *half = lvk_malloc(n * 2 + 2);
     if (!half) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = LVK_OK;
     for (int which = 0; which < 2 && st == LVK_OK; which++) {
@@ -724,7 +724,7 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
         st = vk_buffer_read(s->dev, which ? &s->v_cache[layer] : &s->k_cache[layer], 0, half, n * 2);
         for (size_t i = 0; st == LVK_OK && i < n; i++) out[i] = lvk_f16_to_f32(half[i]);
     }
-    free(half);
+    lvk_free(half);
     return st;
 }
 

@@ -1,4 +1,5 @@
 /* gpu_model.c — uploading weights in the GPU layout; the vendor tuning table. */
+#include "alloc.h"
 #include "gpu_model.h"
 #include "quant.h"
 #include "status.h"
@@ -171,8 +172,8 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
         }
         uint64_t rows = end - begin;
         size_t size = (size_t)(row_bytes * rows + 4); /* +4: odd scale counts end in a half word */
-        gathered = malloc((size_t)(src_row * rows));
-        packed = calloc(1, size);
+        gathered = lvk_malloc((size_t)(src_row * rows));
+        packed = lvk_calloc(1, size);
         if (!gathered || !packed) {
             st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory repacking a tensor");
             break;
@@ -185,7 +186,7 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
         gpu_matrix_part part = {.type = first->type, .row_begin = (uint32_t)begin, .rows = (uint32_t)rows};
         part.units = (uint32_t)(first->type == GGML_F32 || first->type == GGML_F16 ? pad8(m->cols) / 8 : m->cols / 8);
         part.scale_off = gpu_repack(first->type, gathered, rows, m->cols, packed);
-        gpu_matrix_part *parts = realloc(m->parts, (m->n_parts + 1) * sizeof *parts);
+        gpu_matrix_part *parts = lvk_realloc(m->parts, (m->n_parts + 1) * sizeof *parts);
         if (!parts) st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
         if (st == LVK_OK) {
             m->parts = parts;
@@ -198,19 +199,19 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
             m->bytes += row_bytes * rows;
             if (report) st = report(ctx, src_row * rows);
         }
-        free(gathered);
-        free(packed);
+        lvk_free(gathered);
+        lvk_free(packed);
         gathered = packed = NULL;
         begin = end;
     }
-    free(gathered);
-    free(packed);
+    lvk_free(gathered);
+    lvk_free(packed);
     return st;
 }
 
 void gpu_matrix_free(vk_device *dev, gpu_matrix *m) {
     for (uint32_t p = 0; p < m->n_parts; p++) vk_buffer_free_views(dev, &m->parts[p].buf);
-    free(m->parts);
+    lvk_free(m->parts);
     m->parts = NULL;
     m->n_parts = 0;
 }
@@ -284,13 +285,13 @@ lvk_status gpu_model_upload(vk_device *dev, const lvk_host_model *m, lvk_progres
                             void *user, gpu_model **out) {
     uint64_t total = model_bytes(m);
     LVK_TRY(vk_device_check_memory(dev, total, "the model"));
-    gpu_model *g = calloc(1, sizeof *g);
+    gpu_model *g = lvk_calloc(1, sizeof *g);
     if (!g) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     g->dev = dev;
     g->tuning = gpu_tuning_for(dev);
     g->n_layers = m->hp.n_layers;
     vk_arena_init(&g->arena, dev, 0);
-    g->layers = calloc((size_t)g->n_layers, sizeof *g->layers);
+    g->layers = lvk_calloc((size_t)g->n_layers, sizeof *g->layers);
     upload_state u = {dev, g, progress, user, 0, total};
     lvk_status s = g->layers ? upload_all(&u, m) : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (s != LVK_OK) {
@@ -312,7 +313,7 @@ void gpu_model_free(gpu_model *g) {
         gpu_matrix_free(g->dev, &G->w_gate_up);
         gpu_matrix_free(g->dev, &G->w_down);
     }
-    free(g->layers);
+    lvk_free(g->layers);
     vk_arena_free(&g->arena);
-    free(g);
+    lvk_free(g);
 }

@@ -1,4 +1,5 @@
 /* model.c — LLaMA hyper-parameters and weight tensors from a GGUF file. */
+#include "alloc.h"
 #include "model.h"
 #include "quant.h"
 #include "status.h"
@@ -97,7 +98,7 @@ static lvk_status bind_weights(lvk_host_model *m) {
         m->output = m->tok_embd;
         m->output_tied = 1;
     }
-    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
+    m->layers = lvk_calloc((size_t)hp->n_layers, sizeof *m->layers);
     if (!m->layers) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     for (int l = 0; l < hp->n_layers; l++) {
         lvk_layer_weights *L = &m->layers[l];
@@ -119,11 +120,11 @@ static lvk_status bind_weights(lvk_host_model *m) {
 
 lvk_status host_model_open(const char *path, lvk_host_model **out) {
     if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "model path is NULL");
-    lvk_host_model *m = calloc(1, sizeof *m);
+    lvk_host_model *m = lvk_calloc(1, sizeof *m);
     if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     lvk_status s = gguf_open(path, &m->file);
     if (s != LVK_OK) {
-        free(m);
+        lvk_free(m);
         return s;
     }
     if ((s = read_hparams(m->file, &m->hp)) != LVK_OK) goto fail;
@@ -143,7 +144,7 @@ fail:
 void host_model_free(lvk_host_model *m) {
     if (!m) return;
     tokenizer_free(m->tokenizer);
-    free(m->layers);
+    lvk_free(m->layers);
     gguf_close(m->file);
-    free(m);
+    lvk_free(m);
 }

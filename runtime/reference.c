@@ -1,4 +1,5 @@
 /* reference.c — the LLaMA forward pass in plain C, one token at a time. */
+#include "alloc.h"
 #include "reference.h"
 #include "quant.h"
 #include "status.h"
@@ -61,19 +62,19 @@ void ref_softmax(float *x, int n) {
 lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out) {
     if (!m || !out || n_ctx <= 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "ref_create: bad argument");
     const lvk_hparams *hp = &m->hp;
-    ref_state *s = calloc(1, sizeof *s);
+    ref_state *s = lvk_calloc(1, sizeof *s);
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     s->m = m;
     s->n_ctx = n_ctx;
     size_t d = hp->n_embd, ff = hp->n_ff, kv = (size_t)hp_kv_dim(hp);
     size_t cache = (size_t)hp->n_layers * n_ctx * kv;
-    s->x = calloc(d, 4); s->xb = calloc(d, 4); s->xb2 = calloc(d, 4); s->q = calloc(d, 4);
-    s->hb = calloc(ff, 4); s->hb2 = calloc(ff, 4);
-    s->att = calloc((size_t)n_ctx, 4);
-    s->logits = calloc((size_t)hp->n_vocab, 4);
-    s->row = calloc(d > ff ? d : ff, 4);
-    s->key_cache = calloc(cache, 4);
-    s->value_cache = calloc(cache, 4);
+    s->x = lvk_calloc(d, 4); s->xb = lvk_calloc(d, 4); s->xb2 = lvk_calloc(d, 4); s->q = lvk_calloc(d, 4);
+    s->hb = lvk_calloc(ff, 4); s->hb2 = lvk_calloc(ff, 4);
+    s->att = lvk_calloc((size_t)n_ctx, 4);
+    s->logits = lvk_calloc((size_t)hp->n_vocab, 4);
+    s->row = lvk_calloc(d > ff ? d : ff, 4);
+    s->key_cache = lvk_calloc(cache, 4);
+    s->value_cache = lvk_calloc(cache, 4);
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->logits ||
         !s->row || !s->key_cache || !s->value_cache) {
         ref_free(s);
@@ -85,9 +86,9 @@ lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out) {
 
 void ref_free(ref_state *s) {
     if (!s) return;
-    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->hb); free(s->hb2);
-    free(s->att); free(s->logits); free(s->row); free(s->key_cache); free(s->value_cache);
-    free(s);
+    lvk_free(s->x); lvk_free(s->xb); lvk_free(s->xb2); lvk_free(s->q); lvk_free(s->hb); lvk_free(s->hb2);
+    lvk_free(s->att); lvk_free(s->logits); lvk_free(s->row); lvk_free(s->key_cache); lvk_free(s->value_cache);
+    lvk_free(s);
 }
 
 /* logits = W_out rmsnorm(x): the exit head, the same for every exit and the final block */

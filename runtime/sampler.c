@@ -1,4 +1,5 @@
 /* sampler.c — temperature, top-k and top-p sampling on the host. */
+#include "alloc.h"
 #include "sampler.h"
 
 #include <math.h>
@@ -10,12 +11,12 @@ int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, floa
     s->top_p = top_p;
     s->rng = seed ? seed : 0x9e3779b97f4a7c15ull; /* xorshift must not start at 0 */
     s->n_vocab = n_vocab;
-    s->candidates = malloc((size_t)n_vocab * sizeof *s->candidates);
+    s->candidates = lvk_malloc((size_t)n_vocab * sizeof *s->candidates);
     return s->candidates ? 0 : -1;
 }
 
 void sampler_free(lvk_sampler *s) {
-    free(s->candidates);
+    lvk_free(s->candidates);
     s->candidates = NULL;
 }
 

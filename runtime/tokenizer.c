@@ -7,6 +7,7 @@
  * Each final symbol becomes its token, or, when it is not in the vocabulary,
  * one <0xNN> byte token per byte.
  */
+#include "alloc.h"
 #include "tokenizer.h"
 
 #include "status.h"
@@ -218,15 +219,15 @@ static lvk_status load(const gguf_file *f, lvk_tokenizer *t) {
                             (unsigned long long)s.len, MAX_TOKEN_BYTES);
         total += (size_t)s.len;
     }
-    t->scores = malloc((size_t)n * sizeof *t->scores);
-    t->text_off = malloc(((size_t)n + 1) * sizeof *t->text_off);
-    t->texts = malloc(total ? total : 1);
-    t->piece_off = malloc(((size_t)n + 1) * sizeof *t->piece_off);
-    t->pieces = malloc(total + (size_t)n); /* a piece is never longer than its text */
+    t->scores = lvk_malloc((size_t)n * sizeof *t->scores);
+    t->text_off = lvk_malloc(((size_t)n + 1) * sizeof *t->text_off);
+    t->texts = lvk_malloc(total ? total : 1);
+    t->piece_off = lvk_malloc(((size_t)n + 1) * sizeof *t->piece_off);
+    t->pieces = lvk_malloc(total + (size_t)n); /* a piece is never longer than its text */
     uint32_t table_size = 1;
     while (table_size < 2u * (uint32_t)n) table_size *= 2; /* at most half full */
     t->table_mask = table_size - 1;
-    t->table = malloc(table_size * sizeof *t->table);
+    t->table = lvk_malloc(table_size * sizeof *t->table);
     if (!t->scores || !t->text_off || !t->texts || !t->piece_off || !t->pieces || !t->table)
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory loading a vocabulary of %d tokens",
                         n);
@@ -270,7 +271,7 @@ static lvk_status load(const gguf_file *f, lvk_tokenizer *t) {
 
 lvk_status tokenizer_load(const gguf_file *f, lvk_tokenizer **out) {
     if (!f || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "tokenizer_load: NULL argument");
-    lvk_tokenizer *t = calloc(1, sizeof *t);
+    lvk_tokenizer *t = lvk_calloc(1, sizeof *t);
     if (!t) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     lvk_status s = load(f, t);
     if (s != LVK_OK) {
@@ -283,13 +284,13 @@ lvk_status tokenizer_load(const gguf_file *f, lvk_tokenizer **out) {
 
 void tokenizer_free(lvk_tokenizer *t) {
     if (!t) return;
-    free(t->scores);
-    free(t->text_off);
-    free(t->texts);
-    free(t->piece_off);
-    free(t->pieces);
-    free(t->table);
-    free(t);
+    lvk_free(t->scores);
+    lvk_free(t->text_off);
+    lvk_free(t->texts);
+    lvk_free(t->piece_off);
+    lvk_free(t->pieces);
+    lvk_free(t->table);
+    lvk_free(t);
 }
 
 int tokenizer_n_vocab(const lvk_tokenizer *t) { return t->n_vocab; }
@@ -445,14 +446,14 @@ lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len
     int prefix = t->add_space_prefix;
     n_chars += (size_t)prefix;
     session s = {.t = t};
-    char *esc = malloc(3 * (len + 1));
-    s.syms = malloc(n_chars * sizeof *s.syms);
+    char *esc = lvk_malloc(3 * (len + 1));
+    s.syms = lvk_malloc(n_chars * sizeof *s.syms);
     /* n - 1 initial pairs, then each of at most n - 1 merges pushes two. */
-    s.heap.items = malloc(3 * n_chars * sizeof *s.heap.items);
+    s.heap.items = lvk_malloc(3 * n_chars * sizeof *s.heap.items);
     if (!esc || !s.syms || !s.heap.items) {
-        free(esc);
-        free(s.syms);
-        free(s.heap.items);
+        lvk_free(esc);
+        lvk_free(s.syms);
+        lvk_free(s.heap.items);
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory tokenizing %zu bytes", len);
     }
 
@@ -501,9 +502,9 @@ lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len
     }
 #undef EMIT
 
-    free(esc);
-    free(s.syms);
-    free(s.heap.items);
+    lvk_free(esc);
+    lvk_free(s.syms);
+    lvk_free(s.heap.items);
     *n_out = count;
     return LVK_OK;
 }

@@ -1,4 +1,5 @@
 /* vk_device.c — Vulkan instance, device choice, memory and pipelines. */
+#include "alloc.h"
 #include "vk_device.h"
 #include "shaders_spirv.h"
 #include "status.h"
@@ -11,12 +12,15 @@
 #define GIB (1024ull * 1024 * 1024)
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
-static const char *vk_result_name(VkResult r) {
+/* What a result means, and what the user can do about it. */
+static const char *vk_result_text(VkResult r) {
     switch (r) {
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "out of host memory";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "out of device memory";
-    case VK_ERROR_INITIALIZATION_FAILED: return "initialization failed";
-    case VK_ERROR_DEVICE_LOST: return "device lost";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "out of host memory; close other programs or use a smaller model";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+        return "out of device memory; use a smaller or more quantised model, or a shorter context";
+    case VK_ERROR_INITIALIZATION_FAILED: return "initialization failed; check the Vulkan driver (vulkaninfo)";
+    case VK_ERROR_DEVICE_LOST:
+        return "device lost (the driver reset or crashed); free the context and create a new one";
     case VK_ERROR_LAYER_NOT_PRESENT: return "layer not present";
     case VK_ERROR_EXTENSION_NOT_PRESENT: return "extension not present";
     case VK_ERROR_FEATURE_NOT_PRESENT: return "feature not present";
@@ -33,7 +37,17 @@ lvk_status vk_check(VkResult r, const char *what) {
     lvk_status s = (r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
                        ? LVK_ERR_OUT_OF_MEMORY
                        : LVK_ERR_DEVICE;
-    return lvk_fail(s, "%s failed: %s (VkResult %d)", what, vk_result_name(r), (int)r);
+    return lvk_fail(s, "%s failed: %s (VkResult %d)", what, vk_result_text(r), (int)r);
+}
+
+lvk_status vk_device_check(vk_device *dev, VkResult r, const char *what) {
+    if (r == VK_ERROR_DEVICE_LOST) atomic_store(&dev->lost, 1);
+    return vk_check(r, what);
+}
+
+lvk_status vk_device_lost(const char *what) {
+    return lvk_fail(LVK_ERR_DEVICE, "%s: the device was lost earlier (a driver reset or crash); free the context "
+                                    "and create a new one", what);
 }
 
 lvk_status vk_device_check_memory(vk_device *dev, uint64_t bytes, const char *what) {
@@ -78,16 +92,16 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityF
     return VK_FALSE;
 }
 
-static int layer_available(const char *name) {
+static lvk_status layer_available(vk_device *dev, const char *name, int *found) {
     uint32_t n = 0;
-    vkEnumerateInstanceLayerProperties(&n, NULL);
-    VkLayerProperties *props = calloc(n ? n : 1, sizeof *props);
-    if (!props) return 0;
-    vkEnumerateInstanceLayerProperties(&n, props);
-    int found = 0;
-    for (uint32_t i = 0; i < n; i++) found |= strcmp(props[i].layerName, name) == 0;
-    free(props);
-    return found;
+    *found = 0;
+    LVK_TRY(VK_CALL(dev, vkEnumerateInstanceLayerProperties, &n, NULL));
+    VkLayerProperties *props = lvk_calloc(n ? n : 1, sizeof *props);
+    if (!props) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory listing Vulkan layers");
+    lvk_status s = VK_CALL(dev, vkEnumerateInstanceLayerProperties, &n, props);
+    for (uint32_t i = 0; s == LVK_OK && i < n; i++) *found |= strcmp(props[i].layerName, name) == 0;
+    lvk_free(props);
+    return s;
 }
 
 static lvk_status instance_create(vk_device *dev, int validate) {
@@ -97,7 +111,9 @@ static lvk_status instance_create(vk_device *dev, int validate) {
                              .apiVersion = VK_API_VERSION_1_2};
     const char *layers[] = {VALIDATION_LAYER};
     const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
-    if (validate && !layer_available(VALIDATION_LAYER))
+    int have_layer = 0;
+    if (validate) LVK_TRY(layer_available(dev, VALIDATION_LAYER, &have_layer));
+    if (validate && !have_layer)
         return lvk_fail(LVK_ERR_DEVICE,
                         "LITEVK_VALIDATE is set but the Khronos validation layer is not installed "
                         "(Debian: vulkan-validationlayers)");
@@ -107,7 +123,7 @@ static lvk_status instance_create(vk_device *dev, int validate) {
                                .ppEnabledLayerNames = layers,
                                .enabledExtensionCount = validate ? 1 : 0,
                                .ppEnabledExtensionNames = exts};
-    LVK_TRY(vk_check(vkCreateInstance(&ci, NULL, &dev->instance), "vkCreateInstance"));
+    LVK_TRY(VK_CALL(dev, vkCreateInstance, &ci, NULL, &dev->instance));
     volkLoadInstanceOnly(dev->instance);
     if (validate) {
         VkDebugUtilsMessengerCreateInfoEXT mi = {
@@ -119,8 +135,7 @@ static lvk_status instance_create(vk_device *dev, int validate) {
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = on_validation,
             .pUserData = dev};
-        LVK_TRY(vk_check(vkCreateDebugUtilsMessengerEXT(dev->instance, &mi, NULL, &dev->messenger),
-                         "vkCreateDebugUtilsMessengerEXT"));
+        LVK_TRY(VK_CALL(dev, vkCreateDebugUtilsMessengerEXT, dev->instance, &mi, NULL, &dev->messenger));
     }
     return LVK_OK;
 }
@@ -201,13 +216,13 @@ static void describe_device(VkPhysicalDevice pd, int index, lvk_device_info *inf
 
 /* Picks a device: `selector` (an index or a name substring) if given, else
  * the best usable type (discrete > integrated > virtual > cpu). */
-static lvk_status choose_device(VkInstance inst, const char *selector, lvk_device_info *infos,
+static lvk_status choose_device(vk_device *dev, const char *selector, lvk_device_info *infos,
                                 int capacity, int *count, int *chosen, VkPhysicalDevice *out) {
     uint32_t n = 0;
-    LVK_TRY(vk_check(vkEnumeratePhysicalDevices(inst, &n, NULL), "vkEnumeratePhysicalDevices"));
+    LVK_TRY(VK_CALL(dev, vkEnumeratePhysicalDevices, dev->instance, &n, NULL));
     VkPhysicalDevice pds[32];
     if (n > 32) n = 32;
-    LVK_TRY(vk_check(vkEnumeratePhysicalDevices(inst, &n, pds), "vkEnumeratePhysicalDevices"));
+    LVK_TRY(VK_CALL(dev, vkEnumeratePhysicalDevices, dev->instance, &n, pds));
     int best = -1, best_rank = -1;
     for (uint32_t i = 0; i < n; i++) {
         lvk_device_info info;
@@ -240,11 +255,13 @@ static lvk_status choose_device(VkInstance inst, const char *selector, lvk_devic
 
 lvk_status vk_list_devices(lvk_device_info *out, int capacity, int *count, int *chosen,
                            const char *selector) {
+    *count = 0;
+    *chosen = -1;
     LVK_TRY(loader_init());
     vk_device tmp = {0};
     LVK_TRY(instance_create(&tmp, 0));
-    lvk_status s = choose_device(tmp.instance, selector, out, capacity, count, chosen, NULL);
-    vkDestroyInstance(tmp.instance, NULL);
+    lvk_status s = choose_device(&tmp, selector, out, capacity, count, chosen, NULL);
+    VK_DESTROY(vkDestroyInstance, tmp.instance, NULL);
     /* Listing is not failing: report "none chosen" through *chosen. */
     if (s != LVK_OK && *count > 0) s = LVK_OK;
     return s;
@@ -305,7 +322,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem) {
     if (need <= *cap) return 1;
     uint32_t n = *cap ? *cap * 2 : 16;
     while (n < need) n *= 2;
-    void *p = realloc(*arr, n * elem);
+    void *p = lvk_realloc(*arr, n * elem);
     if (!p) return 0;
     *arr = p;
     *cap = n;
@@ -330,7 +347,7 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkBuffer buf;
-    LVK_TRY(vk_check(vkCreateBuffer(dev->device, &bi, NULL, &buf), "vkCreateBuffer"));
+    LVK_TRY(VK_CALL(dev, vkCreateBuffer, dev->device, &bi, NULL, &buf));
     a->buffers[a->n_buffers++] = buf;
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(dev->device, buf, &req);
@@ -342,19 +359,21 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
          * limits happy and avoid one huge allocation failing on fragmentation. */
         VkDeviceSize block = req.size > a->dev->max_alloc / 4 ? req.size : a->dev->max_alloc / 4;
         if (block > dev->max_alloc) block = dev->max_alloc;
-        if (!grow((void **)&a->blocks, &a->cap_blocks, a->n_blocks + 1, sizeof(VkDeviceMemory)) ||
-            !(a->block_maps = realloc(a->block_maps, a->cap_blocks * sizeof(uint8_t *))))
+        if (!grow((void **)&a->blocks, &a->cap_blocks, a->n_blocks + 1, sizeof(VkDeviceMemory)))
             return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        uint8_t **maps = lvk_realloc(a->block_maps, a->cap_blocks * sizeof *maps); /* on failure the old stay ours */
+        if (!maps) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        a->block_maps = maps;
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                    .allocationSize = block,
                                    .memoryTypeIndex = a->mem_type};
         VkDeviceMemory mem;
-        LVK_TRY(vk_check(vkAllocateMemory(dev->device, &ai, NULL, &mem), "vkAllocateMemory"));
+        LVK_TRY(VK_CALL(dev, vkAllocateMemory, dev->device, &ai, NULL, &mem));
         a->block_maps[a->n_blocks] = NULL;
         a->blocks[a->n_blocks++] = mem;
         if (a->mappable) {
             void *p;
-            LVK_TRY(vk_check(vkMapMemory(dev->device, mem, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory"));
+            LVK_TRY(VK_CALL(dev, vkMapMemory, dev->device, mem, 0, VK_WHOLE_SIZE, 0, &p));
             a->block_maps[a->n_blocks - 1] = p;
         }
         a->last_size = block;
@@ -362,8 +381,7 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
         atomic_fetch_add(&dev->allocated, block);
         offset = 0;
     }
-    LVK_TRY(vk_check(vkBindBufferMemory(dev->device, buf, a->blocks[a->n_blocks - 1], offset),
-                     "vkBindBufferMemory"));
+    LVK_TRY(VK_CALL(dev, vkBindBufferMemory, dev->device, buf, a->blocks[a->n_blocks - 1], offset));
     a->used = offset + req.size;
     out->buffer = buf;
     out->size = size;
@@ -373,14 +391,20 @@ lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
 
 void vk_arena_free(vk_arena *a) {
     if (!a->dev) return;
-    for (uint32_t i = 0; i < a->n_buffers; i++) vkDestroyBuffer(a->dev->device, a->buffers[i], NULL);
-    for (uint32_t i = 0; i < a->n_blocks; i++) vkFreeMemory(a->dev->device, a->blocks[i], NULL);
+    for (uint32_t i = 0; i < a->n_buffers; i++) VK_DESTROY(vkDestroyBuffer, a->dev->device, a->buffers[i], NULL);
+    for (uint32_t i = 0; i < a->n_blocks; i++) VK_DESTROY(vkFreeMemory, a->dev->device, a->blocks[i], NULL);
     atomic_fetch_sub(&a->dev->allocated, a->total_bytes);
-    free(a->buffers);
-    free(a->blocks);
-    free(a->block_maps);
+    lvk_free(a->buffers);
+    lvk_free(a->blocks);
+    lvk_free(a->block_maps);
     memset(a, 0, sizeof *a);
 }
+
+/* After a failed wait the submitted work may still be running: it must end
+ * before the error returns and its objects are freed or reused. A lost device
+ * returns at once. Called with queue_lock held. Not through the fault layer:
+ * after an injected failure the real device still runs the work. */
+static void drain(vk_device *dev) { vkQueueWaitIdle(dev->queue); }
 
 static lvk_status one_time_submit(vk_device *dev, void (*record)(VkCommandBuffer, void *), void *user) {
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -391,21 +415,22 @@ static lvk_status one_time_submit(vk_device *dev, void (*record)(VkCommandBuffer
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     VkFence fence = VK_NULL_HANDLE;
     mtx_lock(&dev->queue_lock);
-    lvk_status s = vk_check(vkAllocateCommandBuffers(dev->device, &ai, &cmd), "vkAllocateCommandBuffers");
-    if (s == LVK_OK) s = vk_check(vkCreateFence(dev->device, &fi, NULL, &fence), "vkCreateFence");
+    lvk_status s = VK_CALL(dev, vkAllocateCommandBuffers, dev->device, &ai, &cmd);
+    if (s == LVK_OK) s = VK_CALL(dev, vkCreateFence, dev->device, &fi, NULL, &fence);
     if (s == LVK_OK) {
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-        vkBeginCommandBuffer(cmd, &bi);
-        record(cmd, user);
-        s = vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        s = VK_CALL(dev, vkBeginCommandBuffer, cmd, &bi);
+        if (s == LVK_OK) record(cmd, user);
+        if (s == LVK_OK) s = VK_CALL(dev, vkEndCommandBuffer, cmd);
     }
     if (s == LVK_OK) {
         VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
-        s = vk_check(vkQueueSubmit(dev->queue, 1, &si, fence), "vkQueueSubmit");
-        if (s == LVK_OK) s = vk_check(vkWaitForFences(dev->device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+        s = VK_CALL(dev, vkQueueSubmit, dev->queue, 1, &si, fence);
+        if (s == LVK_OK && (s = VK_CALL(dev, vkWaitForFences, dev->device, 1, &fence, VK_TRUE, UINT64_MAX)))
+            drain(dev);
     }
-    if (fence) vkDestroyFence(dev->device, fence, NULL);
+    if (fence) VK_DESTROY(vkDestroyFence, dev->device, fence, NULL);
     if (cmd) vkFreeCommandBuffers(dev->device, dev->upload_pool, 1, &cmd);
     mtx_unlock(&dev->queue_lock);
     return s;
@@ -441,10 +466,10 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
         if (!dev->readback_coherent) {
             VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
                                      .memory = staging.blocks[0], .offset = 0, .size = VK_WHOLE_SIZE};
-            vkFlushMappedMemoryRanges(dev->device, 1, &r);
+            s = VK_CALL(dev, vkFlushMappedMemoryRanges, dev->device, 1, &r);
         }
         copy_job j = {sb.buffer, b->buffer, 0, offset + done, n};
-        s = one_time_submit(dev, record_copy, &j);
+        if (s == LVK_OK) s = one_time_submit(dev, record_copy, &j);
     }
     vk_arena_free(&staging);
     return s;
@@ -459,14 +484,14 @@ lvk_status vk_buffer_texel_views(vk_device *dev, vk_buffer *b) {
                             b->size / 1048576.0, (unsigned long long)dev->max_texels);
         VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b->buffer,
                                      .format = formats[i], .offset = 0, .range = b->size / texel * texel};
-        LVK_TRY(vk_check(vkCreateBufferView(dev->device, &vi, NULL, &b->texels[i]), "vkCreateBufferView"));
+        LVK_TRY(VK_CALL(dev, vkCreateBufferView, dev->device, &vi, NULL, &b->texels[i]));
     }
     return LVK_OK;
 }
 
 void vk_buffer_free_views(vk_device *dev, vk_buffer *b) {
     for (int i = 0; i < 2; i++)
-        if (b->texels[i]) vkDestroyBufferView(dev->device, b->texels[i], NULL);
+        if (b->texels[i]) VK_DESTROY(vkDestroyBufferView, dev->device, b->texels[i], NULL);
     b->texels[0] = b->texels[1] = VK_NULL_HANDLE;
 }
 
@@ -475,7 +500,7 @@ lvk_status vk_descriptor_pool_create(vk_device *dev, uint32_t sets, VkDescriptor
                                   {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * 2}};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = sets, .poolSizeCount = 2, .pPoolSizes = ps};
-    return vk_check(vkCreateDescriptorPool(dev->device, &dpi, NULL, out), "vkCreateDescriptorPool");
+    return VK_CALL(dev, vkCreateDescriptorPool, dev->device, &dpi, NULL, out);
 }
 
 lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offset, void *data, VkDeviceSize size) {
@@ -491,7 +516,7 @@ lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offse
     if (s == LVK_OK && !dev->readback_coherent) {
         VkMappedMemoryRange r = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
                                  .memory = staging.blocks[0], .offset = 0, .size = VK_WHOLE_SIZE};
-        s = vk_check(vkInvalidateMappedMemoryRanges(dev->device, 1, &r), "vkInvalidateMappedMemoryRanges");
+        s = VK_CALL(dev, vkInvalidateMappedMemoryRanges, dev->device, 1, &r);
     }
     if (s == LVK_OK) memcpy(data, sb.mapped, size);
     vk_arena_free(&staging);
@@ -513,12 +538,15 @@ lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b) {
 
 lvk_status vk_submit_wait(vk_device *dev, VkCommandBuffer cmd, VkFence fence) {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
-    LVK_TRY(vk_check(vkResetFences(dev->device, 1, &fence), "vkResetFences"));
+    LVK_TRY(VK_CALL(dev, vkResetFences, dev->device, 1, &fence));
     mtx_lock(&dev->queue_lock);
-    lvk_status s = vk_check(vkQueueSubmit(dev->queue, 1, &si, fence), "vkQueueSubmit");
+    lvk_status s = VK_CALL(dev, vkQueueSubmit, dev->queue, 1, &si, fence);
     mtx_unlock(&dev->queue_lock);
-    if (s == LVK_OK)
-        s = vk_check(vkWaitForFences(dev->device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    if (s == LVK_OK && (s = VK_CALL(dev, vkWaitForFences, dev->device, 1, &fence, VK_TRUE, UINT64_MAX))) {
+        mtx_lock(&dev->queue_lock);
+        drain(dev);
+        mtx_unlock(&dev->queue_lock);
+    }
     return s;
 }
 
@@ -547,7 +575,7 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
     }
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                    .codeSize = code->n_words * 4, .pCode = code->words};
-    if ((s = vk_check(vkCreateShaderModule(dev->device, &mi, NULL, &module), "vkCreateShaderModule")))
+    if ((s = VK_CALL(dev, vkCreateShaderModule, dev->device, &mi, NULL, &module)))
         goto done;
     VkSpecializationMapEntry entries[LVK_MAX_SPEC];
     for (uint32_t i = 0; i < n_spec; i++) entries[i] = (VkSpecializationMapEntry){i, i * 4, 4};
@@ -559,11 +587,10 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
                   .pSpecializationInfo = n_spec ? &si : NULL},
         .layout = dev->pipeline_layout};
     VkPipeline p;
-    if ((s = vk_check(vkCreateComputePipelines(dev->device, VK_NULL_HANDLE, 1, &ci, NULL, &p),
-                      "vkCreateComputePipelines")))
+    if ((s = VK_CALL(dev, vkCreateComputePipelines, dev->device, VK_NULL_HANDLE, 1, &ci, NULL, &p)))
         goto done;
     if (!grow((void **)&dev->pipelines, &dev->cap_pipelines, dev->n_pipelines + 1, sizeof(vk_pipeline_entry))) {
-        vkDestroyPipeline(dev->device, p, NULL);
+        VK_DESTROY(vkDestroyPipeline, dev->device, p, NULL);
         s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
@@ -575,7 +602,7 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
     e->pipeline = p;
     *out = p;
 done:
-    if (module) vkDestroyShaderModule(dev->device, module, NULL);
+    if (module) VK_DESTROY(vkDestroyShaderModule, dev->device, module, NULL);
     mtx_unlock(&dev->pipeline_lock);
     return s;
 }
@@ -587,7 +614,7 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
     LVK_TRY(instance_create(dev, validate));
     lvk_device_info infos[1];
     int count, chosen;
-    LVK_TRY(choose_device(dev->instance, selector, infos, 0, &count, &chosen, &dev->phys));
+    LVK_TRY(choose_device(dev, selector, infos, 0, &count, &chosen, &dev->phys));
     describe_device(dev->phys, chosen, &dev->info);
     if (!dev->info.usable)
         return lvk_fail(LVK_ERR_DEVICE, "device %d (%s) cannot run LiteVK: %s", chosen,
@@ -610,7 +637,7 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
                                   .pQueuePriorities = &priority};
     VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
-    LVK_TRY(vk_check(vkCreateDevice(dev->phys, &di, NULL, &dev->device), "vkCreateDevice"));
+    LVK_TRY(VK_CALL(dev, vkCreateDevice, dev->phys, &di, NULL, &dev->device));
     volkLoadDevice(dev->device);
     vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
@@ -621,23 +648,21 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
                                               1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                           .bindingCount = LVK_MAX_BINDINGS + 2, .pBindings = b};
-    LVK_TRY(vk_check(vkCreateDescriptorSetLayout(dev->device, &li, NULL, &dev->set_layout),
-                     "vkCreateDescriptorSetLayout"));
+    LVK_TRY(VK_CALL(dev, vkCreateDescriptorSetLayout, dev->device, &li, NULL, &dev->set_layout));
     VkPushConstantRange pc = {VK_SHADER_STAGE_COMPUTE_BIT, 0, LVK_PUSH_CONSTANT_BYTES};
     VkPipelineLayoutCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                      .setLayoutCount = 1, .pSetLayouts = &dev->set_layout,
                                      .pushConstantRangeCount = 1, .pPushConstantRanges = &pc};
-    LVK_TRY(vk_check(vkCreatePipelineLayout(dev->device, &pi, NULL, &dev->pipeline_layout),
-                     "vkCreatePipelineLayout"));
+    LVK_TRY(VK_CALL(dev, vkCreatePipelineLayout, dev->device, &pi, NULL, &dev->pipeline_layout));
     VkCommandPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                   .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
                                   .queueFamilyIndex = dev->queue_family};
-    LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &ci, NULL, &dev->upload_pool), "vkCreateCommandPool"));
+    LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &ci, NULL, &dev->upload_pool));
     return LVK_OK;
 }
 
 lvk_status vk_device_create(vk_device **out, const char *selector, int validate) {
-    vk_device *dev = calloc(1, sizeof *dev);
+    vk_device *dev = lvk_calloc(1, sizeof *dev);
     if (!dev) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     mtx_init(&dev->queue_lock, mtx_plain);
     mtx_init(&dev->pipeline_lock, mtx_plain);
@@ -653,17 +678,19 @@ lvk_status vk_device_create(vk_device **out, const char *selector, int validate)
 void vk_device_free(vk_device *dev) {
     if (!dev) return;
     if (dev->device) {
+        /* Teardown waits for the device whatever it returns, so not through
+         * the fault layer (see drain). */
         vkDeviceWaitIdle(dev->device);
-        for (uint32_t i = 0; i < dev->n_pipelines; i++) vkDestroyPipeline(dev->device, dev->pipelines[i].pipeline, NULL);
-        if (dev->upload_pool) vkDestroyCommandPool(dev->device, dev->upload_pool, NULL);
-        if (dev->pipeline_layout) vkDestroyPipelineLayout(dev->device, dev->pipeline_layout, NULL);
-        if (dev->set_layout) vkDestroyDescriptorSetLayout(dev->device, dev->set_layout, NULL);
-        vkDestroyDevice(dev->device, NULL);
+        for (uint32_t i = 0; i < dev->n_pipelines; i++) VK_DESTROY(vkDestroyPipeline, dev->device, dev->pipelines[i].pipeline, NULL);
+        if (dev->upload_pool) VK_DESTROY(vkDestroyCommandPool, dev->device, dev->upload_pool, NULL);
+        if (dev->pipeline_layout) VK_DESTROY(vkDestroyPipelineLayout, dev->device, dev->pipeline_layout, NULL);
+        if (dev->set_layout) VK_DESTROY(vkDestroyDescriptorSetLayout, dev->device, dev->set_layout, NULL);
+        VK_DESTROY(vkDestroyDevice, dev->device, NULL);
     }
-    if (dev->messenger) vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
-    if (dev->instance) vkDestroyInstance(dev->instance, NULL);
-    free(dev->pipelines);
+    if (dev->messenger) VK_DESTROY(vkDestroyDebugUtilsMessengerEXT, dev->instance, dev->messenger, NULL);
+    if (dev->instance) VK_DESTROY(vkDestroyInstance, dev->instance, NULL);
+    lvk_free(dev->pipelines);
     mtx_destroy(&dev->queue_lock);
     mtx_destroy(&dev->pipeline_lock);
-    free(dev);
+    lvk_free(dev);
 }

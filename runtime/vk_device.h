@@ -4,6 +4,7 @@
 #define LVK_VK_DEVICE_H
 
 #include "litevk.h"
+#include "vk_fault.h"
 
 #include <stdatomic.h>
 #include <threads.h>
@@ -25,6 +26,7 @@ typedef struct vk_device {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
     atomic_uint validation_messages;
+    atomic_int lost;           /* a call returned VK_ERROR_DEVICE_LOST: every later one fails */
     VkPhysicalDevice phys;
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem_props;
@@ -56,7 +58,18 @@ lvk_status vk_list_devices(lvk_device_info *out, int capacity, int *count, int *
                            const char *selector);
 lvk_status vk_device_create(vk_device **out, const char *selector, int validate);
 void vk_device_free(vk_device *dev);
+/* LVK_OK, or the status and message for a failed call `what`. */
 lvk_status vk_check(VkResult r, const char *what);
+/* The same for a call on dev; VK_ERROR_DEVICE_LOST marks dev lost. */
+lvk_status vk_device_check(vk_device *dev, VkResult r, const char *what);
+/* The error of call `what` on a device that was lost before. */
+lvk_status vk_device_lost(const char *what);
+/* Every VkResult-returning Vulkan call: `fn(args...)` on dev through the fault
+ * layer, as an lvk_status. A device once lost stays lost (the spec allows no
+ * recovery), so later calls on it fail without being made. */
+#define VK_CALL(dev, fn, ...)                                   \
+    (atomic_load(&(dev)->lost) ? vk_device_lost(#fn)             \
+                               : vk_device_check((dev), VK_FAULT_RESULT(fn, __VA_ARGS__), #fn))
 /* Fails with "WHAT needs X GiB, the device has Y GiB free of Z GiB" when
  * `bytes` more would not fit: checked before allocating, so the error is
  * clear instead of a failed allocation halfway (or, on a CPU device, the

@@ -18,7 +18,7 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
                                       .descriptorPool = r->pool, .descriptorSetCount = 1,
                                       .pSetLayouts = &dev->set_layout};
     VkDescriptorSet set;
-    if ((r->status = vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets")))
+    if ((r->status = VK_CALL(dev, vkAllocateDescriptorSets, dev->device, &ai, &set)))
         return 0;
     VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
     VkWriteDescriptorSet writes[LVK_MAX_BINDINGS + 2];
@@ -63,6 +63,7 @@ void vk_record_dispatch_indirect(vk_recorder *r, const char *shader, const uint3
 }
 
 void vk_record_barrier(vk_recorder *r) {
+    if (r->status != LVK_OK) return; /* the command buffer may not be recording */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
@@ -71,6 +72,7 @@ void vk_record_barrier(vk_recorder *r) {
 }
 
 void vk_record_barrier_indirect(vk_recorder *r) {
+    if (r->status != LVK_OK) return; /* the command buffer may not be recording */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_INDIRECT_COMMAND_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
@@ -81,6 +83,7 @@ void vk_record_barrier_indirect(vk_recorder *r) {
 }
 
 void vk_record_barrier_host(vk_recorder *r) {
+    if (r->status != LVK_OK) return; /* the command buffer may not be recording */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT};

@@ -3,8 +3,10 @@
 (left of the 300-pixel side panel, at HiDPI scale 1 as under Xvfb) has text in
 at least two of the exit-block colours of the legend that the app printed
 ("litevk-chat: legend 3:#rrggbb 4:#rrggbb 5:#rrggbb").
+With --banner it checks instead that the error banner (ui.c's ERROR_BG) spans
+the top of the transcript.
 
-usage: chat_screenshot_check.py SHOT.png WIDTH HEIGHT LEGEND_FILE"""
+usage: chat_screenshot_check.py SHOT.png WIDTH HEIGHT LEGEND_FILE [--banner]"""
 import re
 import struct
 import sys
@@ -40,6 +42,12 @@ def main():
     assert legend, "the app printed no legend"
     w, h, rows = read_png(shot)
     assert (w, h) == (width, height), f"screenshot is {w}x{h}, the window {width}x{height}"
+    if sys.argv[5:] == ["--banner"]:
+        error_bg = bytes.fromhex("802424")
+        banner_rows = [y for y in range(h) if rows[y][0:3] == error_bg and rows[y][4 * (w - 301):4 * (w - 301) + 3] == error_bg]
+        assert len(banner_rows) >= 20, f"no error banner across the transcript ({len(banner_rows)} rows)"
+        print("ok:", shot, f"{w}x{h}, an error banner of {len(banner_rows)} rows")
+        return
     counts = {}
     wanted = {bytes.fromhex(c): layer for layer, c in legend.items()}
     transcript = 4 * (w - 300)

@@ -71,6 +71,7 @@ typedef struct ui {
     float load_fraction;
     char loading_path[1024];  /* the model being loaded */
     char status[320], error[320];
+    int banner_h;             /* pixels of the error banner drawn last */
     lvk_model_info info;
     lvk_exit_config model_exits;
     chat_template template;
@@ -405,6 +406,26 @@ static void draw_tooltip(ui *u, const lvk_token_info *t) {
     draw_str(u, u->small, buf, x + px(u, 6), y + px(u, 4), TEXT);
 }
 
+/* The error over the top of the transcript, wrapped to its width: a
+ * failure's message is long enough to need several lines. */
+static void draw_banner(ui *u, int width) {
+    SDL_Surface *s = TTF_RenderUTF8_Blended_Wrapped(u->small, u->error, TEXT, (Uint32)(width - 2 * px(u, PAD)));
+    u->banner_h = (s ? s->h : u->small_h) + px(u, 12);
+    fill(u, (SDL_Rect){0, 0, width, u->banner_h}, ERROR_BG);
+    if (!s) return;
+    SDL_Texture *t = SDL_CreateTextureFromSurface(u->ren, s);
+    SDL_Rect dst = {px(u, PAD), px(u, 6), s->w, s->h};
+    if (t) SDL_RenderCopy(u->ren, t, NULL, &dst);
+    SDL_DestroyTexture(t);
+    SDL_FreeSurface(s);
+}
+
+/* Shows msg in the banner; script mode also prints it, for tests. */
+static void show_error(ui *u, const char *msg) {
+    snprintf(u->error, sizeof u->error, "%s", msg);
+    if (u->o->script) printf("litevk-chat: error shown: %s\n", msg);
+}
+
 static void render(ui *u) {
     SDL_GetRendererOutputSize(u->ren, &u->win_w, &u->win_h);
     SDL_SetRenderDrawColor(u->ren, BG.r, BG.g, BG.b, 255);
@@ -417,11 +438,7 @@ static void render(ui *u) {
     draw_transcript(u, transcript, &hover);
     draw_input(u, input);
     draw_panel(u, panel);
-    if (u->error[0]) {
-        SDL_Rect r = {0, 0, transcript.w, u->line_h + px(u, 12)};
-        fill(u, r, ERROR_BG);
-        draw_str(u, u->small, u->error, px(u, PAD), px(u, 6), TEXT);
-    }
+    if (u->error[0]) draw_banner(u, transcript.w);
     if (hover) draw_tooltip(u, hover);
     SDL_RenderPresent(u->ren);
 }
@@ -431,7 +448,7 @@ static void render(ui *u) {
 /* Loads another model (drag and drop, or "/load PATH" typed in the input). */
 static void load_model(ui *u, const char *path) {
     if (u->generating) {
-        snprintf(u->error, sizeof u->error, "stop the reply before loading another model");
+        show_error(u, "stop the reply before loading another model");
         return;
     }
     u->loaded = 0, u->loading = 1, u->load_fraction = 0;
@@ -449,7 +466,7 @@ static void send_input(ui *u) {
     }
     if (!u->loaded) return;
     if (!add_turn(u, 1, u->input) || !add_turn(u, 0, NULL)) {
-        snprintf(u->error, sizeof u->error, "out of memory");
+        show_error(u, "out of memory");
         return;
     }
     worker_send(u->w, u->input);
@@ -488,7 +505,7 @@ static void on_event(ui *u, const chat_event *e) {
     case EV_LOAD_FAILED:
         u->loading = 0;
         u->loaded = u->info.n_layers > 0; /* the model loaded before, if any, is still there */
-        snprintf(u->error, sizeof u->error, "%s", e->message);
+        show_error(u, e->message);
         break;
     case EV_TOKEN: {
         turn *t = u->n_turns ? &u->turns[u->n_turns - 1] : NULL;
@@ -520,7 +537,7 @@ static void on_event(ui *u, const chat_event *e) {
         u->script_waiting = 0;
         break;
     }
-    case EV_ERROR: snprintf(u->error, sizeof u->error, "%s", e->message); break;
+    case EV_ERROR: show_error(u, e->message); break;
     }
 }
 
@@ -609,7 +626,7 @@ static void on_click(ui *u, int x, int y) {
     else if (inside((SDL_Rect){u->r_slider.x, u->r_slider.y - px(u, 8), u->r_slider.w, px(u, 22)}, x, y)) {
         u->dragging_slider = 1;
         slider_to(u, x);
-    } else if (u->error[0] && y < u->line_h + px(u, 12)) u->error[0] = 0;
+    } else if (u->error[0] && y < u->banner_h) u->error[0] = 0;
 }
 
 /* ---- script mode --------------------------------------------------------------------- */

@@ -34,6 +34,7 @@ struct worker {
     lvk_context *ctx;
     lvk_model *model;
     lvk_session *session;
+    char *path; /* of the model loaded */
     lvk_model_info info;
     lvk_exit_config model_exits;
     chat_template template;
@@ -128,23 +129,41 @@ static int load_progress(float fraction, void *user) {
     return atomic_load(&w->quit);
 }
 
-static void load(worker *w, const char *path) {
+/* A load that failed: its message goes to the window. After a device error
+ * the context may be lost for good: when no model uses it, it goes, and the
+ * next load makes a new one. Returns 0. */
+static int load_failed(worker *w, lvk_status st, char *path_copy) {
+    push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+    if (st == LVK_ERR_DEVICE && !w->model) {
+        lvk_context_free(w->ctx);
+        w->ctx = NULL;
+    }
+    free(path_copy);
+    return 0;
+}
+
+/* Loads a model and its session; 0 when that failed (an EV_LOAD_FAILED says why). */
+static int load(worker *w, const char *path) {
+    char *copy = strdup(path);
+    if (!copy) {
+        push_message(w, EV_LOAD_FAILED, "%s", "out of memory");
+        return 0;
+    }
     if (!w->ctx) {
         lvk_context_params cp = lvk_context_default_params();
         cp.device = w->cfg.device;
         if (lvk_context_create(&cp, &w->ctx) != LVK_OK) {
             push_message(w, EV_LOAD_FAILED, "no usable Vulkan device: %s", lvk_last_error());
-            return;
+            free(copy);
+            return 0;
         }
     }
     lvk_model_params mp = lvk_model_default_params();
     mp.progress = load_progress;
     mp.progress_user = w;
     lvk_model *model;
-    if (lvk_model_load(w->ctx, path, &mp, &model) != LVK_OK) {
-        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
-        return;
-    }
+    lvk_status st = lvk_model_load(w->ctx, path, &mp, &model);
+    if (st != LVK_OK) return load_failed(w, st, copy);
     lvk_exit_config exits;
     lvk_model_info info;
     lvk_model_get_info(model, &info);
@@ -154,18 +173,20 @@ static void load(worker *w, const char *path) {
         exit_options_config(o, model, "litevk-chat", &exits) != 0) {
         lvk_model_free(model);
         push_message(w, EV_LOAD_FAILED, "%s: the exit options do not fit this model", path);
-        return;
+        free(copy);
+        return 0;
     }
     lvk_session_params sp = w->cfg.params;
     sp.exits = &exits;
     lvk_session *session;
-    if (lvk_session_create(model, &sp, &session) != LVK_OK) {
-        push_message(w, EV_LOAD_FAILED, "%s", lvk_last_error());
+    if ((st = lvk_session_create(model, &sp, &session)) != LVK_OK) {
         lvk_model_free(model);
-        return;
+        return load_failed(w, st, copy);
     }
     lvk_session_free(w->session);
     lvk_model_free(w->model);
+    free(w->path);
+    w->path = copy;
     w->model = model;
     w->session = session;
     w->info = info;
@@ -176,6 +197,31 @@ static void load(worker *w, const char *path) {
     w->template = w->cfg.template_forced ? w->cfg.template : template_detect(jinja);
     chat_event e = {.kind = EV_LOADED, .info = info, .exits = exits, .template = w->template};
     push_event(w, &e);
+    return 1;
+}
+
+/* After a failed reply the session's KV cache cannot be trusted, so the
+ * conversation starts over. A device error may be a lost device, which stays
+ * lost: then the model is loaded again on a new context. */
+static void recover(worker *w, lvk_status st) {
+    char why[200]; /* with the words around it, fits an event's message */
+    snprintf(why, sizeof why, "%s", lvk_last_error());
+    if (st == LVK_ERR_DEVICE && w->path) {
+        char *path = w->path;
+        w->path = NULL;
+        lvk_session_free(w->session);
+        lvk_model_free(w->model);
+        lvk_context_free(w->ctx);
+        w->session = NULL, w->model = NULL, w->ctx = NULL;
+        int loaded = load(w, path); /* its EV_LOADED clears the window's conversation */
+        free(path);
+        if (loaded) push_message(w, EV_ERROR, "the reply failed: %s; the model was loaded again, and the "
+                                              "conversation starts over", why);
+        return;
+    }
+    lvk_session_reset(w->session);
+    w->turns = 0;
+    push_message(w, EV_ERROR, "the reply failed: %s; the conversation starts over", why);
 }
 
 /* Applies the UI's controls when they changed since the last token. */
@@ -208,11 +254,17 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
     }
     apply_controls(w, seen);
     char *turn = template_user_turn(w->template, user_text, w->turns == 0);
-    lvk_status st = turn ? lvk_session_feed(w->session, turn, w->turns == 0) : LVK_ERR_OUT_OF_MEMORY;
+    if (!turn) {
+        snprintf(done.message, sizeof done.message, "out of memory");
+        push_event(w, &done);
+        return;
+    }
+    lvk_status st = lvk_session_feed(w->session, turn, w->turns == 0);
     free(turn);
     if (st != LVK_OK) {
-        snprintf(done.message, sizeof done.message, "%s", st == LVK_ERR_OUT_OF_MEMORY ? "out of memory" : lvk_last_error());
+        snprintf(done.message, sizeof done.message, "%s", lvk_last_error());
         if (st == LVK_ERR_CONTEXT_FULL) lvk_session_reset(w->session), w->turns = 0;
+        else recover(w, st);
         push_event(w, &done);
         return;
     }
@@ -268,6 +320,7 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
             push_event(w, &e);
         }
     stop_matcher_free(&matcher);
+    if (st != LVK_OK && st != LVK_ERR_CONTEXT_FULL) recover(w, st);
     done.decode_ms = decode_ms;
     push_event(w, &done);
 }
@@ -337,6 +390,7 @@ void worker_free(worker *w) {
     lvk_session_free(w->session);
     lvk_model_free(w->model);
     lvk_context_free(w->ctx);
+    free(w->path);
     cnd_destroy(&w->wake);
     mtx_destroy(&w->lock);
     free(w);

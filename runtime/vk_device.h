@@ -24,6 +24,7 @@ typedef struct vk_pipeline_entry {
 typedef struct vk_device {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* of this instance */
     atomic_uint validation_messages;
     VkPhysicalDevice phys;
     VkPhysicalDeviceProperties props;

@@ -84,15 +84,18 @@ static void *run_job(void *arg) {
     return NULL;
 }
 
-/* Runs jobs[0..n) on threads that start together; job i runs prompt i on models[i]. */
-static void run_threads(lvk_model *const *models, int n, job *jobs) {
+/* Runs jobs[0..n) on threads that start together; job i runs prompt i on
+ * models[i]. `meanwhile` (or NULL) runs on the calling thread as they start. */
+static void run_threads(lvk_model *const *models, int n, job *jobs, void (*meanwhile)(void)) {
     pthread_barrier_t start;
     pthread_t threads[N_THREADS];
-    assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)n), 0);
+    assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)n + 1), 0);
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){.model = models[i], .prompt = prompts[i], .start = &start};
         assert_int_equal(pthread_create(&threads[i], NULL, run_job, &jobs[i]), 0);
     }
+    pthread_barrier_wait(&start);
+    if (meanwhile) meanwhile();
     for (int i = 0; i < n; i++) assert_int_equal(pthread_join(threads[i], NULL), 0);
     pthread_barrier_destroy(&start);
 }
@@ -172,15 +175,34 @@ static void test_sessions_on_one_model(void **state) {
     lvk_model *models[N_THREADS];
     for (int i = 0; i < N_THREADS; i++) models[i] = f->model[0];
     job jobs[N_THREADS];
-    run_threads(models, N_THREADS, jobs);
+    run_threads(models, N_THREADS, jobs, NULL);
     expect_reference(f, jobs, N_THREADS, "one model");
 }
 
 static void test_session_per_context(void **state) {
     fixture *f = *state;
     job jobs[2];
-    run_threads(f->model, 2, jobs);
+    run_threads(f->model, 2, jobs, NULL);
     expect_reference(f, jobs, 2, "two contexts");
+}
+
+static void load_and_free_a_context(void) {
+    lvk_context *ctx;
+    lvk_model *model;
+    assert_int_equal(lvk_context_create(NULL, &ctx), LVK_OK);
+    assert_int_equal(lvk_model_load(ctx, MODEL, NULL, &model), LVK_OK);
+    lvk_model_free(model);
+    lvk_context_free(ctx);
+}
+
+/* Creating a context must not disturb the contexts in use (regression: every
+ * context creation reloaded the process-wide Vulkan function pointers with its
+ * own device's, under the threads calling them). */
+static void test_context_created_while_generating(void **state) {
+    fixture *f = *state;
+    job jobs[2];
+    run_threads(f->model, 2, jobs, load_and_free_a_context);
+    expect_reference(f, jobs, 2, "a context created meanwhile");
 }
 
 int main(void) {
@@ -188,6 +210,7 @@ int main(void) {
         cmocka_unit_test(test_reference_exits_early),
         cmocka_unit_test(test_sessions_on_one_model),
         cmocka_unit_test(test_session_per_context),
+        cmocka_unit_test(test_context_created_while_generating),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,14 +67,27 @@ lvk_status vk_device_check_memory(vk_device *dev, uint64_t bytes, const char *wh
 
 /* ---- instance ------------------------------------------------------------ */
 
+/* volk's function pointers are process-wide, so they are loaded once, from the
+ * first instance, by volkLoadInstance: device functions then come from
+ * vkGetInstanceProcAddr as the loader's trampolines, which dispatch on the
+ * handle and so serve every context, on any device, with or without the
+ * validation layer. Loading them per context (volkLoadDevice) pointed every
+ * context at the newest device's functions and rewrote them under the threads
+ * calling them. The debug-utils functions exist only in instances that enable
+ * the extension, so those are looked up per instance. */
+static once_flag loader_once = ONCE_FLAG_INIT, functions_once = ONCE_FLAG_INIT;
+static int loader_found;
+static _Thread_local VkInstance first_instance; /* what functions_load loads from */
+
+static void loader_load(void) { loader_found = volkInitialize() == VK_SUCCESS; }
+static void functions_load(void) { volkLoadInstance(first_instance); }
+
 static lvk_status loader_init(void) {
-    static atomic_int initialised;
-    if (atomic_load(&initialised)) return LVK_OK;
-    if (volkInitialize() != VK_SUCCESS)
+    call_once(&loader_once, loader_load);
+    if (!loader_found)
         return lvk_fail(LVK_ERR_DEVICE,
                         "the Vulkan loader (libvulkan.so.1) was not found; install it "
                         "(Debian: libvulkan1, and mesa-vulkan-drivers for a CPU device)");
-    atomic_store(&initialised, 1);
     return LVK_OK;
 }
 
@@ -124,8 +137,16 @@ static lvk_status instance_create(vk_device *dev, int validate) {
                                .enabledExtensionCount = validate ? 1 : 0,
                                .ppEnabledExtensionNames = exts};
     LVK_TRY(VK_CALL(dev, vkCreateInstance, &ci, NULL, &dev->instance));
-    volkLoadInstanceOnly(dev->instance);
+    first_instance = dev->instance;
+    call_once(&functions_once, functions_load);
     if (validate) {
+        /* this instance's function, under the name the fault layer knows (it shadows volk's) */
+        PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT =
+            (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(dev->instance, "vkCreateDebugUtilsMessengerEXT");
+        dev->destroy_messenger =
+            (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(dev->instance, "vkDestroyDebugUtilsMessengerEXT");
+        if (!vkCreateDebugUtilsMessengerEXT || !dev->destroy_messenger)
+            return lvk_fail(LVK_ERR_DEVICE, "the validation layer's VK_EXT_debug_utils functions are missing");
         VkDebugUtilsMessengerCreateInfoEXT mi = {
             .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
             .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -638,7 +659,6 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
     VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
     LVK_TRY(VK_CALL(dev, vkCreateDevice, dev->phys, &di, NULL, &dev->device));
-    volkLoadDevice(dev->device);
     vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
     VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS + 2];
@@ -687,7 +707,7 @@ void vk_device_free(vk_device *dev) {
         if (dev->set_layout) VK_DESTROY(vkDestroyDescriptorSetLayout, dev->device, dev->set_layout, NULL);
         VK_DESTROY(vkDestroyDevice, dev->device, NULL);
     }
-    if (dev->messenger) VK_DESTROY(vkDestroyDebugUtilsMessengerEXT, dev->instance, dev->messenger, NULL);
+    if (dev->messenger) VK_DESTROY(dev->destroy_messenger, dev->instance, dev->messenger, NULL);
     if (dev->instance) VK_DESTROY(vkDestroyInstance, dev->instance, NULL);
     lvk_free(dev->pipelines);
     mtx_destroy(&dev->queue_lock);

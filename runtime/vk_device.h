@@ -25,6 +25,7 @@ typedef struct vk_pipeline_entry {
 typedef struct vk_device {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* of this instance */
     atomic_uint validation_messages;
     atomic_int lost;           /* a call returned VK_ERROR_DEVICE_LOST: every later one fails */
     VkPhysicalDevice phys;

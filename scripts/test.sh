@@ -1,7 +1,25 @@
 #!/usr/bin/env bash
-# Installs, builds and runs the whole test suite (with the Vulkan validation layer on).
+# Installs, builds and runs the whole test suite (with the Vulkan validation layer on),
+# then again under the sanitizers: the whole suite built with AddressSanitizer +
+# UndefinedBehaviorSanitizer (LeakSanitizer checks every process at exit), and the
+# concurrency test built with ThreadSanitizer. Any sanitizer report fails its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cd build
-ctest --output-on-failure -j1
+
+stage() { # stage NAME COMMAND...: runs the command and prints how long it took
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "== $name: $((SECONDS - start)) s"
+}
+sanitized_build() { # sanitized_build DIR SANITIZERS [TARGET]
+  cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLITEVK_SANITIZE="$2"
+  cmake --build "$1" -j"$(nproc)" ${3:+--target "$3"}
+}
+
+stage "tests" ctest --test-dir build --output-on-failure -j1
+stage "ASan+UBSan build" sanitized_build build-asan address,undefined
+stage "ASan+UBSan tests" ctest --test-dir build-asan --output-on-failure -j1
+stage "TSan build" sanitized_build build-tsan thread test_concurrency
+stage "TSan concurrency test" ctest --test-dir build-tsan --output-on-failure -R '^test_concurrency$'

@@ -13,12 +13,14 @@ static int replay_file(const char *path) {
     printf("%s\n", path); /* the last line names the input of a crash */
     fflush(stdout);
     FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t size = 0, cap = 4096, got;
-    uint8_t *data = malloc(cap);
-    while (data && (got = fread(data + size, 1, cap - size, f)) > 0)
-        if ((size += got) == cap) data = realloc(data, cap *= 2);
-    int bad = !data || ferror(f);
+    struct stat st;
+    if (!f || fstat(fileno(f), &st)) {
+        if (f) fclose(f);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = malloc(size + 1); /* + 1: never malloc(0) */
+    int bad = !data || fread(data, 1, size, f) != size;
     fclose(f);
     if (!bad) LLVMFuzzerTestOneInput(data, size);
     free(data);

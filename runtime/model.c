@@ -118,15 +118,18 @@ static lvk_status bind_weights(lvk_host_model *m) {
     return LVK_OK;
 }
 
-lvk_status host_model_open(const char *path, lvk_host_model **out) {
-    if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "model path is NULL");
-    lvk_host_model *m = lvk_calloc(1, sizeof *m);
-    if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
-    lvk_status s = gguf_open(path, &m->file);
-    if (s != LVK_OK) {
-        lvk_free(m);
-        return s;
+lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out) {
+    if (!f || !out) {
+        gguf_close(f);
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "host_model_from_gguf: NULL argument");
     }
+    lvk_host_model *m = lvk_calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(f);
+        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    m->file = f;
+    lvk_status s;
     if ((s = read_hparams(m->file, &m->hp)) != LVK_OK) goto fail;
     if ((s = tokenizer_load(m->file, &m->tokenizer)) != LVK_OK) goto fail;
     m->hp.n_vocab = tokenizer_n_vocab(m->tokenizer);
@@ -138,7 +141,15 @@ lvk_status host_model_open(const char *path, lvk_host_model **out) {
     return LVK_OK;
 fail:
     host_model_free(m);
-    return lvk_fail_prefix(s, "%s", path);
+    return s;
+}
+
+lvk_status host_model_open(const char *path, lvk_host_model **out) {
+    if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "model path is NULL");
+    gguf_file *f;
+    LVK_TRY(gguf_open(path, &f));
+    lvk_status s = host_model_from_gguf(f, out);
+    return s == LVK_OK ? s : lvk_fail_prefix(s, "%s", path);
 }
 
 void host_model_free(lvk_host_model *m) {

@@ -53,6 +53,9 @@ typedef struct lvk_host_model {
 } lvk_host_model;
 
 lvk_status host_model_open(const char *path, lvk_host_model **out);
+/* The same checks on a GGUF already parsed (from a file or from memory, as
+ * the fuzzer does): takes ownership of f, which is closed on failure. */
+lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out);
 void host_model_free(lvk_host_model *m);
 
 static inline int hp_kv_dim(const lvk_hparams *hp) { return hp->n_kv_heads * hp->head_dim; }

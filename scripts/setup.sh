@@ -12,6 +12,7 @@ packages=(
   mesa-vulkan-drivers                   # lavapipe: a Vulkan device on the CPU
   vulkan-validationlayers               # LITEVK_VALIDATE=1 (the tests use it)
   libcmocka-dev                         # tests
+  clang libclang-rt-14-dev              # scripts/fuzz.sh: libFuzzer and the sanitizers
   libsdl2-dev libsdl2-ttf-dev           # litevk-chat
   fonts-dejavu-core                     # litevk-chat's default font
   xvfb xauth python3                    # the chat app's screenshot test (a window without a display)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, builds and runs the whole test suite (with the Vulkan validation layer on),
-# then again under the sanitizers: the whole suite built with AddressSanitizer +
-# UndefinedBehaviorSanitizer (LeakSanitizer checks every process at exit), and the
-# concurrency test built with ThreadSanitizer. Any sanitizer report fails its test.
+# runs every fuzz target for 20 s, then the tests again under the sanitizers: the whole
+# suite built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer checks
+# every process at exit), and the concurrency test built with ThreadSanitizer. Any
+# sanitizer report or fuzzing crash fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,6 +20,8 @@ sanitized_build() { # sanitized_build DIR SANITIZERS [TARGET]
 }
 
 stage "tests" ctest --test-dir build --output-on-failure -j1
+# Every fuzz target for a short, bounded time (its own clang build): any crash fails the run.
+stage "fuzz smoke" bash scripts/fuzz.sh --time 20
 stage "ASan+UBSan build" sanitized_build build-asan address,undefined
 stage "ASan+UBSan tests" ctest --test-dir build-asan --output-on-failure -j1
 stage "TSan build" sanitized_build build-tsan thread test_concurrency

@@ -4,13 +4,31 @@
 
 #include "litevk.h"
 
-/* Each command gets argv after the command name; returns the exit status. */
+/* A command gets argv after the command name. `run` parses its options, then
+ * runs it, and returns the exit status. `check` only parses them, with the
+ * same messages (the fuzzer calls it): 0 when the command would run, -1 after
+ * printing --help, 2 after a usage error. */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    int (*check)(int argc, char **argv);
+} cli_command;
+
+/* The command called `name`, or NULL. */
+const cli_command *cli_find_command(const char *name);
+
 int cmd_run(int argc, char **argv);
+int cmd_run_check(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_info_check(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_devices_check(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_convert_check(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_calibrate_check(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_check(int argc, char **argv);
 
 /* Prints "litevk: <message>" on stderr and returns 1 (or 2 for usage errors). */
 int cli_error(const char *fmt, ...);

@@ -273,6 +273,11 @@ static void print_table(const bench_options *o, const lvk_model_info *info, cons
     printf("\n");
 }
 
+int cmd_bench_check(int argc, char **argv) {
+    bench_options o;
+    return parse(argc, argv, &o);
+}
+
 int cmd_bench(int argc, char **argv) {
     bench_options o;
     int r = parse(argc, argv, &o);

@@ -133,6 +133,11 @@ static void print_table(const lvk_exit_config *cfg, const calib_exit_result *res
                100 * res[k].agreement, res[k].threshold, 100 * res[k].exit_share);
 }
 
+int cmd_calibrate_check(int argc, char **argv) {
+    calibrate_options o;
+    return parse(argc, argv, &o);
+}
+
 int cmd_calibrate(int argc, char **argv) {
     calibrate_options o;
     int r = parse(argc, argv, &o);

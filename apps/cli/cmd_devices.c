@@ -5,16 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cmd_devices(int argc, char **argv) {
+/* It takes no options: 0, -1 after --help, 2 after a usage error. */
+int cmd_devices_check(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             puts("usage: litevk devices\n\nLists the Vulkan devices, whether LiteVK can use each, and which one it\n"
                  "picks: LITEVK_DEVICE=<index|name substring> if set, else discrete > integrated >\n"
                  "virtual > CPU.");
-            return 0;
+            return -1;
         }
         return cli_usage_error("devices", "unknown option '%s'", argv[i]);
     }
+    return 0;
+}
+
+int cmd_devices(int argc, char **argv) {
+    int r = cmd_devices_check(argc, argv);
+    if (r) return r < 0 ? 0 : r;
     lvk_device_info devs[16];
     int count = 0, chosen = -1;
     if (lvk_list_devices(devs, 16, &count, &chosen) != LVK_OK) return cli_error("%s", lvk_last_error());

@@ -28,19 +28,32 @@ static void print_value(const gguf_value *v) {
     }
 }
 
-int cmd_info(int argc, char **argv) {
-    const char *path = NULL;
+/* The model's path from the options: 0, -1 after --help, 2 after a usage error. */
+static int parse(int argc, char **argv, const char **path) {
+    *path = NULL;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(help, stdout); return 0; }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(help, stdout); return -1; }
         if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
-            if (!(path = cli_value(argc, argv, &i))) return 2;
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
+            if (!(*path = cli_value(argc, argv, &i))) return 2;
+        } else if (argv[i][0] != '-' && !*path) {
+            *path = argv[i];
         } else {
             return cli_usage_error("info", "unknown option '%s'", argv[i]);
         }
     }
-    if (!path) path = cli_default_model();
+    if (!*path) *path = cli_default_model();
+    return 0;
+}
+
+int cmd_info_check(int argc, char **argv) {
+    const char *path;
+    return parse(argc, argv, &path);
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *path;
+    int r = parse(argc, argv, &path);
+    if (r) return r < 0 ? 0 : r;
     lvk_host_model *m;
     if (host_model_open(path, &m) != LVK_OK) return cli_error("%s", lvk_last_error());
     const lvk_hparams *hp = &m->hp;

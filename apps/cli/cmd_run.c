@@ -102,6 +102,11 @@ static void print_exit_legend(const lvk_exit_config *cfg, int n_layers) {
     fprintf(stderr, " \033[38;5;%dmblock %d (full depth)\033[0m\n", exit_color(cfg, n_layers), n_layers);
 }
 
+int cmd_run_check(int argc, char **argv) {
+    run_options o;
+    return parse(argc, argv, &o);
+}
+
 int cmd_run(int argc, char **argv) {
     run_options o;
     int r = parse(argc, argv, &o);

@@ -41,12 +41,8 @@ int main(int argc, char **argv) {
         printf("litevk %s\n", LVK_VERSION_STRING);
         return 0;
     }
-    struct { const char *name; int (*fn)(int, char **); } commands[] = {
-        {"run", cmd_run},         {"calibrate", cmd_calibrate}, {"bench", cmd_bench},
-        {"info", cmd_info},       {"devices", cmd_devices},     {"convert", cmd_convert},
-    };
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 2, argv + 2);
+    const cli_command *command = cli_find_command(cmd);
+    if (command) return command->run(argc - 2, argv + 2);
     fprintf(stderr, "litevk: unknown command '%s' (see `litevk --help`)\n", cmd);
     return 2;
 }

@@ -158,11 +158,8 @@ static char *read_file(const char *path, size_t *size, char *err, size_t err_siz
     return buf;
 }
 
-int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size) {
+int prompts_parse(const char *buf, size_t size, const char *name, prompt_set *out, char *err, size_t err_size) {
     *out = (prompt_set){0};
-    size_t size;
-    char *buf = read_file(path, &size, err, err_size);
-    if (!buf) return -1;
     out->hash = fnv1a64(buf, size, FNV1A64_INIT);
 
     const char *text = buf, *end = buf + size;
@@ -186,14 +183,23 @@ int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size) 
             p = stop + 1;
         }
     }
-    free(buf);
-    if (bad) snprintf(err, err_size, "%s:%d: %s", path, r.line, r.error);
-    else if (!out->n) snprintf(err, err_size, "no prompts in %s", path);
+    if (bad) snprintf(err, err_size, "%s:%d: %s", name, r.line, r.error);
+    else if (!out->n) snprintf(err, err_size, "no prompts in %s", name);
     if (bad || !out->n) {
         prompts_free(out);
         return -1;
     }
     return 0;
+}
+
+int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size) {
+    *out = (prompt_set){0};
+    size_t size;
+    char *buf = read_file(path, &size, err, err_size);
+    if (!buf) return -1;
+    int r = prompts_parse(buf, size, path, out, err, err_size);
+    free(buf);
+    return r;
 }
 
 void prompts_free(prompt_set *set) {

@@ -26,6 +26,8 @@ typedef struct prompt_set {
  * ("FILE:17: expected ',' or '}' after an object member, found ']'",
  * "no prompts in FILE", ...) and leaves *out empty. */
 int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size);
+/* The same from the file's bytes in memory; `name` stands for the file in messages. */
+int prompts_parse(const char *buf, size_t size, const char *name, prompt_set *out, char *err, size_t err_size);
 void prompts_free(prompt_set *set);
 
 #endif

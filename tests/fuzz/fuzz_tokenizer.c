@@ -1,0 +1,124 @@
+/* fuzz_tokenizer.c — the SentencePiece tokenizer. The first byte picks:
+ *   0: encode the rest as text with the default model's vocabulary, and
+ *      decode it back (the round trip must give the text);
+ *   1: decode the rest as token ids (any int32, out of range included);
+ *   2: a vocabulary from fuzzed GGUF metadata: the next byte is a text
+ *      length, then that text, then the GGUF image; the text is encoded
+ *      and decoded with it, and every token decoded.
+ * Other values of the first byte are taken modulo 3. */
+#include "fuzz.h"
+#include "tokenizer.h"
+
+#include <string.h>
+
+static const lvk_tokenizer *default_tokenizer(void) {
+    static lvk_tokenizer *t;
+    if (!t) {
+        gguf_file *f;
+        FUZZ_CHECK(gguf_open(LITEVK_ASSETS_DIR "/stories260K.gguf", &f) == LVK_OK);
+        FUZZ_CHECK(tokenizer_load(f, &t) == LVK_OK);
+        gguf_close(f);
+    }
+    return t;
+}
+
+/* Encodes text (counting first, then into a buffer of that size, then into
+ * one a token short) and returns the ids (malloc'd) and their count, or NULL
+ * when the tokenizer refused the text. */
+static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, int add_bos, int *n) {
+    if (FUZZ_CALL(tokenizer_encode(t, text, len, add_bos, NULL, 0, n)) != LVK_OK) return NULL;
+    int32_t *ids = malloc(sizeof *ids * ((size_t)*n + 1));
+    FUZZ_CHECK(ids);
+    int again;
+    if (*n > 0) {
+        FUZZ_CHECK(FUZZ_CALL(tokenizer_encode(t, text, len, add_bos, ids, *n - 1, &again)) == LVK_OK);
+        FUZZ_CHECK(again == *n);
+    }
+    FUZZ_CHECK(FUZZ_CALL(tokenizer_encode(t, text, len, add_bos, ids, *n, &again)) == LVK_OK);
+    FUZZ_CHECK(again == *n);
+    for (int i = 0; i < *n; i++) FUZZ_CHECK(ids[i] >= 0 && ids[i] < tokenizer_n_vocab(t));
+    return ids;
+}
+
+/* The concatenated pieces of ids (malloc'd, NUL-terminated); *len its length. */
+static char *decode(const lvk_tokenizer *t, const int32_t *ids, int n, size_t *len) {
+    size_t cap = 64;
+    char *s = malloc(cap);
+    FUZZ_CHECK(s);
+    *len = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k;
+        const char *piece = tokenizer_piece(t, ids[i], &k);
+        FUZZ_CHECK(piece);
+        while (*len + k + 1 > cap) FUZZ_CHECK((s = realloc(s, cap *= 2)));
+        memcpy(s + *len, piece, k);
+        *len += k;
+    }
+    s[*len] = 0;
+    return s;
+}
+
+static void round_trip(const lvk_tokenizer *t, const uint8_t *text, size_t len, int add_bos) {
+    int n;
+    int32_t *ids = encode(t, (const char *)text, len, add_bos, &n);
+    if (!ids) return;
+    size_t got;
+    char *back = decode(t, ids, n, &got);
+    /* The vocabulary has byte tokens, so every valid text comes back, after
+     * the space prefix (none for empty text), unless it holds '▁' itself:
+     * that decodes as the space it stands for. */
+    if (!memmem(text, len, "\xe2\x96\x81", 3)) {
+        size_t prefix = len > 0;
+        FUZZ_CHECK(got == len + prefix && (!prefix || back[0] == ' ') && !memcmp(back + prefix, text, len));
+    }
+    free(back);
+    free(ids);
+}
+
+static void decode_ids(const lvk_tokenizer *t, const uint8_t *data, size_t size) {
+    int n = (int)(size / sizeof(int32_t));
+    int32_t *ids = malloc(sizeof *ids * ((size_t)n + 1));
+    FUZZ_CHECK(ids);
+    memcpy(ids, data, sizeof *ids * (size_t)n);
+    size_t len;
+    free(decode(t, ids, n, &len));
+    free(ids);
+}
+
+static void fuzzed_vocabulary(const uint8_t *data, size_t size) {
+    if (size < 1 || size - 1 < data[0]) return;
+    const uint8_t *text = data + 1, *image = text + data[0];
+    size_t text_len = data[0];
+    gguf_file *f;
+    if (FUZZ_CALL(gguf_parse(image, size - 1 - text_len, &f)) != LVK_OK) return;
+    lvk_tokenizer *t;
+    if (FUZZ_CALL(tokenizer_load(f, &t)) == LVK_OK) {
+        gguf_close(f); /* the tokenizer keeps copies */
+        int n;
+        int32_t *ids = encode(t, (const char *)text, text_len, 1, &n);
+        if (ids) {
+            size_t len;
+            free(decode(t, ids, n, &len));
+            free(ids);
+        }
+        /* every piece, and the empty ones either side of the vocabulary */
+        for (int32_t id = -1; id <= tokenizer_n_vocab(t); id++) {
+            size_t len;
+            const char *piece = tokenizer_piece(t, id, &len);
+            FUZZ_CHECK(piece && piece[len] == 0);
+        }
+        tokenizer_free(t);
+    } else {
+        gguf_close(f);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    switch (data[0] % 3) {
+    case 0: round_trip(default_tokenizer(), data + 1, size - 1, data[0] & 4); break;
+    case 1: decode_ids(default_tokenizer(), data + 1, size - 1); break;
+    case 2: fuzzed_vocabulary(data + 1, size - 1); break;
+    }
+    return 0;
+}

@@ -248,8 +248,48 @@ static void test_generation_faults(void **state) {
     }
 }
 
+/* ---- regressions ------------------------------------------------------------------- */
+
+/* The calls whose failure paths had bugs, each failed at its every call
+ * (N = 1, 2, ... until a run makes fewer) in a context create, a model load
+ * and a generation with exits in fence mode (the most fence waits). */
+static const struct { const char *call; const fault *as; const char *bug; } regressions[] = {
+    {"vkEnumerateInstanceLayerProperties", &faults[1], "its failure read as 'the validation layer is not installed'"},
+    {"vkBeginCommandBuffer", &faults[0], "barriers were recorded into the command buffer that never began"},
+    {"vkWaitForFences", &faults[2], "the fence and command pool were destroyed while the work could still run"},
+};
+
+static void test_regressions(void **state) {
+    (void)state;
+    for (size_t r = 0; r < sizeof regressions / sizeof regressions[0]; r++) {
+        const fault *f = regressions[r].as;
+        uint64_t n = 1;
+        for (;; n++) {
+            lvk_context *ctx = NULL;
+            lvk_model *model = NULL;
+            int32_t ids[N_GEN];
+            mark();
+            vk_fault_arm(n, f->error, regressions[r].call);
+            lvk_status s = lvk_context_create(NULL, &ctx);
+            if (s == LVK_OK) s = lvk_model_load(ctx, MODEL, NULL, &model);
+            if (s == LVK_OK) s = generate(model, &cases[1], ids);
+            disarm();
+            if (ctx) check_validation(ctx);
+            lvk_model_free(model);
+            lvk_context_free(ctx);
+            expect_no_leak(f, regressions[r].call, n);
+            if (s == LVK_OK) break; /* fewer than n such calls: every one has failed */
+            expect_failure(f, s, regressions[r].call, n);
+        }
+        if (n == 1) fail_msg("%s was never called: the regression (%s) is not covered", regressions[r].call,
+                             regressions[r].bug);
+        printf("  %s, %s: all %llu calls failed in turn\n", regressions[r].call, f->name, (unsigned long long)n - 1);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regressions),
         cmocka_unit_test(test_load_faults),
         cmocka_unit_test(test_generation_faults),
     };

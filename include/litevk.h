@@ -147,9 +147,26 @@ lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, siz
  *   litevk.calibration.tokens uint32: tokens the thresholds were measured on
  *   litevk.calibration.date   string: ISO 8601 date
  * A model without them gets exits after every 4th block from n_layers/4 (at
- * least one) with thresholds 1 (never), until it is calibrated. */
+ * least one) with thresholds 1 (never), until it is calibrated.
+ *
+ * Self-speculative decoding uses the same heads without changing the output:
+ * from the last accepted token, blocks 1..E and the exit head after block E
+ * (the draft exit) draft tokens one by one while the head's confidence is above
+ * the draft threshold, up to draft_max; one batched pass through the remaining
+ * blocks then gives full depth's token at every drafted position. The longest
+ * prefix on which the drafts agree is accepted, and full depth's token at the
+ * first disagreement follows it: greedy output is exactly full depth's.
+ *   litevk.speculate.exit      uint32: E, one of the exit layers
+ *   litevk.speculate.threshold float32: the draft threshold
+ *   litevk.speculate.max       uint32: draft_max
+ * (written by `litevk calibrate --speculate`, and kept by `litevk calibrate`).
+ * Without them: the first exit, threshold LVK_DEFAULT_DRAFT_THRESHOLD, and
+ * LVK_DEFAULT_DRAFT_MAX drafts. */
 
 #define LVK_MAX_EXITS 16
+#define LVK_MAX_DRAFTS 7 /* drafted tokens per speculation cycle: 8 columns verify them with the last */
+#define LVK_DEFAULT_DRAFT_MAX 4
+#define LVK_DEFAULT_DRAFT_THRESHOLD 0.5f
 
 typedef enum lvk_exit_mode {
     LVK_EXIT_FENCE = 0, /* one submission per exit point; the host reads the decision and stops or goes on */
@@ -162,6 +179,12 @@ typedef enum lvk_kv_fill {
     LVK_KV_NONE = 2,      /* skipped blocks' K/V stay holes that attention masks (ablation only) */
 } lvk_kv_fill;
 
+/* What the exit heads do. Full depth is LVK_DECODE_EXIT with no exits. */
+typedef enum lvk_decode {
+    LVK_DECODE_EXIT = 0,      /* LITE: a confident token skips the remaining blocks */
+    LVK_DECODE_SPECULATE = 1, /* self-speculative: the draft exit drafts, the remaining blocks verify */
+} lvk_decode;
+
 typedef struct lvk_exit_config {
     int n_exits;                     /* 0 = full depth */
     int layers[LVK_MAX_EXITS];       /* exit after block N (1-based), ascending, 1..n_layers-1 */
@@ -172,6 +195,11 @@ typedef struct lvk_exit_config {
      * (an uncalibrated model costs nothing extra); 1: every exit head runs,
      * for lvk_session_last_probes (calibration). */
     int probe_all;
+    lvk_decode decode;
+    /* LVK_DECODE_SPECULATE only (checked then): */
+    int draft_exit;        /* one of layers[]: the exit head after this block drafts */
+    int draft_max;         /* drafts per cycle, 1..LVK_MAX_DRAFTS */
+    float draft_threshold; /* in [0, 1]: drafting goes on while the draft head's confidence is above it */
 } lvk_exit_config;
 
 /* The model's exit configuration: from its litevk.* metadata, else the
@@ -181,11 +209,13 @@ lvk_status lvk_model_exit_config(const lvk_model *model, lvk_exit_config *out, i
 /* Checks a configuration against a model with n_layers blocks. */
 lvk_status lvk_exit_config_validate(const lvk_exit_config *config, int n_layers);
 /* Parses "8,12,16" into layers and/or "0.9,0.85,0.8" into thresholds (NULL
- * keeps the current ones; new layers without thresholds get 1.0), then
+ * keeps the current ones; new layers without thresholds get 1.0; new layers
+ * without the draft exit make the first of them the draft exit), then
  * validates. On error *config is unchanged. */
 lvk_status lvk_exit_config_parse(lvk_exit_config *config, int n_layers, const char *layers,
                                  const char *thresholds);
-/* "fence"/"gpu" and "propagate"/"deferred"/"none". */
+/* "fence"/"gpu" and "propagate"/"deferred"/"none". In speculation both
+ * modes run the draft loop and the verification from the host. */
 lvk_status lvk_exit_mode_parse(const char *text, lvk_exit_mode *out);
 lvk_status lvk_kv_fill_parse(const char *text, lvk_kv_fill *out);
 const char *lvk_exit_mode_name(lvk_exit_mode mode);
@@ -197,17 +227,21 @@ typedef struct lvk_session_params {
     int top_k;           /* 0 = off */
     float top_p;         /* 1 = off */
     uint64_t seed;
-    /* Early exit: NULL = the model's configuration (lvk_model_exit_config). */
+    /* Early exit or speculation: NULL = the model's configuration
+     * (lvk_model_exit_config). Speculation at temperature > 0 samples each
+     * token from exactly full depth's distribution (speculative sampling). */
     const lvk_exit_config *exits;
 } lvk_session_params;
 
 typedef struct lvk_token_info {
     int32_t id;
     char piece[64];    /* UTF-8 bytes of the token's text, NUL-terminated */
-    int layer;         /* blocks run for this token (1-based), n_layers at full depth */
+    int layer;         /* blocks run for this token (1-based), n_layers at full depth;
+                          a drafted token: the draft exit block */
     int n_layers;
     float confidence;  /* top probability of the head that chose the token */
     int is_eos;        /* the model ended its text; the token is not printable */
+    int drafted;       /* speculation: a drafted token that verification accepted */
 } lvk_token_info;
 
 lvk_session_params lvk_session_default_params(void);
@@ -219,13 +253,18 @@ void lvk_session_free(lvk_session *session);
 lvk_status lvk_session_feed(lvk_session *session, const char *text, int add_bos);
 /* Feed token ids. */
 lvk_status lvk_session_feed_tokens(lvk_session *session, const int32_t *tokens, int n_tokens);
-/* Choose the next token and feed it back, so the next step continues. */
+/* Choose the next token and feed it back, so the next step continues. In
+ * speculation a cycle yields several tokens; they are returned one per call
+ * (the later ones are already fed), and a call after the last runs the next
+ * cycle. */
 lvk_status lvk_session_step(lvk_session *session, lvk_token_info *out);
 /* Like lvk_session_step, but feeds `token` instead of the session's own
  * choice, which *out describes (teacher forcing: bench's agreement metric). */
 lvk_status lvk_session_step_forced(lvk_session *session, int32_t token, lvk_token_info *out);
 
-/* Exit configuration of a live session; a change applies from the next token. */
+/* Exit configuration of a live session (decode strategy included); a change
+ * applies from the next token, after the tokens of a speculation cycle
+ * already accepted. */
 lvk_status lvk_session_set_exits(lvk_session *session, const lvk_exit_config *config);
 lvk_status lvk_session_get_exits(const lvk_session *session, lvk_exit_config *out);
 
@@ -252,6 +291,10 @@ typedef struct lvk_session_stats {
     uint64_t weight_bytes;     /* blocks + exit heads + final head + K/V fill */
     uint64_t full_depth_bytes; /* the same tokens at full depth without exit heads */
     uint64_t exits_taken[LVK_MAX_EXITS + 1]; /* tokens per exit; [n_exits] = full depth */
+    /* speculation: tokens counts every token a cycle yields */
+    uint64_t cycles;           /* draft-and-verify cycles */
+    uint64_t drafted;          /* tokens drafted */
+    uint64_t accepted;         /* drafted tokens that verification accepted */
 } lvk_session_stats;
 lvk_status lvk_session_stats_get(const lvk_session *session, lvk_session_stats *out);
 lvk_status lvk_session_stats_reset(lvk_session *session);

@@ -3,6 +3,7 @@
 #include "exit_config.h"
 #include "gpu_forward.h"
 #include "sampler.h"
+#include "speculate.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -27,12 +28,16 @@ struct lvk_session {
     lvk_exit_config exits;
     int n_ctx;
     int n_past;          /* tokens in the KV cache */
-    int has_decision;    /* the last pass chose the next token */
-    gpu_step next;       /* that pass: which head chose, what every head said */
-    gpu_step last;       /* the pass that chose the token the last step returned */
+    int has_decision;    /* the next token is chosen: by the last pass (LITE), or by a cycle */
+    gpu_step next;       /* LITE: that pass: which head chose, what every head said */
+    gpu_step last;       /* LITE: the pass that chose the token the last step returned */
+    spec_cycle cycle;    /* speculation: the tokens of the last cycle... */
+    int cycle_at;        /* ...of which those from here on are still to be returned */
+    speculator speculator;
     lvk_session_stats stats;
     gpu_pass_bytes bytes; /* weight bytes of a block, a head, a K/V fill: the statistics' units */
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
+    float *probs;        /* [n_vocab] the distribution sampled from */
 };
 
 #define CHECK_ARG(cond, ...) \
@@ -210,8 +215,10 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
     s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!s->logits || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
+    s->probs = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
+    if (!s->logits || !s->probs || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (st == LVK_OK) st = speculator_init(&s->speculator, hp->n_vocab);
     if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);
     if (st == LVK_OK) s->bytes = gpu_session_bytes(s->gpu);
     if (st != LVK_OK) {
@@ -226,7 +233,9 @@ void lvk_session_free(lvk_session *s) {
     if (!s) return;
     gpu_session_free(s->gpu);
     sampler_free(&s->sampler);
+    speculator_free(&s->speculator);
     lvk_free(s->logits);
+    lvk_free(s->probs);
     lvk_free(s);
 }
 
@@ -249,11 +258,35 @@ static lvk_status decode(lvk_session *s, int32_t token) {
     if (ex->kv_fill == LVK_KV_PROPAGATE) st->weight_bytes += (uint64_t)s->next.kv_fill_blocks * b.kv_fill;
     if (s->next.catch_up_pass) st->weight_bytes += (uint64_t)n_layers * b.block + b.head;
     st->full_depth_bytes += (uint64_t)n_layers * b.block + b.head;
-    int taken = ex->n_exits; /* index in the session's exits (the passes leave out exits that never fire) */
-    for (int k = 0; k < ex->n_exits; k++)
-        if (!reached_final && ex->layers[k] == s->next.layer) taken = k;
-    st->exits_taken[taken]++;
+    st->exits_taken[s->next.exit >= 0 ? s->next.exit : ex->n_exits]++;
     return LVK_OK;
+}
+
+/* Runs one speculation cycle from `token`: the tokens that the next steps return. */
+static lvk_status speculate(lvk_session *s, int32_t token) {
+    const int n_layers = s->model->host->hp.n_layers;
+    LVK_TRY(speculate_cycle(&s->speculator, s->gpu, &s->exits, n_layers, &s->sampler, token, s->n_past, s->n_ctx,
+                            &s->cycle));
+    s->n_past++;
+    s->cycle_at = 0;
+    s->has_decision = 1;
+    const spec_cycle *c = &s->cycle;
+    const gpu_pass_bytes b = s->bytes;
+    const uint64_t draft_blocks = (uint64_t)c->draft_passes * (uint64_t)s->exits.draft_exit;
+    lvk_session_stats *st = &s->stats;
+    st->tokens += (uint64_t)c->n_tokens;
+    st->blocks_run += draft_blocks + (uint64_t)c->verify_blocks; /* blocks of weights read, per pass */
+    st->weight_bytes += (draft_blocks + (uint64_t)c->verify_blocks) * b.block + (uint64_t)(c->draft_passes + 1) * b.head;
+    st->full_depth_bytes += (uint64_t)c->n_tokens * ((uint64_t)n_layers * b.block + b.head);
+    st->cycles++;
+    st->drafted += (uint64_t)c->n_drafted;
+    st->accepted += (uint64_t)c->n_accepted;
+    return LVK_OK;
+}
+
+/* Feeds the token at n_past: one pass with early exit, or a speculation cycle. */
+static lvk_status advance(lvk_session *s, int32_t token) {
+    return s->exits.decode == LVK_DECODE_SPECULATE ? speculate(s, token) : decode(s, token);
 }
 
 lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n) {
@@ -269,11 +302,11 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     /* The prompt runs at full depth in batches; its last token chooses the
      * first new one, so it runs like every generated token, with exits. */
     s->has_decision = 0; /* until both passes succeed; on failure a reset recovers */
+    s->cycle_at = s->cycle.n_tokens = 0;
     gpu_step prompt;
     LVK_TRY(gpu_session_prefill(s->gpu, tokens, n - 1, s->n_past, &prompt));
     s->n_past += n - 1;
-    LVK_TRY(decode(s, tokens[n - 1]));
-    return LVK_OK;
+    return advance(s, tokens[n - 1]);
 }
 
 lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
@@ -291,13 +324,53 @@ lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     return st;
 }
 
-/* Chooses the next token from the last pass and feeds `forced` (or, when it
- * is negative, the chosen token) back. */
+/* Fills *out for token id. */
+static void describe(const lvk_session *s, int32_t id, int layer, float confidence, int drafted, lvk_token_info *out) {
+    const lvk_host_model *hm = s->model->host;
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    out->layer = layer;
+    out->n_layers = hm->hp.n_layers;
+    out->confidence = confidence;
+    out->is_eos = id == tokenizer_eos(hm->tokenizer);
+    out->drafted = drafted;
+    size_t len;
+    const char *piece = tokenizer_piece(hm->tokenizer, id, &len);
+    if (len >= sizeof out->piece) len = sizeof out->piece - 1;
+    memcpy(out->piece, piece, len);
+}
+
+/* The next token of the last speculation cycle. An accepted draft is already
+ * fed, unless `forced` replaces it, which is fed at its position instead; the
+ * cycle's last token is fed now, starting the next cycle. */
+static lvk_status step_cycle(lvk_session *s, int32_t forced, lvk_token_info *out) {
+    const spec_cycle *c = &s->cycle;
+    const int i = s->cycle_at++, is_draft = i < c->n_accepted;
+    const int32_t id = c->tokens[i];
+    describe(s, id, is_draft ? s->exits.draft_exit : s->model->host->hp.n_layers, c->confidence[i], is_draft, out);
+    memset(&s->last, 0, sizeof s->last); /* no exit heads ran: no probes */
+    int32_t token = forced >= 0 ? forced : id;
+    if (token == tokenizer_eos(s->model->host->tokenizer)) { /* the text ended: the rest of the cycle is dropped */
+        s->has_decision = 0;
+        return LVK_OK;
+    }
+    if (is_draft && token == id) { /* in the KV cache already */
+        s->n_past++;
+        return LVK_OK;
+    }
+    s->has_decision = 0; /* the rest of the cycle, if any, followed another token */
+    if (s->n_past >= s->n_ctx) return LVK_OK;
+    return advance(s, token);
+}
+
+/* Chooses the next token and feeds `forced` (or, when it is negative, the
+ * chosen token) back. */
 static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     if (!s->has_decision)
         return s->n_past >= s->n_ctx
                    ? lvk_fail(LVK_ERR_CONTEXT_FULL, "the context of %d tokens is full (raise -c or reset)", s->n_ctx)
                    : lvk_fail(LVK_ERR_STATE, "nothing to continue: feed a prompt first");
+    if (s->cycle_at < s->cycle.n_tokens) return step_cycle(s, forced, out);
     const lvk_host_model *hm = s->model->host;
     int32_t token = (int32_t)s->next.chosen.token;
     if (s->sampler.temperature > 0) {
@@ -305,26 +378,14 @@ static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
          * floats) and samples on the host; greedy decoding reads only the
          * heads' 16-byte decisions. */
         LVK_TRY(gpu_session_logits(s->gpu, s->next.col, s->logits));
-        token = sampler_sample(&s->sampler, s->logits);
+        token = sampler_sample(&s->sampler, s->logits, s->probs);
     }
     s->last = s->next;
-    memset(out, 0, sizeof *out);
-    out->id = token;
-    out->layer = s->next.layer;
-    out->n_layers = hm->hp.n_layers;
-    out->confidence = s->next.chosen.prob;
-    out->is_eos = token == tokenizer_eos(hm->tokenizer);
-    size_t len;
-    const char *piece = tokenizer_piece(hm->tokenizer, token, &len);
-    if (len >= sizeof out->piece) len = sizeof out->piece - 1;
-    memcpy(out->piece, piece, len);
+    describe(s, token, s->next.layer, s->next.chosen.prob, 0, out);
     if (forced >= 0) token = forced;
-    if (token == tokenizer_eos(hm->tokenizer) || s->n_past >= s->n_ctx) {
-        s->has_decision = 0; /* the text ended, or there is no room to feed the token back */
-        return LVK_OK;
-    }
     s->has_decision = 0;
-    return decode(s, token);
+    if (token == tokenizer_eos(hm->tokenizer) || s->n_past >= s->n_ctx) return LVK_OK; /* the text ended, or no room */
+    return advance(s, token);
 }
 
 lvk_status lvk_session_step(lvk_session *s, lvk_token_info *out) {
@@ -379,6 +440,7 @@ lvk_status lvk_session_reset(lvk_session *s) {
     /* Positions >= n_past are never read, so the cache needs no clearing. */
     s->n_past = 0;
     s->has_decision = 0;
+    s->cycle_at = s->cycle.n_tokens = 0;
     memset(&s->last, 0, sizeof s->last);
     gpu_session_reset(s->gpu);
     return LVK_OK;

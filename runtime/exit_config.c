@@ -22,7 +22,11 @@
 
 #define KEY_LAYERS "litevk.exit_layers"
 #define KEY_THRESHOLDS "litevk.exit_thresholds"
+#define KEY_DRAFT_EXIT "litevk.speculate.exit"
+#define KEY_DRAFT_THRESHOLD "litevk.speculate.threshold"
+#define KEY_DRAFT_MAX "litevk.speculate.max"
 #define KEY_PREFIX "litevk."
+#define KEY_CALIBRATION_PREFIX "litevk.calibration."
 
 /* Indexed by the enum values. */
 static const char *const mode_names[] = {"fence", "gpu"};
@@ -79,6 +83,31 @@ lvk_status lvk_exit_config_validate(const lvk_exit_config *c, int n_layers) {
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "KV fill %d is outside 0..%d (propagate, deferred, none)", (int)c->kv_fill,
                         N_FILLS - 1);
+    if (c->decode != LVK_DECODE_EXIT && c->decode != LVK_DECODE_SPECULATE)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "decode strategy %d is neither exit (0) nor speculate (1)",
+                        (int)c->decode);
+    if (c->decode == LVK_DECODE_SPECULATE) {
+        if (c->n_exits == 0)
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+                            "speculation drafts with an exit head, and the configuration has no exits");
+        int found = 0;
+        for (int i = 0; i < c->n_exits; i++) found |= c->layers[i] == c->draft_exit;
+        if (!found) {
+            char list[8 * LVK_MAX_EXITS];
+            size_t n = 0;
+            for (int i = 0; i < c->n_exits && n < sizeof list; i++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", i ? "," : "", c->layers[i]);
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "draft exit %d is not an exit block; the exits are after blocks %s",
+                            c->draft_exit, list);
+        }
+        if (c->draft_max < 1 || c->draft_max > LVK_MAX_DRAFTS)
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "draft maximum %d is outside 1..%d", c->draft_max,
+                            LVK_MAX_DRAFTS);
+        if (!(c->draft_threshold >= 0.0f && c->draft_threshold <= 1.0f))
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+                            "draft threshold %g is outside 0..1 (0 drafts draft-max tokens every cycle, 1 none)",
+                            c->draft_threshold);
+    }
     return LVK_OK;
 }
 
@@ -127,10 +156,13 @@ lvk_status lvk_exit_config_parse(lvk_exit_config *config, int n_layers, const ch
             return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "%d exit layers in '%s'; at most %d are allowed",
                             n, layers, LVK_MAX_EXITS);
         c.n_exits = n;
+        int keeps_draft_exit = 0;
         for (int i = 0; i < n; i++) {
             c.layers[i] = (int)v[i];
             c.thresholds[i] = 1.0f; /* never exit until given a threshold */
+            keeps_draft_exit |= c.layers[i] == c.draft_exit;
         }
+        if (!keeps_draft_exit) c.draft_exit = n > 0 ? c.layers[0] : 0; /* the default: the first exit */
     }
     if (thresholds) {
         LVK_TRY(parse_list(thresholds, "thresholds", 0, v, &n));
@@ -188,13 +220,35 @@ const char *lvk_kv_fill_name(lvk_kv_fill fill) {
 /* ---- defaults and GGUF metadata ------------------------------------------------- */
 
 lvk_exit_config exit_config_default(int n_layers) {
-    lvk_exit_config c = {.mode = DEFAULT_EXIT_MODE, .kv_fill = DEFAULT_KV_FILL};
+    lvk_exit_config c = {.mode = DEFAULT_EXIT_MODE,
+                         .kv_fill = DEFAULT_KV_FILL,
+                         .decode = LVK_DECODE_EXIT,
+                         .draft_max = LVK_DEFAULT_DRAFT_MAX,
+                         .draft_threshold = LVK_DEFAULT_DRAFT_THRESHOLD};
     int first = n_layers / 4 > 1 ? n_layers / 4 : 1;
     for (int l = first; l < n_layers && c.n_exits < LVK_MAX_EXITS; l += 4) {
         c.layers[c.n_exits] = l;
         c.thresholds[c.n_exits++] = 1.0f;
     }
+    c.draft_exit = c.n_exits > 0 ? c.layers[0] : 0;
     return c;
+}
+
+/* The litevk.speculate.* keys over c's defaults; each is optional. */
+static lvk_status draft_from_gguf(const gguf_file *f, int n_layers, lvk_exit_config *c) {
+    uint32_t draft_exit = (uint32_t)c->draft_exit, draft_max = (uint32_t)c->draft_max;
+    LVK_TRY(gguf_get_u32(f, KEY_DRAFT_EXIT, &draft_exit, LVK_OK));
+    LVK_TRY(gguf_get_u32(f, KEY_DRAFT_MAX, &draft_max, LVK_OK));
+    LVK_TRY(gguf_get_f32(f, KEY_DRAFT_THRESHOLD, &c->draft_threshold, LVK_OK));
+    c->draft_exit = draft_exit > INT_MAX ? -1 : (int)draft_exit;
+    c->draft_max = draft_max > INT_MAX ? -1 : (int)draft_max;
+    if (!gguf_find(f, KEY_DRAFT_EXIT) && !gguf_find(f, KEY_DRAFT_MAX) && !gguf_find(f, KEY_DRAFT_THRESHOLD))
+        return LVK_OK;
+    lvk_exit_config speculating = *c; /* the keys are checked as speculation would use them */
+    speculating.decode = LVK_DECODE_SPECULATE;
+    if (lvk_exit_config_validate(&speculating, n_layers) != LVK_OK)
+        return lvk_fail_prefix(LVK_ERR_FORMAT, "metadata 'litevk.speculate.*'");
+    return LVK_OK;
 }
 
 /* "array of int32" or "uint32" for messages about a value's type. */
@@ -210,7 +264,9 @@ lvk_status exit_config_from_gguf(const gguf_file *f, int n_layers, lvk_exit_conf
     if (!f || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "exit_config_from_gguf: NULL argument");
     const gguf_kv *lk = gguf_find(f, KEY_LAYERS), *tk = gguf_find(f, KEY_THRESHOLDS);
     if (!lk && !tk) {
-        *out = exit_config_default(n_layers);
+        lvk_exit_config c = exit_config_default(n_layers);
+        LVK_TRY(draft_from_gguf(f, n_layers, &c));
+        *out = c;
         if (calibrated) *calibrated = 0;
         return LVK_OK;
     }
@@ -252,6 +308,8 @@ lvk_status exit_config_from_gguf(const gguf_file *f, int n_layers, lvk_exit_conf
     for (int i = 0; i < c.n_exits; i++) c.thresholds[i] = (float)gguf_arr_num(tv, (uint64_t)i);
     if (lvk_exit_config_validate(&c, n_layers) != LVK_OK)
         return lvk_fail_prefix(LVK_ERR_FORMAT, "metadata '%s'", KEY_THRESHOLDS);
+    c.draft_exit = c.n_exits > 0 ? c.layers[0] : 0;
+    LVK_TRY(draft_from_gguf(f, n_layers, &c));
     *out = c;
     if (calibrated) *calibrated = 1;
     return LVK_OK;
@@ -275,6 +333,13 @@ static lvk_status add_exit_keys(gguf_writer *w, const lvk_exit_config *cfg,
     for (int i = 0; i < cfg->n_exits; i++) layers[i] = cfg->layers[i];
     LVK_TRY(gguf_writer_add_i32_arr(w, KEY_LAYERS, layers, (uint64_t)cfg->n_exits));
     LVK_TRY(gguf_writer_add_f32_arr(w, KEY_THRESHOLDS, cfg->thresholds, (uint64_t)cfg->n_exits));
+    lvk_exit_config speculating = *cfg;
+    speculating.decode = LVK_DECODE_SPECULATE;
+    if (lvk_exit_config_validate(&speculating, INT_MAX) == LVK_OK) { /* draft settings that can be used */
+        LVK_TRY(gguf_writer_add_u32(w, KEY_DRAFT_EXIT, (uint32_t)cfg->draft_exit));
+        LVK_TRY(gguf_writer_add_f32(w, KEY_DRAFT_THRESHOLD, cfg->draft_threshold));
+        LVK_TRY(gguf_writer_add_u32(w, KEY_DRAFT_MAX, (uint32_t)cfg->draft_max));
+    }
     if (!cal) return LVK_OK;
     LVK_TRY(gguf_writer_add_str(w, "litevk.calibration.rule", cal->rule));
     if (!strcmp(cal->rule, "agreement"))
@@ -290,14 +355,19 @@ static lvk_status dup_str(gguf_str s, char **out) {
     return *out ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory copying the model");
 }
 
+static int has_prefix(gguf_str key, const char *prefix) {
+    size_t n = strlen(prefix);
+    return key.len >= n && !memcmp(key.ptr, prefix, n);
+}
+
 /* Every key but the litevk.* ones, then every tensor (its data referenced in
- * the mapping, so nothing is loaded until the writer streams it out). */
+ * the mapping, so nothing is loaded until the writer streams it out). The
+ * calibration record of f stays when `keep_record`. */
 static lvk_status copy_model(const gguf_file *f, gguf_writer *w, const lvk_exit_config *cfg,
-                             const exit_calibration *cal) {
-    size_t np = strlen(KEY_PREFIX);
+                             const exit_calibration *cal, int keep_record) {
     for (uint64_t i = 0; i < f->n_kv; i++) {
         gguf_str key = f->kv[i].key;
-        if (key.len >= np && !memcmp(key.ptr, KEY_PREFIX, np)) continue;
+        if (has_prefix(key, KEY_PREFIX) && !(keep_record && has_prefix(key, KEY_CALIBRATION_PREFIX))) continue;
         char *k;
         LVK_TRY(dup_str(key, &k));
         lvk_status s = gguf_writer_add_value(w, k, &f->kv[i].value);
@@ -342,8 +412,14 @@ lvk_status exit_config_write_gguf(const char *src_path, const char *dst_path,
         s = lvk_fail(LVK_ERR_FORMAT, "metadata 'llama.block_count' = %u is out of range", n_layers);
     if (s == LVK_OK && lvk_exit_config_validate(cfg, (int)n_layers) != LVK_OK)
         s = lvk_fail_prefix(LVK_ERR_INVALID_ARGUMENT, "exits for '%s'", src_path);
+    /* without a new record, the old one stays if it still describes the exits (new draft settings only) */
+    lvk_exit_config old;
+    int keep_record = !cal && s == LVK_OK && exit_config_from_gguf(f, (int)n_layers, &old, NULL) == LVK_OK &&
+                      old.n_exits == cfg->n_exits &&
+                      !memcmp(old.layers, cfg->layers, (size_t)cfg->n_exits * sizeof *cfg->layers) &&
+                      !memcmp(old.thresholds, cfg->thresholds, (size_t)cfg->n_exits * sizeof *cfg->thresholds);
     if (s == LVK_OK) s = gguf_writer_create(&w);
-    if (s == LVK_OK) s = copy_model(f, w, cfg, cal);
+    if (s == LVK_OK) s = copy_model(f, w, cfg, cal, keep_record);
     if (s == LVK_OK) s = gguf_writer_write(w, dst_path);
     gguf_writer_free(w);
     gguf_close(f);

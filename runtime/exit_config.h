@@ -34,11 +34,13 @@ typedef struct exit_calibration {
     char date[16];         /* ISO 8601, "2025-01-31" */
 } exit_calibration;
 
-/* Copies the GGUF at src_path to dst_path with cfg as its litevk.exit_*
- * keys and cal (NULL: none) as its litevk.calibration.* keys. Every other
- * metadata key and every tensor is copied unchanged; the litevk.* keys src
- * already had are replaced. dst_path must be another file (src is mapped
- * while dst is written). */
+/* Copies the GGUF at src_path to dst_path with cfg as its litevk.exit_* and
+ * litevk.speculate.* keys (the latter when cfg's draft settings are usable)
+ * and cal as its litevk.calibration.* keys (NULL: none, unless cfg has src's
+ * exits and thresholds, when src's record stays). Every other metadata key
+ * and every tensor is copied unchanged; the litevk.* keys src already had are
+ * replaced. dst_path must be another file (src is mapped while dst is
+ * written). */
 lvk_status exit_config_write_gguf(const char *src_path, const char *dst_path,
                                   const lvk_exit_config *cfg, const exit_calibration *cal);
 

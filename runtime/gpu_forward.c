@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_COUNTS LVK_MAX_EXITS /* plan buffer: gate ranges, then recorded counts (shaders/exit_gate.comp) */
-#define NEVER_EXIT 2.0f           /* a threshold no probability exceeds */
 
 /* A recorded pass over 1 or LVK_MAX_BATCH token columns. */
 typedef struct gpu_pass {
@@ -25,7 +23,8 @@ struct gpu_session {
     const gpu_model *g;
     const lvk_hparams *hp;
     int n_ctx;
-    lvk_exit_config exits;
+    lvk_exit_config exits;         /* the exits the passes hold (active_exits) */
+    int exit_index[LVK_MAX_EXITS]; /* each one's index in the configuration asked for */
     uint32_t x_stride, q_stride, hb_stride, vocab_stride; /* floats between token columns */
     uint32_t head_workgroups;                              /* of the LM-head mat-vec, all parts */
     uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
@@ -39,6 +38,11 @@ struct gpu_session {
     VkDescriptorPool descriptors;
     gpu_pass prefill;                                       /* LVK_MAX_BATCH columns, no exit heads */
     gpu_pass decode[2];                                     /* 1 column; LVK_MAX_BATCH (deferred catch-up) */
+    /* speculation: a draft at column c runs blocks 1..E and the draft head in
+     * drafts[c], one column (x_columns[c]), so its hidden state stays there for
+     * the verification, a full-depth pass of n columns in verify[n-1] */
+    gpu_pass drafts[LVK_MAX_DRAFTS], verify[LVK_MAX_BATCH];
+    vk_buffer x_columns[LVK_MAX_DRAFTS];
     VkCommandBuffer propagate[LVK_MAX_EXITS];               /* fence mode: K/V of the blocks after exit k */
     VkCommandBuffer copy_logits[LVK_MAX_BATCH];
     VkFence fence;
@@ -55,6 +59,7 @@ typedef struct recorder {
     vk_recorder vk;
     gpu_session *s;
     uint32_t ncols;
+    const vk_buffer *x; /* the hidden states: s->x, or a view of one of its columns (drafts) */
     const lvk_exit_config *exits;
     gpu_pass *pass;
     int gated;          /* gpu mode, after the first gate: dispatches are indirect */
@@ -75,7 +80,7 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
         r->vk.status = lvk_fail(LVK_ERR_UNSUPPORTED, "the decode pass needs more than %u dispatches", r->s->max_slots);
         return;
     }
-    uint32_t *c = r->plan + 4 * (PLAN_COUNTS + r->n_slots);
+    uint32_t *c = r->plan + 4 * (LVK_PLAN_COUNTS + r->n_slots);
     c[0] = gx, c[1] = gy, c[2] = 1, c[3] = 0;
     vk_record_dispatch_indirect(&r->vk, shader, spec, n_spec, weights, bufs, n_bufs, push, push_size, &r->pass->counts,
                                 (VkDeviceSize)r->n_slots * 16);
@@ -181,7 +186,7 @@ static void embed(recorder *r) {
         const gpu_matrix_part *part = &E->parts[p];
         uint32_t spec[] = {s->g->tuning.map_wg, part->type};
         uint32_t push[] = {part->units, s->x_stride, part->scale_off, part->row_begin, part->rows};
-        const vk_buffer *bufs[] = {&s->x};
+        const vk_buffer *bufs[] = {r->x};
         dispatch(r, "embed", spec, 2, &part->buf, bufs, 1, push, sizeof push, div_up(part->units, spec[0]), r->ncols);
     }
 }
@@ -194,25 +199,25 @@ static void block(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
     /* xb = rmsnorm(x) * attn_norm, computed inside the mat-vec that reads it */
-    matvec(r, &L->wqkv, 0, &L->attn_norm, &s->x, s->x_stride,                        /* q, K[pos], V[pos] = Wqkv xb, */
+    matvec(r, &L->wqkv, 0, &L->attn_norm, r->x, s->x_stride,                          /* q, K[pos], V[pos] = Wqkv xb, */
            (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);                         /* q and K rotated (RoPE) */
     barrier(r);
     attention(r, l);                                                                  /* att = softmax(q K^T) V */
     barrier(r);
-    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1, 0}, l); /* x += Wo att */
+    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, r->x, s->x_stride, 1, 0}, l); /* x += Wo att */
     barrier(r);
     const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vec */
     if (L->gate_up_interleaved) {
-        matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = silu(Wg xb) * (Wu xb) */
+        matvec(r, &L->w_gate_up, 0, fn, r->x, s->x_stride,                           /* hb = silu(Wg xb) * (Wu xb) */
                (matvec_out){OUT_SWIGLU, &s->hb, s->hb_stride, 0, 0}, l);
     } else {
-        matvec(r, &L->w_gate_up, 0, fn, &s->x, s->x_stride,                          /* hb = [Wg xb; Wu xb] */
+        matvec(r, &L->w_gate_up, 0, fn, r->x, s->x_stride,                           /* hb = [Wg xb; Wu xb] */
                (matvec_out){OUT_Y, &s->hb, s->hb_stride, 0, 0}, l);
         barrier(r);
         swiglu(r);                                                                    /* hb = silu(hb) * hb[n_ff..] */
     }
     barrier(r);
-    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, &s->x, s->x_stride, 1, 0}, l); /* x += Wd hb */
+    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, r->x, s->x_stride, 1, 0}, l); /* x += Wd hb */
     barrier(r);
 }
 
@@ -222,7 +227,7 @@ static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
     uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
-    matvec(r, &g->output, 0, &g->output_norm, &s->x, s->x_stride,                       /* logits = Wout rmsnorm(x) */
+    matvec(r, &g->output, 0, &g->output_norm, r->x, s->x_stride,                        /* logits = Wout rmsnorm(x) */
            (matvec_out){OUT_HEAD, &s->logits, s->vocab_stride, 0, slot}, all);        /* token, prob, second */
     barrier(r);
 }
@@ -244,28 +249,30 @@ static void gate(recorder *r, uint32_t k) {
 static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
-    matvec(r, &L->wqkv, (uint32_t)s->hp->n_embd, &L->attn_norm, &s->x, s->x_stride, /* K[pos], V[pos] = Wkv rmsnorm(x) */
+    matvec(r, &L->wqkv, (uint32_t)s->hp->n_embd, &L->attn_norm, r->x, s->x_stride,  /* K[pos], V[pos] = Wkv rmsnorm(x) */
            (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);
     barrier(r);
 }
 
-/* Records a whole pass: embed, the blocks with an exit head after each exit
- * block, the final head; in gpu mode with propagation, the K/V of the blocks
- * an exit skips (switched on by the gates). */
-static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, const lvk_exit_config *exits) {
-    const int n_layers = s->hp->n_layers;
+/* Records a pass over blocks 1..n_blocks: embed, the blocks with an exit head
+ * after each exit block, the last head (the final one at full depth, the draft
+ * head otherwise); in gpu mode with propagation, the K/V of the blocks an exit
+ * skips (switched on by the gates). */
+static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, const vk_buffer *x,
+                              const lvk_exit_config *exits, int n_blocks) {
     const int gpu_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_GPU;
     const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
-    uint32_t *plan = lvk_calloc(PLAN_COUNTS + s->max_slots, 16);
+    uint32_t *plan = lvk_calloc(LVK_PLAN_COUNTS + s->max_slots, 16);
     if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    recorder r = {{s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK}, s, ncols, exits, pass, 0, 0, plan, 0};
+    recorder r = {.vk = {s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK},
+                  .s = s, .ncols = ncols, .x = x, .exits = exits, .pass = pass, .plan = plan};
     r.vk.status = begin(s->dev, r.vk.cmd);
     pass->n_cmds = fence_mode ? (uint32_t)exits->n_exits + 1 : 1;
 
     embed(&r);                                                                  /* x = embedding rows */
     barrier(&r);
     int k = 0;
-    for (int l = 0; l < n_layers; l++) {
+    for (int l = 0; l < n_blocks; l++) {
         block(&r, (uint32_t)l);
         if (k < exits->n_exits && l + 1 == exits->layers[k]) {                 /* exit after block l+1 */
             head(&r, (uint32_t)k);
@@ -278,13 +285,13 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
             k++;
         }
     }
-    head(&r, (uint32_t)exits->n_exits);                                         /* the final block's head */
+    head(&r, (uint32_t)exits->n_exits);                                         /* the last block's head */
 
-    uint32_t *layer_slot = lvk_calloc((size_t)n_layers, sizeof *layer_slot); /* first propagation slot per block */
+    uint32_t *layer_slot = lvk_calloc((size_t)n_blocks, sizeof *layer_slot); /* first propagation slot per block */
     if (!layer_slot) r.vk.status = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint32_t first_prop = r.n_slots;
     if (gpu_mode && exits->kv_fill == LVK_KV_PROPAGATE && layer_slot)
-        for (int l = exits->layers[0]; l < n_layers; l++) {
+        for (int l = exits->layers[0]; l < n_blocks; l++) {
             layer_slot[l] = r.n_slots;
             propagate_kv(&r, (uint32_t)l);
         }
@@ -296,7 +303,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
             range[2] = exits->kv_fill == LVK_KV_PROPAGATE ? layer_slot[exits->layers[e]] : r.n_slots;
             range[3] = r.n_slots;
         }
-        r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(PLAN_COUNTS + r.n_slots) * 16);
+        r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(LVK_PLAN_COUNTS + r.n_slots) * 16);
     }
     lvk_free(layer_slot);
     lvk_free(plan);
@@ -305,7 +312,8 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
 
 /* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
 static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
-    recorder r = {{s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK}, s, 1, exits, NULL, 0, 0, NULL, 0};
+    recorder r = {.vk = {s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK},
+                  .s = s, .ncols = 1, .x = &s->x, .exits = exits};
     r.vk.status = begin(s->dev, r.vk.cmd);
     for (int l = exits->layers[k]; l < s->hp->n_layers; l++) propagate_kv(&r, (uint32_t)l);
     end(&r);
@@ -318,7 +326,7 @@ static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
     VkDeviceSize bytes = (VkDeviceSize)s->vocab_stride * 4;
     VkBufferCopy region = {col * bytes, 0, bytes};
     vkCmdCopyBuffer(cmd, s->logits.buffer, s->logits_host.buffer, 1, &region);
-    recorder r = {{s->dev, s->descriptors, &s->params, cmd, LVK_OK}, s, 1, NULL, NULL, 0, 0, NULL, 0};
+    recorder r = {.vk = {s->dev, s->descriptors, &s->params, cmd, LVK_OK}, .s = s, .ncols = 1, .x = &s->x};
     end(&r);
     return r.vk.status;
 }
@@ -328,9 +336,16 @@ static lvk_status record_all(gpu_session *s) {
     LVK_TRY(VK_CALL(s->dev, vkResetCommandPool, s->dev->device, s->pool, 0));
     LVK_TRY(VK_CALL(s->dev, vkResetDescriptorPool, s->dev->device, s->descriptors, 0));
     static const lvk_exit_config full_depth = {0};
-    LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &full_depth));
-    LVK_TRY(record_pass(s, &s->decode[0], 1, &s->exits));
-    LVK_TRY(record_pass(s, &s->decode[1], LVK_MAX_BATCH, &s->exits));
+    const int n_layers = s->hp->n_layers;
+    LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &s->x, &full_depth, n_layers));
+    LVK_TRY(record_pass(s, &s->decode[0], 1, &s->x, &s->exits, n_layers));
+    LVK_TRY(record_pass(s, &s->decode[1], LVK_MAX_BATCH, &s->x, &s->exits, n_layers));
+    if (s->exits.decode == LVK_DECODE_SPECULATE)
+        for (int c = 0; c < s->exits.draft_max; c++) {
+            LVK_TRY(record_pass(s, &s->drafts[c], 1, &s->x_columns[c], &full_depth, s->exits.draft_exit));
+            LVK_TRY(record_pass(s, &s->verify[c + 1], (uint32_t)c + 2, &s->x, &full_depth, n_layers));
+            if (c == 0) LVK_TRY(record_pass(s, &s->verify[0], 1, &s->x, &full_depth, n_layers));
+        }
     if (s->exits.mode == LVK_EXIT_FENCE && s->exits.kv_fill == LVK_KV_PROPAGATE)
         for (int k = 0; k < s->exits.n_exits; k++) LVK_TRY(record_propagate(s, k, &s->exits));
     for (uint32_t c = 0; c < LVK_MAX_BATCH; c++) LVK_TRY(record_copy_logits(s, c));
@@ -382,11 +397,15 @@ static lvk_status submit(gpu_session *s, VkCommandBuffer cmd);
 static lvk_status warm_up(gpu_session *s) {
     gpu_params p;
     memset(&p, 0, sizeof p);
-    for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = NEVER_EXIT; /* gates leave every dispatch on */
+    for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = (float)LVK_NEVER_EXIT; /* gates leave every dispatch on */
     memcpy(s->params.mapped, &p, sizeof p);
     LVK_TRY(submit(s, s->prefill.cmds[0]));
     for (int i = 0; i < 2; i++)
         for (uint32_t k = 0; k < s->decode[i].n_cmds; k++) LVK_TRY(submit(s, s->decode[i].cmds[k]));
+    for (int c = 0; s->exits.decode == LVK_DECODE_SPECULATE && c <= s->exits.draft_max; c++) {
+        if (c < s->exits.draft_max) LVK_TRY(submit(s, s->drafts[c].cmds[0]));
+        LVK_TRY(submit(s, s->verify[c].cmds[0]));
+    }
     if (s->exits.mode == LVK_EXIT_FENCE && s->exits.kv_fill == LVK_KV_PROPAGATE)
         for (int k = 0; k < s->exits.n_exits; k++) LVK_TRY(submit(s, s->propagate[k]));
     return LVK_OK;
@@ -398,7 +417,10 @@ static lvk_status session_init(gpu_session *s) {
     const gpu_model *g = s->g;
     const uint32_t B = LVK_MAX_BATCH, kv_dim = (uint32_t)hp_kv_dim(hp), ctx = (uint32_t)s->n_ctx;
     const uint32_t n_layers = (uint32_t)hp->n_layers;
+    /* a column of x is bound on its own for the drafts: its offset must meet the device's alignment */
+    const uint32_t align = (uint32_t)dev->props.limits.minStorageBufferOffsetAlignment / 4;
     s->x_stride = pad8((uint32_t)hp->n_embd);
+    if (align > 8) s->x_stride = (s->x_stride + align - 1) / align * align;
     s->q_stride = s->x_stride;
     s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
     s->vocab_stride = pad8((uint32_t)hp->n_vocab);
@@ -453,15 +475,17 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(st);
 
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
+    for (uint32_t c = 0; c < LVK_MAX_DRAFTS; c++)
+        s->x_columns[c] = vk_buffer_view(&s->x, (VkDeviceSize)c * s->x_stride * 4, (VkDeviceSize)s->x_stride * 4);
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
     LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(s->head_workgroups + 1) * 16, &s->partials)); /* + the count */
+    LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * B + 1) * 16, &s->partials)); /* + the count */
     for (int i = 0; i < 2; i++) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(LVK_PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
     }
     s->k_cache = lvk_calloc(n_layers, sizeof *s->k_cache);
     s->v_cache = lvk_calloc(n_layers, sizeof *s->v_cache);
@@ -475,13 +499,15 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->shares_at + (VkDeviceSize)s->shares_at * splits * (2 + hp->head_dim)) * 4,
                          &s->shares));
 
-    /* descriptor sets: one per dispatch of the three passes and the propagation buffers */
-    uint32_t sets = 3 * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
+    /* descriptor sets: one per dispatch of the passes and the propagation buffers */
+    uint32_t sets = (3 + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
-    enum { PER_PASS = LVK_MAX_EXITS + 1, N_CMDS = 3 * PER_PASS + LVK_MAX_EXITS + LVK_MAX_BATCH };
+    enum { PER_PASS = LVK_MAX_EXITS + 1, /* fence mode: a command buffer per exit segment */
+           SPECULATION = LVK_MAX_DRAFTS + LVK_MAX_BATCH, /* one each */
+           N_CMDS = 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS + LVK_MAX_BATCH };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
@@ -490,8 +516,10 @@ static lvk_status session_init(gpu_session *s) {
     memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
     memcpy(s->decode[0].cmds, cmds + PER_PASS, sizeof s->decode[0].cmds);
     memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
-    memcpy(s->propagate, cmds + 3 * PER_PASS, sizeof s->propagate);
-    memcpy(s->copy_logits, cmds + 3 * PER_PASS + LVK_MAX_EXITS, sizeof s->copy_logits);
+    for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].cmds[0] = cmds[3 * PER_PASS + c];
+    for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].cmds[0] = cmds[3 * PER_PASS + LVK_MAX_DRAFTS + c];
+    memcpy(s->propagate, cmds + 3 * PER_PASS + SPECULATION, sizeof s->propagate);
+    memcpy(s->copy_logits, cmds + 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     LVK_TRY(VK_CALL(dev, vkCreateFence, dev->device, &fi, NULL, &s->fence));
     LVK_TRY(record_all(s));
@@ -499,15 +527,17 @@ static lvk_status session_init(gpu_session *s) {
 }
 
 /* The exits the passes hold: an exit whose threshold is 1 can never fire, so
- * its head is left out unless every head is wanted (probe_all). */
-static lvk_exit_config active_exits(const lvk_exit_config *requested) {
+ * its head is left out unless every head is wanted (probe_all); speculation
+ * drafts instead of exiting, so its decode passes hold no exit. index[k]
+ * receives the index of exit k in the requested configuration. */
+static lvk_exit_config active_exits(const lvk_exit_config *requested, int index[LVK_MAX_EXITS]) {
     lvk_exit_config a = *requested;
-    if (requested->probe_all) return a;
     a.n_exits = 0;
     memset(a.layers, 0, sizeof a.layers);
     memset(a.thresholds, 0, sizeof a.thresholds);
     for (int k = 0; k < requested->n_exits; k++)
-        if (requested->thresholds[k] < 1.0f) {
+        if (requested->probe_all || (requested->decode == LVK_DECODE_EXIT && requested->thresholds[k] < 1.0f)) {
+            index[a.n_exits] = k;
             a.layers[a.n_exits] = requested->layers[k];
             a.thresholds[a.n_exits++] = requested->thresholds[k];
         }
@@ -522,7 +552,7 @@ lvk_status gpu_session_create(const gpu_model *g, const lvk_hparams *hp, int n_c
     s->g = g;
     s->hp = hp;
     s->n_ctx = n_ctx;
-    if (exits) s->exits = active_exits(exits);
+    if (exits) s->exits = active_exits(exits, s->exit_index);
     lvk_status st = session_init(s);
     if (st != LVK_OK) {
         gpu_session_free(s);
@@ -560,10 +590,10 @@ static gpu_params pass_params(gpu_session *s, const int32_t *tokens, int n, int 
     int m = with_pending ? s->n_pending : 0;
     p.n_tokens = (uint32_t)(m + n);
     p.pos = (uint32_t)(pos - m);
-    p.logits_col = p.n_tokens - 1;
+    p.decide_from = p.n_tokens - 1;
     for (int c = 0; c < m; c++) p.start_layer[c] = s->pending_start[c];
     for (int i = 0; i < n; i++) p.tokens[m + i] = (uint32_t)tokens[i];
-    for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = e < s->exits.n_exits ? s->exits.thresholds[e] : NEVER_EXIT;
+    for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = e < s->exits.n_exits ? s->exits.thresholds[e] : (float)LVK_NEVER_EXIT;
     return p;
 }
 
@@ -598,7 +628,7 @@ lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int
         memcpy(s->params.mapped, &p, sizeof p);
         LVK_TRY(submit(s, s->prefill.cmds[0]));
         s->n_pending = 0;
-        col = p.logits_col;
+        col = p.decide_from;
         set_depth(s, (int)p.pos, (int)p.n_tokens, s->hp->n_layers);
         done += chunk;
     }
@@ -609,6 +639,7 @@ lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int
     out->n_heads = 1;
     out->heads[0] = out->chosen;
     out->head_layers[0] = s->hp->n_layers;
+    out->exit = -1;
     return LVK_OK;
 }
 
@@ -634,7 +665,7 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
     if (ex->n_exits > 0 && ex->mode == LVK_EXIT_FENCE) {
         for (int k = 0; k <= ex->n_exits; k++) {
             LVK_TRY(submit(s, pass->cmds[k]));
-            if (k < ex->n_exits && read_decision(s, k).prob > p.thresholds[k]) { /* the comparison exit_gate makes */
+            if (k < ex->n_exits && read_decision(s, k).confident) { /* what the head decided */
                 taken = k;
                 break;
             }
@@ -650,6 +681,7 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
 
     memset(out, 0, sizeof *out);
     out->layer = layer;
+    out->exit = taken < ex->n_exits ? s->exit_index[taken] : -1;
     out->catch_up_pass = catch_up;
     out->kv_fill_blocks = caught_up_blocks;
     out->n_heads = taken + 1;
@@ -658,7 +690,7 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
         out->head_layers[k] = k < ex->n_exits ? ex->layers[k] : n_layers;
     }
     out->chosen = out->heads[taken];
-    out->col = (int)p.logits_col;
+    out->col = (int)p.decide_from;
 
     /* KV fill for the blocks this token skipped */
     if (taken < ex->n_exits && ex->kv_fill == LVK_KV_PROPAGATE) {
@@ -683,11 +715,49 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
     return LVK_OK;
 }
 
+lvk_status gpu_session_draft(gpu_session *s, int32_t token, int pos, int col, float threshold, gpu_decision *out) {
+    if (s->exits.decode != LVK_DECODE_SPECULATE || col < 0 || col >= s->exits.draft_max || pos < 0 ||
+        pos + col >= s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_draft: column %d at %d (context %d, speculation %s)", col,
+                        pos, s->n_ctx, s->exits.decode == LVK_DECODE_SPECULATE ? "on" : "off");
+    if (col == 0 && s->n_pending > 0) { /* the drafts need the columns: waiting tokens catch up first */
+        gpu_step ignored;
+        LVK_TRY(gpu_session_prefill(s, NULL, 0, pos, &ignored));
+    }
+    gpu_params p = pass_params(s, &token, 1, pos + col, 0); /* one column: x's column col */
+    p.thresholds[0] = threshold;
+    memcpy(s->params.mapped, &p, sizeof p);
+    LVK_TRY(submit(s, s->drafts[col].cmds[0]));
+    *out = read_decision(s, 0);
+    return LVK_OK;
+}
+
+lvk_status gpu_session_verify(gpu_session *s, const int32_t *tokens, int n, int n_drafted, int pos, gpu_decision *out) {
+    if (s->exits.decode != LVK_DECODE_SPECULATE || n < 1 || n > s->exits.draft_max + 1 || n_drafted < 0 || n_drafted > n ||
+        pos < 0 || pos + n > s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_verify: %d columns (%d drafted) at %d, context %d", n,
+                        n_drafted, pos, s->n_ctx);
+    gpu_params p = pass_params(s, tokens, n, pos, 0);
+    p.decide_from = 0;
+    for (int c = 0; c < n_drafted; c++) p.start_layer[c] = (uint32_t)s->exits.draft_exit;
+    memcpy(s->params.mapped, &p, sizeof p);
+    LVK_TRY(submit(s, s->verify[n - 1].cmds[0]));
+    for (int c = 0; c < n; c++) out[c] = read_decision(s, c);
+    set_depth(s, pos, n, s->hp->n_layers);
+    s->next_pos = pos + n;
+    return LVK_OK;
+}
+
 lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *requested) {
-    lvk_exit_config old = s->exits, next = active_exits(requested);
+    int index[LVK_MAX_EXITS], old_index[LVK_MAX_EXITS];
+    lvk_exit_config old = s->exits, next = active_exits(requested, index);
     const lvk_exit_config *exits = &next;
+    memcpy(old_index, s->exit_index, sizeof old_index);
+    memcpy(s->exit_index, index, sizeof index);
+    int same_draft = old.decode == exits->decode && (exits->decode != LVK_DECODE_SPECULATE ||
+                                                     (old.draft_exit == exits->draft_exit && old.draft_max == exits->draft_max));
     int same_passes = old.n_exits == exits->n_exits && old.mode == exits->mode && old.kv_fill == exits->kv_fill &&
-                      !memcmp(old.layers, exits->layers, sizeof old.layers);
+                      !memcmp(old.layers, exits->layers, sizeof old.layers) && same_draft;
     if (same_passes) { /* thresholds are per-pass values: nothing to re-record */
         s->exits = *exits;
         return LVK_OK;
@@ -700,6 +770,7 @@ lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *requeste
     lvk_status st = record_all(s);
     if (st != LVK_OK) { /* keep a session that works: back to the old passes */
         s->exits = old;
+        memcpy(s->exit_index, old_index, sizeof old_index);
         if (record_all(s) != LVK_OK) return lvk_fail(LVK_ERR_DEVICE, "re-recording the passes failed twice: %s", lvk_last_error());
     }
     return st;

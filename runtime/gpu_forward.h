@@ -19,27 +19,38 @@
  *              goes deeper (up to 7 tokens wait; then they catch up in a pass
  *              of their own);
  *   none       attention masks the holes (the host keeps each position's depth).
+ * Speculation (runtime/speculate.c) adds two passes:
+ *   draft    one token through blocks 1..E and the draft head after block E,
+ *            a one-column pass bound to a column of x of its own, where its
+ *            hidden state after block E stays;
+ *   verify   a full-depth pass as wide as the cycle (n columns cost n on a
+ *            device where a column is not nearly free): the drafted columns
+ *            continue from block E+1, a last one may run from block 1, and
+ *            the final head decides every column.
+ * Every head writes its decision (confident(), shaders/common.glsl); the host
+ * reads it and never compares a confidence with a threshold itself.
  */
 #ifndef LVK_GPU_FORWARD_H
 #define LVK_GPU_FORWARD_H
 
 #include "gpu_model.h"
+#include "gpu_shared.h"
 
-#define LVK_MAX_BATCH 8 /* token columns per pass */
+_Static_assert(LVK_GPU_MAX_EXITS == LVK_MAX_EXITS, "the shaders' exit count is the API's");
 
 /* Binding 0 of every dispatch: the per-pass values (Params in shaders/common.glsl). */
 typedef struct gpu_params {
-    uint32_t n_tokens, pos, logits_col, pad;
+    uint32_t n_tokens, pos, decide_from, pad;
     uint32_t tokens[LVK_MAX_BATCH];
     uint32_t start_layer[LVK_MAX_BATCH];
-    float thresholds[LVK_MAX_EXITS];
+    float thresholds[LVK_GPU_MAX_EXITS];
 } gpu_params;
 
-typedef struct gpu_decision { /* one exit head's result, as the shader writes it */
+typedef struct gpu_decision { /* one head's result, as the shader writes it */
     uint32_t token;
-    float prob;   /* softmax probability of `token`: the confidence */
-    float second; /* second-highest probability */
-    float max_logit;
+    float prob;         /* softmax probability of `token`: the confidence */
+    float second;       /* second-highest probability */
+    uint32_t confident; /* confident(prob, threshold) held: the exit or draft takes the token */
 } gpu_decision;
 
 /* The outcome of a pass: the head that chose the next token and what every
@@ -48,6 +59,7 @@ typedef struct gpu_step {
     gpu_decision chosen;
     int col;     /* token column of the pass whose logits chose (for gpu_session_logits) */
     int layer;   /* blocks the token ran: an exit block, or n_layers */
+    int exit;    /* the exit taken, as an index of the configuration's exits; -1 at full depth */
     int n_heads; /* heads that ran: exits 0..k, then the final head at full depth */
     gpu_decision heads[LVK_MAX_EXITS + 1];
     int head_layers[LVK_MAX_EXITS + 1];
@@ -73,6 +85,19 @@ lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int
 lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *out);
 /* Forgets waiting deferred tokens (the session starts over). */
 void gpu_session_reset(gpu_session *s);
+/* Speculation's draft: runs `token` at position pos + col in column col
+ * (< draft_max) through blocks 1..draft_exit and the draft head, whose
+ * decision *out is confident when its probability is above threshold; its
+ * logits are column 0's of the last pass. Columns 0..col-1 keep the hidden
+ * states the earlier drafts left; col 0 starts a cycle (waiting deferred
+ * tokens catch up first). */
+lvk_status gpu_session_draft(gpu_session *s, int32_t token, int pos, int col, float threshold, gpu_decision *out);
+/* Speculation's verification, one pass at full depth over columns 0..n-1
+ * (n <= draft_max + 1) at
+ * positions pos..: columns 0..n_drafted-1 continue from block draft_exit+1
+ * with the hidden state their draft left, the others run tokens[c] from
+ * block 1. out[c] receives the final head's decision for column c. */
+lvk_status gpu_session_verify(gpu_session *s, const int32_t *tokens, int n, int n_drafted, int pos, gpu_decision *out);
 /* Copies the logits of column `col` of the last pass, as the last head that
  * ran left them, into out[n_vocab]. */
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out);

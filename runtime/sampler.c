@@ -35,13 +35,17 @@ static int by_probability(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int32_t sampler_sample(lvk_sampler *s, const float *logits) {
+void sampler_distribution(lvk_sampler *s, const float *logits, float *probs) {
     int n = s->n_vocab;
     float max = logits[0];
     int32_t argmax = 0;
     for (int i = 1; i < n; i++)
         if (logits[i] > max) max = logits[i], argmax = i;
-    if (s->temperature <= 0) return argmax;
+    for (int i = 0; i < n; i++) probs[i] = 0.0f;
+    if (s->temperature <= 0) {
+        probs[argmax] = 1.0f;
+        return;
+    }
     double sum = 0;
     for (int i = 0; i < n; i++) {
         float p = expf((logits[i] - max) / s->temperature);
@@ -60,10 +64,23 @@ int32_t sampler_sample(lvk_sampler *s, const float *logits) {
     }
     double kept = 0;
     for (int i = 0; i < keep; i++) kept += s->candidates[i].p;
-    double r = sampler_uniform(s) * kept, cum = 0;
-    for (int i = 0; i < keep; i++) {
-        cum += s->candidates[i].p;
-        if (r < cum) return s->candidates[i].id;
+    for (int i = 0; i < keep; i++) probs[s->candidates[i].id] = (float)(s->candidates[i].p / kept);
+}
+
+int32_t sampler_draw(lvk_sampler *s, const float *weights) {
+    double total = 0;
+    int32_t last = 0;
+    for (int i = 0; i < s->n_vocab; i++)
+        if (weights[i] > 0) total += weights[i], last = i;
+    double r = sampler_uniform(s) * total, cum = 0;
+    for (int i = 0; i < s->n_vocab; i++) {
+        cum += weights[i] > 0 ? weights[i] : 0;
+        if (r < cum) return i;
     }
-    return s->candidates[keep - 1].id;
+    return last; /* rounding left r at the very top */
+}
+
+int32_t sampler_sample(lvk_sampler *s, const float *logits, float *probs) {
+    sampler_distribution(s, logits, probs);
+    return sampler_draw(s, probs);
 }

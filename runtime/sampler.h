@@ -16,9 +16,16 @@ typedef struct lvk_sampler {
 /* Returns 0 on success, -1 when out of memory. */
 int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, uint64_t seed);
 void sampler_free(lvk_sampler *s);
-/* Samples from softmax(logits / temperature) restricted to the top_k most
- * likely tokens and the smallest set whose probability reaches top_p. */
-int32_t sampler_sample(lvk_sampler *s, const float *logits);
+/* The distribution tokens are sampled from: softmax(logits / temperature)
+ * restricted to the top_k most likely tokens and the smallest set whose
+ * probability reaches top_p, renormalised, into probs[n_vocab] (0 outside
+ * the set); at temperature 0, all of it on the argmax. */
+void sampler_distribution(lvk_sampler *s, const float *logits, float *probs);
+/* Draws an id with probability proportional to weights[id] (negative
+ * weights count as 0; at least one must be positive). */
+int32_t sampler_draw(lvk_sampler *s, const float *weights);
+/* sampler_distribution into probs[n_vocab], then a draw from it. */
+int32_t sampler_sample(lvk_sampler *s, const float *logits, float *probs);
 /* Uniform float in [0,1) from the sampler's generator. */
 float sampler_uniform(lvk_sampler *s);
 

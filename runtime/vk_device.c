@@ -350,6 +350,10 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem) {
     return 1;
 }
 
+vk_buffer vk_buffer_view(const vk_buffer *b, VkDeviceSize offset, VkDeviceSize size) {
+    return (vk_buffer){.buffer = b->buffer, .offset = b->offset + offset, .size = size};
+}
+
 lvk_status vk_arena_alloc(vk_arena *a, VkDeviceSize size, vk_buffer *out) {
     vk_device *dev = a->dev;
     memset(out, 0, sizeof *out);

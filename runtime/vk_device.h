@@ -83,10 +83,15 @@ lvk_status vk_device_check_memory(vk_device *dev, uint64_t bytes, const char *wh
  * memory is host visible. */
 typedef struct vk_buffer {
     VkBuffer buffer;
+    VkDeviceSize offset; /* where the bound range starts: 0, or a view's place in a bigger buffer */
     VkDeviceSize size;
     uint8_t *mapped;
     VkBufferView texels[2]; /* weights: RGBA32UI and R32UI views (vk_buffer_texel_views), else null */
 } vk_buffer;
+
+/* A view of size bytes of b from offset (a multiple of the device's
+ * minStorageBufferOffsetAlignment), for binding a part of b to a kernel. */
+vk_buffer vk_buffer_view(const vk_buffer *b, VkDeviceSize offset, VkDeviceSize size);
 
 /* Bump allocator of buffers in blocks of <= max_alloc; freed all at once. */
 typedef struct vk_arena {

@@ -24,7 +24,7 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
     VkWriteDescriptorSet writes[LVK_MAX_BINDINGS + 2];
     for (uint32_t i = 0; i <= n_bufs; i++) {
         const vk_buffer *b = i == 0 ? r->params : bufs[i - 1];
-        info[i] = (VkDescriptorBufferInfo){b->buffer, 0, b->size};
+        info[i] = (VkDescriptorBufferInfo){.buffer = b->buffer, .offset = b->offset, .range = b->size};
         writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
                                            .dstBinding = i, .descriptorCount = 1,
                                            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,

@@ -3,23 +3,33 @@
 // so the runtime sets the workgroup size per device.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#include "gpu_shared.h"
 
 // Per-token values, written by the host before each submission, so command
 // buffers can be recorded once and replayed.
 layout(binding = 0) readonly buffer Params {
-    uint n_tokens;        // token columns in this pass (1..8)
+    uint n_tokens;        // token columns in this pass (1..LVK_MAX_BATCH)
     uint pos;             // position of the first column
-    uint logits_col;      // column whose logits the exit heads reduce
+    uint decide_from;     // heads decide columns decide_from..n_tokens-1, one slot each
     uint pad;
-    uint tokens[8];       // token ids of the columns
-    uint start_layer[8];  // blocks a column already ran: > 0 for tokens that exited
-                          // earlier and now catch up (deferred KV fill), else 0
-    float thresholds[16]; // per exit: the token exits when confidence > threshold
+    uint tokens[LVK_MAX_BATCH];      // token ids of the columns
+    uint start_layer[LVK_MAX_BATCH]; // blocks a column already ran: > 0 for tokens that exited
+                                     // earlier and now catch up (deferred KV fill) or drafted
+                                     // tokens being verified; LVK_COLUMN_HELD for a column that
+                                     // keeps its x and runs nothing (drafting); else 0
+    float thresholds[LVK_GPU_MAX_EXITS]; // per head slot: the threshold of confident()
 } params;
 
-// Whether column c runs block `layer` (0-based) in this pass. Kernels that
-// write state a column keeps (x, the KV cache) skip the columns that do not.
+// Whether column c runs block `layer` (0-based; n_layers for the heads) in
+// this pass. Kernels skip the columns that do not: they neither compute for
+// them nor write state they keep (x, the KV cache).
 bool column_runs(uint c, uint layer) { return c < params.n_tokens && params.start_layer[c] <= layer; }
+
+// The one decision rule of every head: an exit head's token is taken (LITE
+// exit), and a draft head's token is drafted (speculation), when the head's top
+// probability is above its threshold. The heads write this decision; the exit
+// gate and the host read it and never compare again.
+bool confident(float prob, float threshold) { return prob > threshold; }
 
 shared float reduce_scratch[64]; // one value per subgroup (>= 64 subgroups never happens)
 

@@ -7,14 +7,16 @@
 //         1: W = [Wq; Wk; Wv]: q rows go to y, k and v rows to the KV cache at
 //            the column's position, q and k rotated by RoPE on the way out;
 //         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u;
-//         3: an exit head: y = the logits, and the decision the host reads back
-//            (argmax token, its softmax probability, the second-highest
-//            probability, the max logit) of column params.logits_col: every
-//            workgroup reduces its rows, the last to finish merges them.
+//         3: a head (exit, draft or final): y = the logits, and a decision
+//            per column from params.decide_from on (argmax token, its softmax
+//            probability, the second-highest probability, and for the first
+//            of them whether confident() takes it): every workgroup reduces its
+//            rows, the last to finish merges them.
 // OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
-// One workgroup computes NR rows for every column, so each weight read from
-// memory serves all columns (batched prompt, deferred KV fill). Lanes stride
+// One workgroup computes NR rows for every column that runs this block, so
+// each weight read from memory serves all of them (batched prompt, deferred KV
+// fill, verification). Lanes stride
 // over the row's groups of units (weights.glsl); a subgroup reduction
 // finishes each dot product.
 layout(local_size_x_id = 0) in;
@@ -32,11 +34,13 @@ layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4],
 layout(binding = 4) writeonly buffer KCache { uint k_cache[]; }; // OUT 1: [n_ctx][kv_dim / 2] f16 pairs
 layout(binding = 5) writeonly buffer VCache { uint v_cache[]; };
 layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
-// OUT 3: per workgroup of all parts (max, argmax bits, sum of exp(l - max), second
-// largest), then a count of finished workgroups (back to 0 after the merge)
+// OUT 3: per workgroup of all parts and per column (max, argmax bits, sum of
+// exp(l - max), second largest), then, after room for LVK_MAX_BATCH columns
+// (passes of any width share it), a count of finished workgroups (back to 0
+// after the merge)
 layout(binding = 4) coherent buffer Partials { vec4 partials[]; };
 layout(binding = 4) coherent buffer Count { uint count_words[]; };
-layout(binding = 5) writeonly buffer Decisions { vec4 decisions[]; }; // (token bits, prob, second prob, max logit)
+layout(binding = 5) writeonly buffer Decisions { vec4 decisions[]; }; // (token bits, prob, second prob, confident bits)
 
 layout(push_constant) uniform Push {
     uint rows;       // rows of this part of W
@@ -54,7 +58,7 @@ layout(push_constant) uniform Push {
     uint kv_dim;
     uint head_dim;
     uint rope_dim;   // leading dimensions of each head that RoPE rotates
-    uint slot;       // OUT 3: the decision's slot
+    uint slot;       // OUT 3: the slot of column decide_from's decision (the next columns' follow)
     uint wg_first;   // OUT 3: workgroups of the matrix's earlier parts
     uint wg_total;   // OUT 3: workgroups of all its parts
 } pc;
@@ -62,13 +66,13 @@ layout(push_constant) uniform Push {
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
 shared bool merges;
 
-// OUT 3, the last workgroup: the decision from every workgroup's partial.
-void merge_head() {
+// OUT 3, the last workgroup: column c's decision from every workgroup's partial.
+void merge_head(uint c) {
     const uint lid = gl_LocalInvocationID.x;
     float best = -3.0e38, best_second = -3.0e38, others = -3.0e38;
     uint token = 0xffffffffu;
     for (uint g = lid; g < pc.wg_total; g += gl_WorkGroupSize.x) { // ascending: ties keep the first
-        vec4 p = partials[g];
+        vec4 p = partials[g * NCOLS + c];
         if (p.x > best) {
             others = max(others, best);
             best = p.x;
@@ -83,11 +87,14 @@ void merge_head() {
     const bool owner = best == top && token == arg;
     const float second = workgroup_max(owner ? max(best_second, others) : max(best, others));
     float sum = 0.0;
-    for (uint g = lid; g < pc.wg_total; g += gl_WorkGroupSize.x) sum += partials[g].z * exp(partials[g].x - top);
+    for (uint g = lid; g < pc.wg_total; g += gl_WorkGroupSize.x)
+        sum += partials[g * NCOLS + c].z * exp(partials[g * NCOLS + c].x - top);
     sum = workgroup_sum(sum);
     if (lid == 0u) {
-        decisions[pc.slot] = vec4(uintBitsToFloat(arg), 1.0 / sum, exp(second - top) / sum, top);
-        count_words[4u * pc.wg_total] = 0u;
+        const float prob = 1.0 / sum;
+        const uint slot = pc.slot + c - params.decide_from;
+        const bool taken = c == params.decide_from && slot < LVK_GPU_MAX_EXITS && confident(prob, params.thresholds[slot]);
+        decisions[slot] = vec4(uintBitsToFloat(arg), prob, exp(second - top) / sum, uintBitsToFloat(taken ? 1u : 0u));
     }
 }
 
@@ -116,6 +123,8 @@ void store_qkv(uint r, uint c, vec2 v) {
 void main() {
     const uint row0 = pc.first_row + gl_WorkGroupID.x * NR; // within the part
     const uint n_cols = min(params.n_tokens, NCOLS);
+    bool runs[NCOLS]; // uniform: the columns this block computes
+    for (uint c = 0; c < NCOLS; c++) runs[c] = column_runs(c, pc.layer);
     float acc[NR][NCOLS];
     for (uint i = 0; i < NR; i++)
         for (uint c = 0; c < NCOLS; c++) acc[i][c] = 0.0;
@@ -124,7 +133,7 @@ void main() {
     float scale[NCOLS];
     for (uint c = 0; c < NCOLS; c++) {
         scale[c] = 1.0;
-        if (NORM != 0u && c < n_cols) { // n_cols is uniform: the reduction stays in uniform control flow
+        if (NORM != 0u && runs[c]) { // runs[] is uniform: the reduction stays in uniform control flow
             float ss = 0.0;
             for (uint i = gl_LocalInvocationID.x; i < pc.x_stride / 4u; i += gl_WorkGroupSize.x) {
                 vec4 v = x4[c * (pc.x_stride / 4u) + i];
@@ -143,7 +152,7 @@ void main() {
             vec4 xa[NCOLS], xb[NCOLS];
             vec2 xsum[NCOLS]; // sums of xa and xb: the offsets (m) of K-quant weights apply to them
             for (uint c = 0; c < NCOLS; c++) {
-                if (c < n_cols) {
+                if (runs[c]) {
                     xa[c] = x4[c * (pc.x_stride / 4u) + ia];
                     xb[c] = x4[c * (pc.x_stride / 4u) + ib];
                     if (NORM != 0u) {
@@ -156,7 +165,7 @@ void main() {
             for (uint i = 0; i < NR; i++) {
                 const Unit w = group_unit(grp[i], j);
                 for (uint c = 0; c < NCOLS; c++)
-                    if (c < n_cols) {
+                    if (runs[c]) {
                         // sum (s q - m) x = s (q . x) - m sum(x), per half
                         const vec2 d = vec2(dot(w.a, xa[c]), dot(w.b, xb[c]));
                         if (WEIGHT_OFFSETS) acc[i][c] += dot(w.s, d) - dot(w.m, xsum[c]);
@@ -184,7 +193,7 @@ void main() {
     }
     if (gl_LocalInvocationID.x == 0) {
         for (uint c = 0; c < n_cols; c++) {
-            if (!column_runs(c, pc.layer)) continue;
+            if (!runs[c]) continue;
             if (OUT == 0u || OUT == 3u) {
                 for (uint i = 0; i < NR; i++) {
                     if (row0 + i >= pc.rows) break;
@@ -204,29 +213,29 @@ void main() {
                 }
             }
         }
-        if (OUT == 3u) { // this workgroup's rows of column logits_col: max, first argmax, sum, second
-            float v[NR];
-            for (uint i = 0; i < NR; i++) {
-                v[i] = -3.0e38;
-                for (uint c = 0; c < NCOLS; c++)
-                    if (c == params.logits_col && row0 + i < pc.rows) v[i] = acc[i][c]; // selects, no indexed array
+        if (OUT == 3u) { // this workgroup's rows of each decided column: max, first argmax, sum, second
+            for (uint c = 0; c < NCOLS; c++) { // a constant c: no indexed register array
+                if (c < params.decide_from || !runs[c]) continue;
+                float m = -3.0e38, m2 = -3.0e38;
+                uint arg = 0xffffffffu;
+                for (uint i = 0; i < NR; i++) {
+                    const float v = row0 + i < pc.rows ? acc[i][c] : -3.0e38;
+                    if (v > m) { m2 = m; m = v; arg = pc.row_begin + row0 + i; }
+                    else m2 = max(m2, v);
+                }
+                float sum = 0.0;
+                for (uint i = 0; i < NR; i++) sum += exp((row0 + i < pc.rows ? acc[i][c] : -3.0e38) - m);
+                partials[(pc.wg_first + gl_WorkGroupID.x) * NCOLS + c] = vec4(m, uintBitsToFloat(arg), sum, m2);
             }
-            float m = -3.0e38, m2 = -3.0e38;
-            uint arg = 0xffffffffu;
-            for (uint i = 0; i < NR; i++) {
-                if (v[i] > m) { m2 = m; m = v[i]; arg = pc.row_begin + row0 + i; }
-                else m2 = max(m2, v[i]);
-            }
-            float sum = 0.0;
-            for (uint i = 0; i < NR; i++) sum += exp(v[i] - m);
-            partials[pc.wg_first + gl_WorkGroupID.x] = vec4(m, uintBitsToFloat(arg), sum, m2);
             memoryBarrierBuffer();
-            merges = atomicAdd(count_words[4u * pc.wg_total], 1u) == pc.wg_total - 1u;
+            merges = atomicAdd(count_words[4u * pc.wg_total * LVK_MAX_BATCH], 1u) == pc.wg_total - 1u;
         }
     }
     if (OUT != 3u) return;
     barrier();
     if (!merges) return;
     memoryBarrierBuffer();
-    merge_head();
+    for (uint c = 0; c < NCOLS; c++) // runs[] and decide_from are uniform
+        if (c >= params.decide_from && runs[c]) merge_head(c);
+    if (gl_LocalInvocationID.x == 0u) count_words[4u * pc.wg_total * LVK_MAX_BATCH] = 0u;
 }

@@ -428,6 +428,56 @@ static void test_write_gguf(void **state) {
     gguf_close(f);
 }
 
+/* The draft settings go into litevk.speculate.* and come back; a new draft
+ * setting keeps the calibration record of unchanged exits; a draft exit that
+ * is not an exit is a format error naming the keys. */
+static void test_speculate_keys(void **state) {
+    (void)state;
+    const char *src = TMP("spec_src.gguf"), *cal_path = TMP("spec_cal.gguf"), *spec = TMP("spec.gguf");
+    synth_params p = synth_default_params();
+    p.n_layers = 4;
+    assert_int_equal(synth_llama_gguf(&p, src), LVK_OK);
+    lvk_exit_config c = make_config(2, (int[]){1, 3}, (float[]){0.5f, 0.25f});
+    exit_calibration cal = {.rule = "lite", .prompts_hash = "0123456789abcdef", .tokens = 10, .date = "2025-01-31"};
+    assert_int_equal(exit_config_write_gguf(src, cal_path, &c, &cal), LVK_OK);
+    c.draft_exit = 3, c.draft_max = 6, c.draft_threshold = 0.125f;
+    assert_int_equal(exit_config_write_gguf(cal_path, spec, &c, NULL), LVK_OK);
+    gguf_file *f;
+    lvk_exit_config back;
+    assert_int_equal(gguf_open(spec, &f), LVK_OK);
+    assert_int_equal(exit_config_from_gguf(f, 4, &back, NULL), LVK_OK);
+    assert_int_equal(back.draft_exit, 3);
+    assert_int_equal(back.draft_max, 6);
+    assert_true(back.draft_threshold == 0.125f);
+    assert_int_equal(back.decode, LVK_DECODE_EXIT); /* the file configures speculation; it does not turn it on */
+    assert_int_equal(count_keys(f, "litevk.calibration."), 4);
+    assert_int_equal(count_keys(f, "litevk.speculate."), 3);
+    gguf_close(f);
+    /* an uncalibrated file's draft settings follow its default exits */
+    assert_int_equal(gguf_open(src, &f), LVK_OK);
+    assert_int_equal(exit_config_from_gguf(f, 4, &back, NULL), LVK_OK);
+    assert_int_equal(back.draft_exit, back.layers[0]);
+    assert_int_equal(back.draft_max, LVK_DEFAULT_DRAFT_MAX);
+    gguf_close(f);
+    /* keys that do not make a usable draft setting (the default exits of 4 blocks: after block 1) */
+    const char *bad = TMP("spec_bad.gguf");
+    for (int k = 0; k < 3; k++) {
+        gguf_writer *w;
+        assert_int_equal(gguf_writer_create(&w), LVK_OK);
+        if (k == 0) assert_int_equal(gguf_writer_add_u32(w, "litevk.speculate.exit", 3), LVK_OK);
+        if (k == 1) assert_int_equal(gguf_writer_add_u32(w, "litevk.speculate.max", 8), LVK_OK);
+        if (k == 2) assert_int_equal(gguf_writer_add_str(w, "litevk.speculate.threshold", "high"), LVK_OK);
+        assert_int_equal(gguf_writer_write(w, bad), LVK_OK);
+        gguf_writer_free(w);
+        assert_int_equal(gguf_open(bad, &f), LVK_OK);
+        static const char *const why[] = {"'litevk.speculate.*': draft exit 3 is not an exit block",
+                                          "'litevk.speculate.*': draft maximum 8 is outside 1..7",
+                                          "'litevk.speculate.threshold' should be a number"};
+        expect_fail(exit_config_from_gguf(f, 4, &back, NULL), LVK_ERR_FORMAT, why[k]);
+        gguf_close(f);
+    }
+}
+
 static void test_write_gguf_errors(void **state) {
     (void)state;
     const char *src = TMP("errors.gguf");
@@ -567,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_errors),     cmocka_unit_test(test_names),
         cmocka_unit_test(test_calibration),      cmocka_unit_test(test_write_gguf),
+        cmocka_unit_test(test_speculate_keys),
         cmocka_unit_test(test_write_gguf_errors), cmocka_unit_test(test_copy_any_value),
         cmocka_unit_test(test_malformed_metadata),
     };

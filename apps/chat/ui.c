@@ -48,6 +48,7 @@ typedef struct turn {
 typedef struct stats {
     long tokens, blocks;
     double decode_ms;
+    uint64_t cycles, drafted, accepted; /* speculation */
     long hist[MAX_LAYERS + 1];
 } stats;
 
@@ -252,6 +253,9 @@ static void draw_transcript(ui *u, SDL_Rect area, const lvk_token_info **hover) 
                     SDL_QueryTexture(t->tex[k], NULL, NULL, &tw, &th);
                     SDL_Rect r = {dst.x, dst.y, tw, th};
                     SDL_RenderCopy(u->ren, t->tex[k], NULL, &r);
+                    if (!t->is_user && t->tokens[p->run].drafted) /* an accepted draft: underlined in its colour */
+                        fill(u, (SDL_Rect){r.x, r.y + th - px(u, 2), tw, px(u, 1) > 0 ? px(u, 1) : 1},
+                             token_color(u, t->tokens[p->run].layer));
                 }
                 if (!t->is_user && u->mouse_x >= dst.x && u->mouse_x < dst.x + dst.w && u->mouse_y >= dst.y &&
                     u->mouse_y < dst.y + dst.h && u->mouse_y >= area.y && u->mouse_y < area.y + area.h)
@@ -320,8 +324,9 @@ static void draw_panel(ui *u, SDL_Rect area) {
     button(u, u->r_new, "New chat (Ctrl+L)", 0);
     y += bh + px(u, 10);
     u->r_toggle = (SDL_Rect){x, y, w, bh};
-    snprintf(buf, sizeof buf, "Early exit: %s", u->controls.enabled ? "on" : "off (full depth)");
-    button(u, u->r_toggle, buf, u->controls.enabled);
+    static const char *const decoding_names[N_DECODINGS] = {"full depth", "LITE exit", "speculate (exact)"};
+    snprintf(buf, sizeof buf, "Decoding: %s", decoding_names[u->controls.decoding]);
+    button(u, u->r_toggle, buf, u->controls.decoding != DECODING_FULL_DEPTH);
     y += bh + px(u, 10);
     lvk_exit_config eff = exit_controls_apply(&u->controls, &u->model_exits);
     draw_str(u, u->small, "stricter            thresholds            more exits", x, y, DIM);
@@ -329,7 +334,7 @@ static void draw_panel(ui *u, SDL_Rect area) {
     u->r_slider = (SDL_Rect){x, y + px(u, 6), w, px(u, 6)};
     fill(u, u->r_slider, BOX);
     SDL_Rect knob = {x + (int)(u->controls.aggressiveness * (w - px(u, 12))), y, px(u, 12), px(u, 18)};
-    fill(u, knob, u->controls.enabled ? ACCENT : DIM);
+    fill(u, knob, u->controls.decoding == DECODING_LITE_EXIT ? ACCENT : DIM);
     y += px(u, 24);
     int n = 0;
     n += snprintf(buf + n, sizeof buf - n, "exits:");
@@ -371,7 +376,15 @@ static void draw_panel(ui *u, SDL_Rect area) {
         y += u->small_h;
         snprintf(buf, sizeof buf, "%.2f blocks/token, %.1f %% skipped", bpt, s[i]->tokens ? 100 * (1 - bpt / nl) : 0.0);
         draw_str(u, u->small, buf, x, y, TEXT);
-        y += u->small_h + px(u, 6);
+        y += u->small_h;
+        if (s[i]->cycles) { /* accepted drafts and the verified token of each cycle */
+            snprintf(buf, sizeof buf, "%.1f %% of %llu drafts accepted, %.2f tokens/cycle",
+                     s[i]->drafted ? 100.0 * s[i]->accepted / s[i]->drafted : 0.0, (unsigned long long)s[i]->drafted,
+                     (double)(s[i]->accepted + s[i]->cycles) / s[i]->cycles);
+            draw_str(u, u->small, buf, x, y, TEXT);
+            y += u->small_h;
+        }
+        y += px(u, 6);
     }
 
     /* histogram of exit blocks over the conversation */
@@ -396,8 +409,8 @@ static void draw_panel(ui *u, SDL_Rect area) {
 
 static void draw_tooltip(ui *u, const lvk_token_info *t) {
     char buf[200];
-    snprintf(buf, sizeof buf, "exit after block %d of %d · confidence %.3f · token id %d", t->layer, t->n_layers,
-             t->confidence, t->id);
+    snprintf(buf, sizeof buf, "%s %d of %d · confidence %.3f · token id %d",
+             t->drafted ? "drafted after block" : "exit after block", t->layer, t->n_layers, t->confidence, t->id);
     int w = measure(u->small, buf, strlen(buf)) + px(u, 12), h = u->small_h + px(u, 8);
     int x = u->mouse_x + px(u, 14), y = u->mouse_y + px(u, 18);
     if (x + w > u->win_w) x = u->win_w - w;
@@ -497,7 +510,11 @@ static void on_event(ui *u, const chat_event *e) {
         u->info = e->info;
         u->model_exits = e->exits;
         u->template = e->template;
-        u->controls = (exit_controls){e->exits.n_exits > 0, 0.5f, e->exits.kv_fill};
+        u->controls = (exit_controls){.decoding = e->exits.n_exits == 0                       ? DECODING_FULL_DEPTH
+                                                  : e->exits.decode == LVK_DECODE_SPECULATE ? DECODING_SPECULATE
+                                                                                            : DECODING_LITE_EXIT,
+                                      .aggressiveness = 0.5f,
+                                      .kv_fill = e->exits.kv_fill};
         set_controls(u);
         clear_conversation(u);
         u->error[0] = 0;
@@ -529,6 +546,8 @@ static void on_event(ui *u, const chat_event *e) {
         u->generating = 0;
         u->reply.decode_ms = e->decode_ms;
         u->total.decode_ms += e->decode_ms;
+        u->reply.cycles = e->cycles, u->reply.drafted = e->drafted, u->reply.accepted = e->accepted;
+        u->total.cycles += e->cycles, u->total.drafted += e->drafted, u->total.accepted += e->accepted;
         turn *t = u->n_turns ? &u->turns[u->n_turns - 1] : NULL;
         if (t && !t->is_user && e->message[0]) {
             snprintf(t->note, sizeof t->note, "(%s)", e->message);
@@ -621,7 +640,8 @@ static void slider_to(ui *u, int x) {
 static void on_click(ui *u, int x, int y) {
     if (inside(u->r_stop, x, y) && u->generating) worker_stop(u->w);
     else if (inside(u->r_new, x, y)) new_conversation(u);
-    else if (inside(u->r_toggle, x, y)) u->controls.enabled = !u->controls.enabled, set_controls(u);
+    else if (inside(u->r_toggle, x, y))
+        u->controls.decoding = (decoding)((u->controls.decoding + 1) % N_DECODINGS), set_controls(u);
     else if (inside(u->r_fill, x, y)) u->controls.kv_fill = (lvk_kv_fill)((u->controls.kv_fill + 1) % 3), set_controls(u);
     else if (inside((SDL_Rect){u->r_slider.x, u->r_slider.y - px(u, 8), u->r_slider.w, px(u, 22)}, x, y)) {
         u->dragging_slider = 1;

@@ -110,7 +110,8 @@ void worker_set_controls(worker *w, const exit_controls *c) {
 lvk_exit_config exit_controls_apply(const exit_controls *c, const lvk_exit_config *model_exits) {
     lvk_exit_config cfg = *model_exits;
     cfg.kv_fill = c->kv_fill;
-    if (!c->enabled) cfg.n_exits = 0;
+    cfg.decode = c->decoding == DECODING_SPECULATE && cfg.n_exits > 0 ? LVK_DECODE_SPECULATE : LVK_DECODE_EXIT;
+    if (c->decoding == DECODING_FULL_DEPTH) cfg.n_exits = 0;
     /* below the middle, thresholds move towards 1 (never); above, towards 0 (always) */
     float a = c->aggressiveness < 0 ? 0 : c->aggressiveness > 1 ? 1 : c->aggressiveness;
     for (int k = 0; k < cfg.n_exits; k++) {
@@ -269,6 +270,8 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
         return;
     }
     w->turns++;
+    lvk_session_stats before;
+    lvk_session_stats_get(w->session, &before);
     stop_matcher matcher;
     stop_matcher_init(&matcher, template_stops(w->template));
     lvk_token_info held[64]; /* tokens not shown yet: they may begin a stop string */
@@ -322,6 +325,12 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
     stop_matcher_free(&matcher);
     if (st != LVK_OK && st != LVK_ERR_CONTEXT_FULL) recover(w, st);
     done.decode_ms = decode_ms;
+    lvk_session_stats after;
+    if (lvk_session_stats_get(w->session, &after) == LVK_OK && after.cycles >= before.cycles) { /* same session */
+        done.cycles = after.cycles - before.cycles;
+        done.drafted = after.drafted - before.drafted;
+        done.accepted = after.accepted - before.accepted;
+    }
     push_event(w, &done);
 }
 
@@ -360,7 +369,7 @@ worker *worker_start(const worker_config *cfg, const char *model_path, char *err
         return NULL;
     }
     w->cfg = *cfg;
-    w->controls = (exit_controls){1, 0.5f, LVK_KV_DEFERRED};
+    w->controls = (exit_controls){.decoding = DECODING_LITE_EXIT, .aggressiveness = 0.5f, .kv_fill = LVK_KV_DEFERRED};
     if (mtx_init(&w->lock, mtx_plain) != thrd_success || cnd_init(&w->wake) != thrd_success) {
         snprintf(err, err_size, "cannot create a lock");
         free(w);

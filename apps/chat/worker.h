@@ -22,7 +22,7 @@ typedef enum event_kind {
     EV_LOADED,      /* the model is ready: info, exits, template */
     EV_LOAD_FAILED, /* message; the previous model (if any) stays loaded */
     EV_TOKEN,       /* token: one token of the reply, text in token.piece */
-    EV_REPLY_DONE,  /* decode_ms, message: why it ended ("" = end of text) */
+    EV_REPLY_DONE,  /* decode_ms, speculation; message: why it ended ("" = end of text) */
     EV_ERROR,       /* message: a failure the user should see */
 } event_kind;
 
@@ -31,15 +31,24 @@ typedef struct chat_event {
     float fraction;
     lvk_token_info token;
     double decode_ms;
+    uint64_t cycles, drafted, accepted; /* EV_REPLY_DONE: the reply's speculation cycles and drafts */
     lvk_model_info info;
     lvk_exit_config exits; /* the model's configuration, before the UI's controls */
     chat_template template;
     char message[320];
 } chat_event;
 
+/* How the chat app decodes: what the exit heads are for. */
+typedef enum decoding {
+    DECODING_FULL_DEPTH, /* no exit heads */
+    DECODING_LITE_EXIT,  /* a confident token skips the remaining blocks */
+    DECODING_SPECULATE,  /* the heads draft, the remaining blocks verify: full depth's output */
+    N_DECODINGS
+} decoding;
+
 /* What the UI's controls say about early exit; applied from the next token. */
 typedef struct exit_controls {
-    int enabled;        /* 0: full depth */
+    decoding decoding;
     float aggressiveness; /* 0..1; 0.5 = the model's thresholds, 0 = never exit, 1 = always */
     lvk_kv_fill kv_fill;
 } exit_controls;

@@ -20,7 +20,9 @@ static const char help_head[] =
     "  2. with the early-exit configuration, timing the decode and counting blocks and bytes,\n"
     "     then again in the other exit mode (fence/gpu), timing only: both are reported;\n"
     "  3. teacher-forced: feeding the full-depth output back token by token, counting the\n"
-    "     positions where early exit chooses the same token.\n"
+    "     positions where early exit chooses the same token;\n"
+    "  4. with --speculate, self-speculative decoding too: timed, teacher-forced like 3, and its\n"
+    "     cycles counted (LITE exit then uses the exits' own thresholds).\n"
     "Then prints, over all prompts:\n"
     "  decode tokens/s at full depth and with early exit, and their ratio (speedup);\n"
     "  blocks run per token and the blocks skipped (LITE's cost reduction: 1 - blocks run /\n"
@@ -44,7 +46,11 @@ static const char help_head[] =
     "                       \"exit\":{...},\"speedup\":x,\"avg_blocks_per_token\":x,\n"
     "                       \"blocks_skipped_pct\":x,\"bytes_ratio\":x,\"agreement\":x,\"rouge_l\":x,\n"
     "                       \"length_ratio\":x,\"histogram\":{\"<block>\":count,...},...}\n"
-    "                       (tokens: early-exit decode passes, the ones the cost figures count)\n"
+    "                       (tokens: early-exit decode passes, the ones the cost figures count);\n"
+    "                       with --speculate also \"speculate\":{\"tokens_per_s\":x,\"speedup\":x,\n"
+    "                       \"agreement\":x,\"acceptance\":x,\"tokens_per_cycle\":x,\"draft_exit\":N,...}\n"
+    "                       (speedup against full depth in the same run; acceptance: accepted\n"
+    "                       drafts / drafts)\n"
     "  -h, --help           this text\n"
     "\n";
 
@@ -97,6 +103,11 @@ typedef struct totals {
     double rouge_sum;
     uint64_t weight_bytes, full_depth_bytes;
     long *histogram; /* [layer]: early-exit passes that ran `layer` blocks */
+    struct {         /* --speculate */
+        long tokens, steps, forced, agreed;
+        double ms;
+        uint64_t cycles, drafted, accepted, weight_bytes, full_depth_bytes;
+    } spec;
 } totals;
 
 /* Feeds the prompt into the emptied session and generates greedily up to
@@ -126,9 +137,9 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
 }
 
 /* Teacher forcing: feeds the full-depth output back one token at a time and
- * counts the positions where the session's own (early-exit) choice is that
- * token. */
-static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, totals *tot) {
+ * counts (into *forced and *agreed) the positions where the session's own
+ * choice is that token. */
+static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, long *forced, long *agreed) {
     LVK_TRY(lvk_session_reset(s));
     LVK_TRY(lvk_session_feed(s, prompt, 1));
     for (int i = 0; i < full->n; i++) {
@@ -136,15 +147,37 @@ static lvk_status agreement(lvk_session *s, const char *prompt, const generation
         lvk_status st = lvk_session_step_forced(s, full->ids[i], &t);
         if (st == LVK_ERR_CONTEXT_FULL) break;
         LVK_TRY(st);
-        tot->forced++;
-        tot->agreed += t.id == full->ids[i];
+        (*forced)++;
+        *agreed += t.id == full->ids[i];
     }
     return LVK_OK;
 }
 
-/* The three runs for one prompt, added to *tot. */
-static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exit_config *cfg, generation *full,
-                               generation *early, int32_t *other_ids, int capacity, totals *tot) {
+/* Run 4: speculation (spec), timed and teacher-forced, added to tot->spec. */
+static lvk_status bench_speculation(lvk_session *s, const char *prompt, const lvk_exit_config *exit_cfg,
+                                    const lvk_exit_config *spec, const generation *full, generation *out,
+                                    int capacity, totals *tot) {
+    LVK_TRY(lvk_session_set_exits(s, spec));
+    LVK_TRY(generate(s, prompt, capacity, out, NULL));
+    lvk_session_stats stats;
+    LVK_TRY(lvk_session_stats_get(s, &stats));
+    LVK_TRY(agreement(s, prompt, full, &tot->spec.forced, &tot->spec.agreed));
+    LVK_TRY(lvk_session_set_exits(s, exit_cfg));
+    tot->spec.tokens += out->n;
+    tot->spec.steps += out->passes;
+    tot->spec.ms += out->ms;
+    tot->spec.cycles += stats.cycles;
+    tot->spec.drafted += stats.drafted;
+    tot->spec.accepted += stats.accepted;
+    tot->spec.weight_bytes += stats.weight_bytes;
+    tot->spec.full_depth_bytes += stats.full_depth_bytes;
+    return LVK_OK;
+}
+
+/* The three runs for one prompt (four with spec), added to *tot. */
+static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exit_config *cfg,
+                               const lvk_exit_config *spec, generation *full, generation *early, int32_t *other_ids,
+                               int capacity, totals *tot) {
     lvk_exit_config full_depth = *cfg;
     full_depth.n_exits = 0;
     LVK_TRY(lvk_session_set_exits(s, &full_depth));
@@ -162,7 +195,11 @@ static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exi
     tot->other_passes += other.passes;
     tot->other_ms += other.ms;
     tot->mode_mismatches += other.n != early->n || memcmp(other.ids, early->ids, sizeof *other.ids * (size_t)early->n);
-    LVK_TRY(agreement(s, prompt, full, tot));
+    LVK_TRY(agreement(s, prompt, full, &tot->forced, &tot->agreed));
+    if (spec) {
+        generation speculated = {other_ids, 0, 0, 0, 0};
+        LVK_TRY(bench_speculation(s, prompt, cfg, spec, full, &speculated, capacity, tot));
+    }
     double rouge = rouge_l_f1(full->ids, full->n, early->ids, early->n);
     if (rouge < 0) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for ROUGE-L");
 
@@ -186,6 +223,7 @@ static double ratio(double a, double b) { return b != 0 ? a / b : 0; }
 /* The figures printed, from the totals. */
 typedef struct figures {
     double full_tps, exit_tps, other_tps, speedup, blocks_per_token, skipped_pct, bytes_ratio, agreement, rouge_l, length_ratio;
+    double spec_tps, spec_speedup, spec_agreement, acceptance, tokens_per_cycle, spec_bytes_ratio;
 } figures;
 
 static figures compute(const totals *t, int n_layers) {
@@ -200,6 +238,12 @@ static figures compute(const totals *t, int n_layers) {
     f.agreement = ratio(t->agreed, t->forced);
     f.rouge_l = ratio(t->rouge_sum, t->prompts);
     f.length_ratio = ratio(t->exit_tokens, t->full_tokens);
+    f.spec_tps = ratio(t->spec.steps, t->spec.ms / 1e3);
+    f.spec_speedup = ratio(f.spec_tps, f.full_tps);
+    f.spec_agreement = ratio(t->spec.agreed, t->spec.forced);
+    f.acceptance = ratio((double)t->spec.accepted, (double)t->spec.drafted);
+    f.tokens_per_cycle = ratio((double)(t->spec.accepted + t->spec.cycles), (double)t->spec.cycles);
+    f.spec_bytes_ratio = ratio((double)t->spec.weight_bytes, (double)t->spec.full_depth_bytes);
     return f;
 }
 
@@ -209,7 +253,7 @@ static int point_layer(const lvk_exit_config *cfg, int k, int n_layers) {
 }
 
 static void print_json(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
-                       const lvk_exit_config *cfg, const totals *t, const figures *f) {
+                       const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *t, const figures *f) {
     printf("{\"model\":");
     json_write_string(stdout, info->name);
     printf(",\"device\":");
@@ -236,11 +280,19 @@ static void print_json(const bench_options *o, const lvk_model_info *info, const
         int layer = point_layer(cfg, k, info->n_layers);
         printf("%s\"%d\":%ld", k ? "," : "", layer, t->histogram[layer]);
     }
-    printf("}}\n");
+    printf("}");
+    if (spec)
+        printf(",\"speculate\":{\"tokens_per_s\":%.2f,\"speedup\":%.4f,\"agreement\":%.4f,\"acceptance\":%.4f,"
+               "\"tokens_per_cycle\":%.4f,\"draft_exit\":%d,\"draft_max\":%d,\"draft_threshold\":%.4f,"
+               "\"tokens\":%ld,\"cycles\":%llu,\"drafted\":%llu,\"accepted\":%llu,\"bytes_ratio\":%.4f}",
+               f->spec_tps, f->spec_speedup, f->spec_agreement, f->acceptance, f->tokens_per_cycle, spec->draft_exit,
+               spec->draft_max, spec->draft_threshold, t->spec.tokens, (unsigned long long)t->spec.cycles,
+               (unsigned long long)t->spec.drafted, (unsigned long long)t->spec.accepted, f->spec_bytes_ratio);
+    printf("}\n");
 }
 
 static void print_table(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
-                        const lvk_exit_config *cfg, const totals *t, const figures *f) {
+                        const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *t, const figures *f) {
     printf("model             %s (%d blocks) on %s\n", info->name[0] ? info->name : o->model, info->n_layers,
            dev->name);
     printf("prompts           %d from %s, up to %ld tokens each", t->prompts, o->prompts, o->n_predict);
@@ -271,6 +323,15 @@ static void print_table(const bench_options *o, const lvk_model_info *info, cons
                t->histogram[layer], 100 * ratio(t->histogram[layer], t->exit_passes));
     }
     printf("\n");
+    if (!spec) return;
+    printf("\nspeculation         draft exit after block %d, up to %d drafts while confidence > %.4g\n",
+           spec->draft_exit, spec->draft_max, spec->draft_threshold);
+    printf("decode tokens/s      %10.1f   speedup %.3fx over full depth\n", f->spec_tps, f->spec_speedup);
+    printf("acceptance           %.1f%% of %llu drafts; %.2f tokens per cycle (%llu cycles)\n", 100 * f->acceptance,
+           (unsigned long long)t->spec.drafted, f->tokens_per_cycle, (unsigned long long)t->spec.cycles);
+    printf("weight bytes read    %10.3f   relative to full depth (drafts and verification)\n", f->spec_bytes_ratio);
+    printf("agreement            %.1f%% of %ld teacher-forced tokens match full depth%s\n", 100 * f->spec_agreement,
+           t->spec.forced, t->spec.agreed == t->spec.forced ? "" : ": NOT ALL: a bug, please report it");
 }
 
 int cmd_bench_check(int argc, char **argv) {
@@ -298,6 +359,8 @@ int cmd_bench(int argc, char **argv) {
     int status = cli_load_model(o.device, o.model, !o.json, &ctx, &model);
     if (!status) status = exit_options_config(&o.exits, model, "bench", &cfg);
     if (status) goto done;
+    lvk_exit_config spec = cfg; /* --speculate: runs 1-3 use LITE exit with the same exits */
+    cfg.decode = LVK_DECODE_EXIT;
     status = 1;
     lvk_model_info info;
     lvk_device_info dev;
@@ -324,7 +387,8 @@ int cmd_bench(int argc, char **argv) {
     progress bar;
     progress_start(&bar, "bench", prompts.n);
     for (int i = 0; i < prompts.n; i++) {
-        lvk_status s = bench_prompt(session, prompts.text[i], &cfg, &full, &early, other_ids, capacity, &tot);
+        lvk_status s = bench_prompt(session, prompts.text[i], &cfg, o.exits.speculate ? &spec : NULL, &full, &early,
+                                    other_ids, capacity, &tot);
         if (s != LVK_OK) progress_clear(&bar);
         if (s == LVK_ERR_CONTEXT_FULL) {
             fprintf(stderr, "litevk: skipping prompt %d: %s\n", i + 1, lvk_last_error());
@@ -333,7 +397,8 @@ int cmd_bench(int argc, char **argv) {
             cli_error("prompt %d: %s", i + 1, lvk_last_error());
             goto done;
         }
-        progress_show(&bar, i + 1, (uint64_t)(tot.full_passes + tot.exit_passes + tot.other_passes + tot.forced));
+        progress_show(&bar, i + 1, (uint64_t)(tot.full_passes + tot.exit_passes + tot.other_passes + tot.forced +
+                                              tot.spec.steps + tot.spec.forced));
     }
     progress_end(&bar);
     if (!tot.prompts) {
@@ -341,8 +406,9 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     figures f = compute(&tot, info.n_layers);
-    if (o.json) print_json(&o, &info, &dev, &cfg, &tot, &f);
-    else print_table(&o, &info, &dev, &cfg, &tot, &f);
+    const lvk_exit_config *speculated = o.exits.speculate ? &spec : NULL;
+    if (o.json) print_json(&o, &info, &dev, &cfg, speculated, &tot, &f);
+    else print_table(&o, &info, &dev, &cfg, speculated, &tot, &f);
     status = 0;
 done:
     free(full.ids);

@@ -23,6 +23,13 @@ static const char help[] =
     "per exit, prints them, and writes MODEL with them (litevk.* metadata) to OUT.gguf, which\n"
     "`litevk run` and `litevk bench` then use.\n"
     "\n"
+    "With --speculate it calibrates self-speculative decoding instead: it generates greedily\n"
+    "after every prompt at full depth, then with speculation for every draft exit (the\n"
+    "model's exits), draft threshold (0, 0.25, 0.5, 0.75) and draft maximum (2, 4, 7),\n"
+    "timing each; prints tokens/s, speedup, acceptance and tokens per cycle for every one,\n"
+    "and writes the fastest as litevk.speculate.exit/threshold/max (the exits and their\n"
+    "thresholds are kept as they are).\n"
+    "\n"
     "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
     "      --prompts FILE   JSONL, one object per line with a \"prompt\", \"instruction\" (+\n"
     "                       \"input\") or \"text\" string, or an Alpaca JSON array; instruction\n"
@@ -38,13 +45,14 @@ static const char help[] =
     "      --exit-layers L,...  the exits to calibrate (default: the model's)\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
+    "      --speculate      calibrate speculation (above) instead of the exit thresholds\n"
     "  -h, --help           this text\n";
 
 typedef struct calibrate_options {
     const char *model, *prompts, *output, *device;
     calib_rule rule;
     double target;
-    int target_given;
+    int target_given, speculate;
     long n_predict, n_ctx;
     exit_options exits;
 } calibrate_options;
@@ -63,6 +71,7 @@ static int parse(int argc, char **argv, calibrate_options *o) {
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (cli_int(a, v, 1, 1 << 20, &o->n_predict)) return 2; }
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->n_ctx)) return 2; }
         else if (!strcmp(a, "--target")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &o->target)) return 2; o->target_given = 1; }
+        else if (!strcmp(a, "--speculate")) o->speculate = 1;
         else if (!strcmp(a, "--rule")) {
             VALUE();
             if (!strcmp(v, "lite")) o->rule = CALIB_LITE;
@@ -75,6 +84,10 @@ static int parse(int argc, char **argv, calibrate_options *o) {
     if (!o->prompts || !o->output) return cli_usage_error("calibrate", "needs --prompts FILE and -o OUT.gguf");
     if (o->target_given && o->rule != CALIB_AGREEMENT)
         return cli_usage_error("calibrate", "--target applies to --rule agreement only");
+    if (o->speculate && (o->target_given || o->rule != CALIB_LITE || o->exits.layers))
+        return cli_usage_error("calibrate", "--speculate drafts with the model's exits: it takes no --rule, --target "
+                                            "or --exit-layers");
+    o->exits.all_heads = !o->speculate; /* speculation is timed with the exits as they are */
     if (!o->model) o->model = cli_default_model();
     struct stat in, out;
     if (!strcmp(o->model, o->output) ||
@@ -133,6 +146,92 @@ static void print_table(const lvk_exit_config *cfg, const calib_exit_result *res
                100 * res[k].agreement, res[k].threshold, 100 * res[k].exit_share);
 }
 
+/* One configuration's speed and acceptance over the prompts. */
+typedef struct spec_run {
+    long tokens;
+    double ms;
+    uint64_t cycles, drafted, accepted;
+} spec_run;
+
+/* Greedy generation after every prompt with cfg, timed; prompts that do not fit are left out. */
+static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, const prompt_set *prompts, long n_predict,
+                                spec_run *out) {
+    memset(out, 0, sizeof *out);
+    LVK_TRY(lvk_session_set_exits(s, cfg));
+    for (int i = 0; i < prompts->n; i++) {
+        LVK_TRY(lvk_session_reset(s));
+        lvk_status st = lvk_session_feed(s, prompts->text[i], 1);
+        if (st == LVK_ERR_CONTEXT_FULL) continue;
+        LVK_TRY(st);
+        LVK_TRY(lvk_session_stats_reset(s));
+        double t0 = cli_now_ms();
+        for (long t = 0; t < n_predict; t++) {
+            lvk_token_info tok;
+            st = lvk_session_step(s, &tok);
+            if (st == LVK_ERR_CONTEXT_FULL) break;
+            LVK_TRY(st);
+            out->tokens++;
+            if (tok.is_eos) break;
+        }
+        out->ms += cli_now_ms() - t0;
+        lvk_session_stats stats;
+        LVK_TRY(lvk_session_stats_get(s, &stats));
+        out->cycles += stats.cycles, out->drafted += stats.drafted, out->accepted += stats.accepted;
+    }
+    return LVK_OK;
+}
+
+/* --speculate: every draft exit, threshold and maximum on the prompts, timed
+ * against full depth; the fastest goes into cfg. Returns 0 or a status for main. */
+static int calibrate_speculation(lvk_session *s, lvk_exit_config *cfg, const prompt_set *prompts, long n_predict) {
+    static const float thresholds[] = {0.0f, 0.25f, 0.5f, 0.75f};
+    static const int maxima[] = {2, 4, 7};
+    lvk_exit_config full = *cfg;
+    full.n_exits = 0;
+    full.decode = LVK_DECODE_EXIT;
+    spec_run base, run;
+    if (time_decoding(s, &full, prompts, n_predict, &base) != LVK_OK) return cli_error("%s", lvk_last_error());
+    if (!base.tokens) return cli_error("no prompt fits the context");
+    const double base_tps = base.tokens / (base.ms / 1e3);
+    printf("full depth: %.1f tokens/s over %ld tokens\n\n", base_tps, base.tokens);
+    printf("draft exit   threshold   max   tokens/s   speedup   acceptance   tokens/cycle\n");
+    double best_tps = 0;
+    lvk_exit_config best = *cfg;
+    progress bar;
+    const int n_configs = cfg->n_exits * (int)(sizeof thresholds / sizeof thresholds[0]) * (int)(sizeof maxima / sizeof maxima[0]);
+    progress_start(&bar, "calibrate", n_configs);
+    int done = 0;
+    for (int e = 0; e < cfg->n_exits; e++)
+        for (size_t t = 0; t < sizeof thresholds / sizeof thresholds[0]; t++)
+            for (size_t m = 0; m < sizeof maxima / sizeof maxima[0]; m++) {
+                lvk_exit_config c = *cfg;
+                c.decode = LVK_DECODE_SPECULATE;
+                c.draft_exit = cfg->layers[e];
+                c.draft_threshold = thresholds[t];
+                c.draft_max = maxima[m];
+                if (time_decoding(s, &c, prompts, n_predict, &run) != LVK_OK) {
+                    progress_clear(&bar);
+                    return cli_error("%s", lvk_last_error());
+                }
+                progress_show(&bar, ++done, (uint64_t)run.tokens);
+                progress_clear(&bar);
+                double tps = run.tokens / (run.ms / 1e3);
+                printf("%10d %11.2f %5d %10.1f %8.3fx %11.1f%% %14.2f\n", c.draft_exit, c.draft_threshold, c.draft_max,
+                       tps, tps / base_tps, run.drafted ? 100.0 * run.accepted / run.drafted : 0.0,
+                       run.cycles ? (double)(run.accepted + run.cycles) / run.cycles : 0.0);
+                fflush(stdout);
+                if (tps > best_tps) best_tps = tps, best = c;
+            }
+    progress_end(&bar);
+    printf("\nfastest: draft exit %d, threshold %.2f, max %d: %.1f tokens/s, %.3fx full depth\n", best.draft_exit,
+           best.draft_threshold, best.draft_max, best_tps, best_tps / base_tps);
+    fflush(stdout); /* before the stderr line that follows, when both go to one file */
+    cfg->draft_exit = best.draft_exit;
+    cfg->draft_threshold = best.draft_threshold;
+    cfg->draft_max = best.draft_max;
+    return 0;
+}
+
 int cmd_calibrate_check(int argc, char **argv) {
     calibrate_options o;
     return parse(argc, argv, &o);
@@ -167,6 +266,19 @@ int cmd_calibrate(int argc, char **argv) {
     sp.exits = &cfg;
     if (lvk_session_create(model, &sp, &session) != LVK_OK) {
         cli_error("%s", lvk_last_error());
+        goto done;
+    }
+    if (o.speculate) {
+        if ((status = calibrate_speculation(session, &cfg, &prompts, o.n_predict))) goto done;
+        status = 1;
+        cfg.decode = LVK_DECODE_EXIT; /* what the file says about exits stays; its draft settings are new */
+        if (exit_config_write_gguf(o.model, o.output, &cfg, NULL) != LVK_OK) {
+            cli_error("%s", lvk_last_error());
+            goto done;
+        }
+        fprintf(stderr, "litevk: wrote %s: litevk.speculate.exit %d, threshold %.2f, max %d\n", o.output,
+                cfg.draft_exit, cfg.draft_threshold, cfg.draft_max);
+        status = 0;
         goto done;
     }
     long per_prompt = o.n_predict < lvk_session_n_ctx(session) ? o.n_predict : lvk_session_n_ctx(session);

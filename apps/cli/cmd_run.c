@@ -24,8 +24,11 @@ static const char help_head[] =
     "      --seed S         random seed (default: from the clock; printed on stderr)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --json           one JSON object per generated token per line, then a summary:\n"
-    "                       {\"i\":0,\"id\":403,\"piece\":\" upon\",\"layer\":5,\"n_layers\":5,\"confidence\":0.93}\n"
-    "                       layer = blocks run for the token (n_layers at full depth);\n"
+    "                       {\"i\":0,\"id\":403,\"piece\":\" upon\",\"layer\":5,\"n_layers\":5,\"confidence\":0.93,\n"
+    "                       \"drafted\":false}\n"
+    "                       layer = blocks run for the token (n_layers at full depth; with\n"
+    "                       --speculate, the draft exit block for an accepted draft);\n"
+    "                       drafted = a drafted token that verification accepted;\n"
     "                       confidence = top softmax probability of the head that chose it\n"
     "                       (an exit head, or the final one). Bytes of a piece that are not\n"
     "                       valid UTF-8 on their own are written as \\u00XX.\n"
@@ -165,7 +168,8 @@ int cmd_run(int argc, char **argv) {
         if (o.json) {
             printf("{\"i\":%ld,\"id\":%d,\"piece\":", n_gen, t.id);
             json_write_string(stdout, t.piece);
-            printf(",\"layer\":%d,\"n_layers\":%d,\"confidence\":%.4f}\n", t.layer, t.n_layers, t.confidence);
+            printf(",\"layer\":%d,\"n_layers\":%d,\"confidence\":%.4f,\"drafted\":%s}\n", t.layer, t.n_layers,
+                   t.confidence, t.drafted ? "true" : "false");
         } else if (colour) {
             printf("\033[38;5;%dm%s\033[0m", exit_color(&exits, t.layer), t.piece);
         } else {

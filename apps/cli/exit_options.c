@@ -21,7 +21,17 @@ const char exit_options_help[] =
     "                           deferred: the skipped blocks run with the next token that goes\n"
     "                           deeper (FREE; the same K/V as full depth); none: an ablation that\n"
     "                           leaves skipped blocks' K/V as masked holes, lowering quality\n"
-    "                           (default: chosen for the device)\n";
+    "                           (default: chosen for the device)\n"
+    "self-speculative decoding (the output is exactly full depth's; default: the model's\n"
+    "litevk.speculate.* metadata, else the first exit, threshold 0.5, 4 drafts):\n"
+    "      --speculate          the exit head after the draft exit drafts tokens while it is\n"
+    "                           confident, and one batched pass through the remaining blocks\n"
+    "                           verifies them; at --temp > 0, speculative sampling keeps full\n"
+    "                           depth's distribution\n"
+    "      --draft-exit N       draft with the exit after block N (one of the exit layers)\n"
+    "      --draft-max K        draft at most K tokens per cycle, 1..7\n"
+    "      --draft-threshold P  keep drafting while the draft head's top probability is above\n"
+    "                           P, in [0,1]\n";
 
 int exit_options_arg(exit_options *o, const char *command, int argc, char **argv, int *i) {
     const char *a = argv[*i], *v;
@@ -29,9 +39,20 @@ int exit_options_arg(exit_options *o, const char *command, int argc, char **argv
         o->no_exit = 1;
         return 1;
     }
-    if (strcmp(a, "--exit-layers") && strcmp(a, "--thresholds") && strcmp(a, "--exit-mode") && strcmp(a, "--kv-fill"))
+    if (!strcmp(a, "--speculate")) {
+        o->speculate = 1;
+        return 1;
+    }
+    if (strcmp(a, "--exit-layers") && strcmp(a, "--thresholds") && strcmp(a, "--exit-mode") && strcmp(a, "--kv-fill") &&
+        strcmp(a, "--draft-exit") && strcmp(a, "--draft-max") && strcmp(a, "--draft-threshold"))
         return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
+    if (!strcmp(a, "--draft-exit")) return cli_int(a, v, 1, 1 << 20, &o->draft_exit) ? -1 : 1;
+    if (!strcmp(a, "--draft-max")) return cli_int(a, v, 1, LVK_MAX_DRAFTS, &o->draft_max) ? -1 : 1;
+    if (!strcmp(a, "--draft-threshold")) {
+        o->draft_threshold_given = 1;
+        return cli_float(a, v, 0, 1, &o->draft_threshold) ? -1 : 1;
+    }
     if (!strcmp(a, "--exit-layers")) o->layers = v;
     else if (!strcmp(a, "--thresholds")) o->thresholds = v;
     /* mode and K/V fill are checked now, so that a typo is reported before the model loads */
@@ -59,6 +80,11 @@ int exit_options_config(const exit_options *o, const lvk_model *model, const cha
         return cli_error("%s", lvk_last_error());
     if (o->no_exit && (o->layers || o->thresholds))
         return cli_usage_error(command, "--no-exit cannot be combined with --exit-layers or --thresholds");
+    int draft_flags = o->draft_exit || o->draft_max || o->draft_threshold_given;
+    if (o->no_exit && (o->speculate || draft_flags))
+        return cli_usage_error(command, "--no-exit cannot be combined with --speculate: the drafts come from an exit head");
+    if (draft_flags && !o->speculate)
+        return cli_usage_error(command, "--draft-exit, --draft-max and --draft-threshold need --speculate");
     if (o->no_exit) cfg->n_exits = 0;
     if ((o->layers || o->thresholds) &&
         lvk_exit_config_parse(cfg, info.n_layers, o->layers, o->thresholds) != LVK_OK) {
@@ -71,9 +97,17 @@ int exit_options_config(const exit_options *o, const lvk_model *model, const cha
     }
     if (o->mode_given) cfg->mode = o->mode;
     if (o->kv_fill_given) cfg->kv_fill = o->kv_fill;
+    if (o->speculate) {
+        cfg->decode = LVK_DECODE_SPECULATE;
+        if (o->draft_exit) cfg->draft_exit = (int)o->draft_exit;
+        if (o->draft_max) cfg->draft_max = (int)o->draft_max;
+        if (o->draft_threshold_given) cfg->draft_threshold = (float)o->draft_threshold;
+        if (lvk_exit_config_validate(cfg, info.n_layers) != LVK_OK)
+            return cli_usage_error(command, "--speculate: %s", lvk_last_error());
+    }
     for (int k = 0; o->all_heads && k < cfg->n_exits; k++) cfg->thresholds[k] = 1.0f;
     cfg->probe_all = o->all_heads;
-    if (!calibrated && !o->thresholds && !o->no_exit && !o->all_heads && cfg->n_exits > 0) {
+    if (!calibrated && !o->thresholds && !o->no_exit && !o->all_heads && !o->speculate && cfg->n_exits > 0) {
         char layers[8 * LVK_MAX_EXITS];
         layer_list(cfg, layers, sizeof layers);
         fprintf(stderr,

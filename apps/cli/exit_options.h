@@ -14,6 +14,10 @@ typedef struct exit_options {
     int mode_given, kv_fill_given;
     lvk_exit_mode mode;     /* --exit-mode, when mode_given */
     lvk_kv_fill kv_fill;    /* --kv-fill, when kv_fill_given */
+    int speculate;          /* --speculate */
+    long draft_exit, draft_max; /* --draft-exit, --draft-max; 0 = the model's */
+    int draft_threshold_given;
+    double draft_threshold; /* --draft-threshold, when draft_threshold_given */
     /* Set by calibrate, not a flag: every threshold 1, so that every exit head
      * runs and none is taken. */
     int all_heads;

@@ -267,12 +267,15 @@ class ExitProbe(ctypes.Structure):
 
 class TokenInfo(ctypes.Structure):
     _fields_ = [("id", ctypes.c_int32), ("piece", ctypes.c_char * 64), ("layer", ctypes.c_int),
-                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eos", ctypes.c_int)]
+                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eos", ctypes.c_int),
+                ("drafted", ctypes.c_int)]
 
 
 class ExitConfig(ctypes.Structure):
     _fields_ = [("n_exits", ctypes.c_int), ("layers", ctypes.c_int * 16), ("thresholds", ctypes.c_float * 16),
-                ("mode", ctypes.c_int), ("kv_fill", ctypes.c_int), ("probe_all", ctypes.c_int)]
+                ("mode", ctypes.c_int), ("kv_fill", ctypes.c_int), ("probe_all", ctypes.c_int),
+                ("decode", ctypes.c_int), ("draft_exit", ctypes.c_int), ("draft_max", ctypes.c_int),
+                ("draft_threshold", ctypes.c_float)]
 
 
 class SessionParams(ctypes.Structure):

@@ -1,0 +1,13 @@
+/* gpu_shared.h — the constants the shaders and the C runtime share, defined
+ * once. Plain #defines only: the shaders include this file too (glslc -I
+ * runtime), so it must read as GLSL as well as C. */
+#ifndef LVK_GPU_SHARED_H
+#define LVK_GPU_SHARED_H
+
+#define LVK_MAX_BATCH 8        /* token columns per pass (Params.tokens, start_layer) */
+#define LVK_GPU_MAX_EXITS 16   /* exit heads per pass (Params.thresholds); litevk.h's LVK_MAX_EXITS */
+#define LVK_PLAN_COUNTS 16     /* exit_gate's plan buffer: LVK_GPU_MAX_EXITS gate ranges, then each slot's counts */
+#define LVK_COLUMN_HELD 0xffffffffu /* Params.start_layer of a column that runs nothing in this pass: it keeps its x */
+#define LVK_NEVER_EXIT 2.0     /* a threshold no probability exceeds */
+
+#endif

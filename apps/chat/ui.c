@@ -378,9 +378,11 @@ static void draw_panel(ui *u, SDL_Rect area) {
         draw_str(u, u->small, buf, x, y, TEXT);
         y += u->small_h;
         if (s[i]->cycles) { /* accepted drafts and the verified token of each cycle */
-            snprintf(buf, sizeof buf, "%.1f %% of %llu drafts accepted, %.2f tokens/cycle",
-                     s[i]->drafted ? 100.0 * s[i]->accepted / s[i]->drafted : 0.0, (unsigned long long)s[i]->drafted,
-                     (double)(s[i]->accepted + s[i]->cycles) / s[i]->cycles);
+            snprintf(buf, sizeof buf, "%.1f %% of %llu drafts accepted",
+                     s[i]->drafted ? 100.0 * s[i]->accepted / s[i]->drafted : 0.0, (unsigned long long)s[i]->drafted);
+            draw_str(u, u->small, buf, x, y, TEXT);
+            y += u->small_h;
+            snprintf(buf, sizeof buf, "%.2f tokens per cycle", (double)(s[i]->accepted + s[i]->cycles) / s[i]->cycles);
             draw_str(u, u->small, buf, x, y, TEXT);
             y += u->small_h;
         }
@@ -538,7 +540,8 @@ static void on_event(ui *u, const chat_event *e) {
         t->lay_width = -1;
         int layer = e->token.layer >= 1 && e->token.layer <= MAX_LAYERS ? e->token.layer : 0;
         u->reply.tokens++, u->total.tokens++;
-        u->reply.blocks += e->token.layer, u->total.blocks += e->token.layer;
+        const int blocks = e->token.drafted ? e->token.n_layers : e->token.layer; /* a draft was verified at full depth */
+        u->reply.blocks += blocks, u->total.blocks += blocks;
         u->reply.hist[layer]++, u->total.hist[layer]++;
         break;
     }

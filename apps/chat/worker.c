@@ -170,7 +170,7 @@ static int load(worker *w, const char *path) {
     lvk_model_get_info(model, &info);
     lvk_model_exit_config(model, &exits, NULL);
     const exit_options *o = &w->cfg.exits; /* the command line's exit flags, applied to every model loaded */
-    if ((o->layers || o->thresholds || o->no_exit || o->mode_given || o->kv_fill_given) &&
+    if ((o->layers || o->thresholds || o->no_exit || o->mode_given || o->kv_fill_given || o->speculate) &&
         exit_options_config(o, model, "litevk-chat", &exits) != 0) {
         lvk_model_free(model);
         push_message(w, EV_LOAD_FAILED, "%s: the exit options do not fit this model", path);

@@ -1,6 +1,7 @@
 /* fuzz_gguf.c — a GGUF file in memory: parsed, then checked as a model the
  * way lvk_model_load does before it needs a device (hyper-parameters,
- * tokenizer, every weight's shape and type, the early-exit metadata). */
+ * tokenizer, every weight's shape and type, the early-exit and speculation
+ * metadata). */
 #include "exit_config.h"
 #include "fuzz.h"
 #include "model.h"
@@ -18,8 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (FUZZ_CALL(host_model_from_gguf(f, &m)) != LVK_OK) return 0; /* f is closed */
     lvk_exit_config cfg;
     int calibrated;
-    if (FUZZ_CALL(exit_config_from_gguf(m->file, m->hp.n_layers, &cfg, &calibrated)) == LVK_OK)
+    if (FUZZ_CALL(exit_config_from_gguf(m->file, m->hp.n_layers, &cfg, &calibrated)) == LVK_OK) {
         FUZZ_CHECK(FUZZ_CALL(lvk_exit_config_validate(&cfg, m->hp.n_layers)) == LVK_OK);
+        /* the draft settings (litevk.speculate.*, or their defaults) can always be used */
+        cfg.decode = LVK_DECODE_SPECULATE;
+        if (cfg.n_exits > 0) FUZZ_CHECK(FUZZ_CALL(lvk_exit_config_validate(&cfg, m->hp.n_layers)) == LVK_OK);
+    }
     host_model_free(m);
     return 0;
 }

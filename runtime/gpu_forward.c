@@ -16,7 +16,19 @@ typedef struct gpu_pass {
     uint32_t n_cmds;                         /* fence mode: one per segment; else 1 */
     VkCommandBuffer cmds[LVK_MAX_EXITS + 1];
     vk_buffer counts, plan;                  /* gpu mode: indirect counts and what the gates copy into them */
+    uint32_t max_slots;                      /* indirect dispatches it may hold */
 } gpu_pass;
+
+#define VERIFY_SLOT LVK_MAX_BATCH /* gpu-mode speculation: the verification's decisions, after the drafts' */
+
+/* A gpu-mode speculation cycle's results (Cycle in shaders/speculate.comp). */
+typedef struct gpu_cycle_state {
+    uint32_t k, ran, pos0, n_out;
+    uint32_t tokens[LVK_MAX_BATCH];
+    float confidence[LVK_MAX_BATCH];
+    uint32_t out_tokens[LVK_MAX_BATCH];
+    float out_confidence[LVK_MAX_BATCH];
+} gpu_cycle_state;
 
 struct gpu_session {
     vk_device *dev;
@@ -43,6 +55,8 @@ struct gpu_session {
      * the verification, a full-depth pass of n columns in verify[n-1] */
     gpu_pass drafts[LVK_MAX_DRAFTS], verify[LVK_MAX_BATCH];
     vk_buffer x_columns[LVK_MAX_DRAFTS];
+    gpu_pass cycle;       /* gpu mode: a whole cycle, drafts gated on the device */
+    vk_buffer cycle_state; /* host visible: what the cycle yields */
     VkCommandBuffer propagate[LVK_MAX_EXITS];               /* fence mode: K/V of the blocks after exit k */
     VkCommandBuffer copy_logits[LVK_MAX_BATCH];
     VkFence fence;
@@ -76,8 +90,8 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
         return;
     }
     if (r->vk.status != LVK_OK) return;
-    if (r->n_slots >= r->s->max_slots) {
-        r->vk.status = lvk_fail(LVK_ERR_UNSUPPORTED, "the decode pass needs more than %u dispatches", r->s->max_slots);
+    if (r->n_slots >= r->pass->max_slots) {
+        r->vk.status = lvk_fail(LVK_ERR_UNSUPPORTED, "the decode pass needs more than %u dispatches", r->pass->max_slots);
         return;
     }
     uint32_t *c = r->plan + 4 * (LVK_PLAN_COUNTS + r->n_slots);
@@ -262,7 +276,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
                               const lvk_exit_config *exits, int n_blocks) {
     const int gpu_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_GPU;
     const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
-    uint32_t *plan = lvk_calloc(LVK_PLAN_COUNTS + s->max_slots, 16);
+    uint32_t *plan = lvk_calloc(LVK_PLAN_COUNTS + pass->max_slots, 16);
     if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     recorder r = {.vk = {s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK},
                   .s = s, .ncols = ncols, .x = x, .exits = exits, .pass = pass, .plan = plan};
@@ -310,6 +324,62 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     return r.vk.status;
 }
 
+/* One stage of a gpu-mode speculation cycle (shaders/speculate.comp). */
+static void speculate_stage(recorder *r, uint32_t stage, uint32_t draft) {
+    gpu_session *s = r->s;
+    uint32_t push[] = {stage, draft, (uint32_t)s->exits.draft_exit, VERIFY_SLOT};
+    uint32_t spec[] = {s->g->tuning.map_wg};
+    const vk_buffer *bufs[] = {&s->cycle_state, &s->decisions, &r->pass->counts, &r->pass->plan};
+    dispatch(r, "speculate", spec, 1, NULL, bufs, 4, push, sizeof push, 1, 1);
+    if (stage == 0) vk_record_barrier_indirect(&r->vk);
+    else barrier(r);
+}
+
+/* gpu mode: a whole speculation cycle in one command buffer. Draft c runs
+ * blocks 1..E and the draft head in x's column c, and stage 0 decides whether
+ * draft c+1 runs (its dispatches are indirect, their counts written by the
+ * stages); then the verification pass, as wide as the most drafts allow, and
+ * the acceptance. */
+static lvk_status record_cycle(gpu_session *s) {
+    const lvk_exit_config *ex = &s->exits;
+    gpu_pass *pass = &s->cycle;
+    uint32_t *plan = lvk_calloc(LVK_PLAN_COUNTS + pass->max_slots, 16);
+    if (!plan) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    recorder r = {.vk = {s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK},
+                  .s = s, .ncols = 1, .exits = ex, .pass = pass, .plan = plan};
+    r.vk.status = begin(s->dev, r.vk.cmd);
+    pass->n_cmds = 1;
+    uint32_t first_slot[LVK_MAX_DRAFTS + 1]; /* of each draft's dispatches, then of the stages after them */
+    for (int c = 0; c < ex->draft_max; c++) {
+        first_slot[c] = r.n_slots;
+        r.x = &s->x_columns[c];
+        embed(&r);
+        barrier(&r);
+        for (int l = 0; l < ex->draft_exit; l++) block(&r, (uint32_t)l);
+        head(&r, (uint32_t)c);
+        speculate_stage(&r, 0, (uint32_t)c);
+        r.gated = 1; /* the later drafts are switched on and off */
+    }
+    const uint32_t rest = first_slot[ex->draft_max] = r.n_slots;
+    speculate_stage(&r, 1, 0);
+    r.x = &s->x;
+    r.ncols = (uint32_t)ex->draft_max + 1;
+    embed(&r);
+    barrier(&r);
+    for (int l = 0; l < s->hp->n_layers; l++) block(&r, (uint32_t)l);
+    head(&r, VERIFY_SLOT);
+    speculate_stage(&r, 2, 0);
+    end(&r);
+    for (int c = 0; c < ex->draft_max && r.vk.status == LVK_OK; c++) { /* later drafts [x, y), the rest [y, w) */
+        uint32_t *range = plan + 4 * c;
+        range[0] = first_slot[c + 1], range[1] = rest, range[2] = rest, range[3] = r.n_slots;
+    }
+    if (r.vk.status == LVK_OK)
+        r.vk.status = vk_buffer_write(s->dev, &pass->plan, 0, plan, (VkDeviceSize)(LVK_PLAN_COUNTS + r.n_slots) * 16);
+    lvk_free(plan);
+    return r.vk.status;
+}
+
 /* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
 static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
     recorder r = {.vk = {s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK},
@@ -340,6 +410,7 @@ static lvk_status record_all(gpu_session *s) {
     LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &s->x, &full_depth, n_layers));
     LVK_TRY(record_pass(s, &s->decode[0], 1, &s->x, &s->exits, n_layers));
     LVK_TRY(record_pass(s, &s->decode[1], LVK_MAX_BATCH, &s->x, &s->exits, n_layers));
+    if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU) LVK_TRY(record_cycle(s));
     if (s->exits.decode == LVK_DECODE_SPECULATE)
         for (int c = 0; c < s->exits.draft_max; c++) {
             LVK_TRY(record_pass(s, &s->drafts[c], 1, &s->x_columns[c], &full_depth, s->exits.draft_exit));
@@ -402,6 +473,8 @@ static lvk_status warm_up(gpu_session *s) {
     LVK_TRY(submit(s, s->prefill.cmds[0]));
     for (int i = 0; i < 2; i++)
         for (uint32_t k = 0; k < s->decode[i].n_cmds; k++) LVK_TRY(submit(s, s->decode[i].cmds[k]));
+    if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU)
+        LVK_TRY(submit(s, s->cycle.cmds[0])); /* no column: drafting stops at once, verification runs none */
     for (int c = 0; s->exits.decode == LVK_DECODE_SPECULATE && c <= s->exits.draft_max; c++) {
         if (c < s->exits.draft_max) LVK_TRY(submit(s, s->drafts[c].cmds[0]));
         LVK_TRY(submit(s, s->verify[c].cmds[0]));
@@ -455,6 +528,7 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(vk_arena_alloc(&s->host_arena, sizeof(gpu_params), &s->params));
     LVK_TRY(vk_arena_alloc(&s->host_arena, (LVK_MAX_EXITS + 1) * sizeof(gpu_decision), &s->decisions));
     LVK_TRY(vk_arena_alloc(&s->host_arena, 16, &s->taken));
+    LVK_TRY(vk_arena_alloc(&s->host_arena, sizeof(gpu_cycle_state), &s->cycle_state));
     LVK_TRY(vk_arena_alloc(&s->host_arena, (VkDeviceSize)ctx * 4, &s->depth));
     LVK_TRY(vk_arena_alloc(&s->host_arena, (VkDeviceSize)s->vocab_stride * 4, &s->logits_host));
     memset(s->params.mapped, 0, sizeof(gpu_params));
@@ -483,9 +557,15 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * B + 1) * 16, &s->partials)); /* + the count */
-    for (int i = 0; i < 2; i++) {
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)s->max_slots * 16, &s->decode[i].counts));
-        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(LVK_PLAN_COUNTS + s->max_slots) * 16, &s->decode[i].plan));
+    gpu_pass *all[] = {&s->prefill, &s->decode[0], &s->decode[1], &s->cycle};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) all[i]->max_slots = s->max_slots;
+    for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].max_slots = s->max_slots;
+    for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].max_slots = s->max_slots;
+    s->cycle.max_slots = (LVK_MAX_DRAFTS + 1) * s->max_slots; /* every draft and the verification */
+    gpu_pass *gated[] = {&s->decode[0], &s->decode[1], &s->cycle};
+    for (size_t i = 0; i < sizeof gated / sizeof gated[0]; i++) {
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)gated[i]->max_slots * 16, &gated[i]->counts));
+        LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(LVK_PLAN_COUNTS + gated[i]->max_slots) * 16, &gated[i]->plan));
     }
     s->k_cache = lvk_calloc(n_layers, sizeof *s->k_cache);
     s->v_cache = lvk_calloc(n_layers, sizeof *s->v_cache);
@@ -500,13 +580,14 @@ static lvk_status session_init(gpu_session *s) {
                          &s->shares));
 
     /* descriptor sets: one per dispatch of the passes and the propagation buffers */
-    uint32_t sets = (3 + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + LVK_MAX_EXITS * n_layers * per_propagate;
+    uint32_t sets = (3 + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + s->cycle.max_slots +
+                    LVK_MAX_EXITS * n_layers * per_propagate;
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family};
     LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
     enum { PER_PASS = LVK_MAX_EXITS + 1, /* fence mode: a command buffer per exit segment */
-           SPECULATION = LVK_MAX_DRAFTS + LVK_MAX_BATCH, /* one each */
+           SPECULATION = LVK_MAX_DRAFTS + LVK_MAX_BATCH + 1, /* one each, and the gpu-mode cycle */
            N_CMDS = 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS + LVK_MAX_BATCH };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -518,6 +599,7 @@ static lvk_status session_init(gpu_session *s) {
     memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
     for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].cmds[0] = cmds[3 * PER_PASS + c];
     for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].cmds[0] = cmds[3 * PER_PASS + LVK_MAX_DRAFTS + c];
+    s->cycle.cmds[0] = cmds[3 * PER_PASS + LVK_MAX_DRAFTS + LVK_MAX_BATCH];
     memcpy(s->propagate, cmds + 3 * PER_PASS + SPECULATION, sizeof s->propagate);
     memcpy(s->copy_logits, cmds + 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
@@ -745,6 +827,39 @@ lvk_status gpu_session_verify(gpu_session *s, const int32_t *tokens, int n, int 
     for (int c = 0; c < n; c++) out[c] = read_decision(s, c);
     set_depth(s, pos, n, s->hp->n_layers);
     s->next_pos = pos + n;
+    return LVK_OK;
+}
+
+lvk_status gpu_session_cycle(gpu_session *s, int32_t token, int pos, int max_drafts, gpu_cycle *out) {
+    const lvk_exit_config *ex = &s->exits;
+    if (ex->decode != LVK_DECODE_SPECULATE || ex->mode != LVK_EXIT_GPU || max_drafts < 0 ||
+        max_drafts > ex->draft_max || pos < 0 || pos + max_drafts >= s->n_ctx)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "gpu_session_cycle: %d drafts at %d (context %d)", max_drafts, pos,
+                        s->n_ctx);
+    if (s->n_pending > 0) { /* the drafts need the columns: waiting tokens catch up first */
+        gpu_step ignored;
+        LVK_TRY(gpu_session_prefill(s, NULL, 0, pos, &ignored));
+    }
+    gpu_params p = pass_params(s, &token, 1, pos, 0);
+    for (int c = 0; c < ex->draft_max; c++) p.thresholds[c] = ex->draft_threshold; /* draft c's head decides at slot c */
+    p.pad = (uint32_t)max_drafts;
+    memcpy(s->params.mapped, &p, sizeof p);
+    LVK_TRY(submit(s, s->cycle.cmds[0]));
+    gpu_cycle_state c;
+    memcpy(&c, s->cycle_state.mapped, sizeof c);
+    if (c.k > (uint32_t)max_drafts || c.ran < 1 || c.ran > (uint32_t)ex->draft_max || c.n_out < 1 || c.n_out > c.k + 1)
+        return lvk_fail(LVK_ERR_DEVICE, "the device reported a speculation cycle of %u drafts, %u passes and %u tokens: "
+                        "its results are not trustworthy", c.k, c.ran, c.n_out);
+    memset(out, 0, sizeof *out);
+    out->n_tokens = (int)c.n_out;
+    out->n_drafted = (int)c.k;
+    out->draft_passes = (int)c.ran;
+    for (uint32_t i = 0; i < c.n_out; i++) {
+        out->tokens[i] = (int32_t)c.out_tokens[i];
+        out->confidence[i] = c.out_confidence[i];
+    }
+    set_depth(s, pos, (int)c.k + 1, s->hp->n_layers);
+    s->next_pos = pos + (int)c.k + 1;
     return LVK_OK;
 }
 

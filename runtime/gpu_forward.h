@@ -27,6 +27,9 @@
  *            device where a column is not nearly free): the drafted columns
  *            continue from block E+1, a last one may run from block 1, and
  *            the final head decides every column.
+ * In exit mode `gpu` a greedy cycle is one submission: the drafts, gated on the
+ * device by shaders/speculate.comp, then a verification pass as wide as the
+ * most drafts allow, then the acceptance.
  * Every head writes its decision (confident(), shaders/common.glsl); the host
  * reads it and never compares a confidence with a threshold itself.
  */
@@ -98,6 +101,17 @@ lvk_status gpu_session_draft(gpu_session *s, int32_t token, int pos, int col, fl
  * with the hidden state their draft left, the others run tokens[c] from
  * block 1. out[c] receives the final head's decision for column c. */
 lvk_status gpu_session_verify(gpu_session *s, const int32_t *tokens, int n, int n_drafted, int pos, gpu_decision *out);
+/* What a speculation cycle on the device yields (gpu_session_cycle). */
+typedef struct gpu_cycle {
+    int n_tokens;                    /* the accepted drafts, then full depth's token */
+    int32_t tokens[LVK_MAX_BATCH];
+    float confidence[LVK_MAX_BATCH];
+    int n_drafted, draft_passes;
+} gpu_cycle;
+/* Exit mode `gpu`: a whole greedy cycle from `token` at pos in one submission
+ * (shaders/speculate.comp), at most max_drafts (<= draft_max, within the
+ * context) drafted; the host reads back only *out. */
+lvk_status gpu_session_cycle(gpu_session *s, int32_t token, int pos, int max_drafts, gpu_cycle *out);
 /* Copies the logits of column `col` of the last pass, as the last head that
  * ran left them, into out[n_vocab]. */
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out);

@@ -53,10 +53,22 @@ lvk_status speculate_cycle(speculator *sp, gpu_session *g, const lvk_exit_config
                            lvk_sampler *sampler, int32_t token, int pos, int n_ctx, spec_cycle *out) {
     const int sampling = sampler->temperature > 0;
     memset(out, 0, sizeof *out);
+    int max_drafts = cfg->draft_max < n_ctx - 1 - pos ? cfg->draft_max : n_ctx - 1 - pos;
+    if (cfg->mode == LVK_EXIT_GPU && !sampling) { /* the whole cycle on the device, one submission */
+        gpu_cycle c;
+        LVK_TRY(gpu_session_cycle(g, token, pos, max_drafts, &c));
+        out->n_tokens = c.n_tokens;
+        memcpy(out->tokens, c.tokens, sizeof out->tokens);
+        memcpy(out->confidence, c.confidence, sizeof out->confidence);
+        out->n_drafted = c.n_drafted;
+        out->n_accepted = c.n_tokens - 1;
+        out->draft_passes = c.draft_passes;
+        out->verify_blocks = c.draft_passes < c.n_drafted + 1 ? n_layers : n_layers - cfg->draft_exit;
+        return LVK_OK;
+    }
     /* Draft: column c holds the token at pos + c; the drafts must fit the context. */
     int32_t columns[LVK_MAX_BATCH] = {token};
     float draft_confidence[LVK_MAX_DRAFTS];
-    int max_drafts = cfg->draft_max < n_ctx - 1 - pos ? cfg->draft_max : n_ctx - 1 - pos;
     int k = 0;
     while (k < max_drafts) {
         gpu_decision d;

@@ -7,7 +7,9 @@
  * depth's own token follows it. Greedy, the output is full depth's; at
  * temperature > 0 the speculative sampling rule keeps full depth's
  * distribution (Leviathan et al., arXiv 2211.17192; Chen et al., arXiv
- * 2302.01318). */
+ * 2302.01318). In exit mode `gpu` a greedy cycle runs on the device in one
+ * submission (gpu_session_cycle); sampling needs the logits on the host, so
+ * it runs the cycle from the host in both modes. */
 #ifndef LVK_SPECULATE_H
 #define LVK_SPECULATE_H
 

@@ -21,8 +21,9 @@ static const char help_head[] =
     "     then again in the other exit mode (fence/gpu), timing only: both are reported;\n"
     "  3. teacher-forced: feeding the full-depth output back token by token, counting the\n"
     "     positions where early exit chooses the same token;\n"
-    "  4. with --speculate, self-speculative decoding too: timed, teacher-forced like 3, and its\n"
-    "     cycles counted (LITE exit then uses the exits' own thresholds).\n"
+    "  4. with --speculate, self-speculative decoding too: timed, teacher-forced like 3, its\n"
+    "     cycles counted, and timed again in the other exit mode (LITE exit then uses the\n"
+    "     exits' own thresholds).\n"
     "Then prints, over all prompts:\n"
     "  decode tokens/s at full depth and with early exit, and their ratio (speedup);\n"
     "  blocks run per token and the blocks skipped (LITE's cost reduction: 1 - blocks run /\n"
@@ -48,7 +49,8 @@ static const char help_head[] =
     "                       \"length_ratio\":x,\"histogram\":{\"<block>\":count,...},...}\n"
     "                       (tokens: early-exit decode passes, the ones the cost figures count);\n"
     "                       with --speculate also \"speculate\":{\"tokens_per_s\":x,\"speedup\":x,\n"
-    "                       \"agreement\":x,\"acceptance\":x,\"tokens_per_cycle\":x,\"draft_exit\":N,...}\n"
+    "                       \"agreement\":x,\"acceptance\":x,\"tokens_per_cycle\":x,\"draft_exit\":N,...,\n"
+    "                       \"modes\":{\"fence\":{\"tokens_per_s\":x},\"gpu\":{...}}}\n"
     "                       (speedup against full depth in the same run; acceptance: accepted\n"
     "                       drafts / drafts)\n"
     "  -h, --help           this text\n"
@@ -104,8 +106,8 @@ typedef struct totals {
     uint64_t weight_bytes, full_depth_bytes;
     long *histogram; /* [layer]: early-exit passes that ran `layer` blocks */
     struct {         /* --speculate */
-        long tokens, steps, forced, agreed;
-        double ms;
+        long tokens, steps, forced, agreed, other_steps;
+        double ms, other_ms; /* other: the other exit mode */
         uint64_t cycles, drafted, accepted, weight_bytes, full_depth_bytes;
     } spec;
 } totals;
@@ -153,7 +155,8 @@ static lvk_status agreement(lvk_session *s, const char *prompt, const generation
     return LVK_OK;
 }
 
-/* Run 4: speculation (spec), timed and teacher-forced, added to tot->spec. */
+/* Run 4: speculation (spec), timed and teacher-forced, then timed in the other
+ * exit mode, added to tot->spec. */
 static lvk_status bench_speculation(lvk_session *s, const char *prompt, const lvk_exit_config *exit_cfg,
                                     const lvk_exit_config *spec, const generation *full, generation *out,
                                     int capacity, totals *tot) {
@@ -162,6 +165,13 @@ static lvk_status bench_speculation(lvk_session *s, const char *prompt, const lv
     lvk_session_stats stats;
     LVK_TRY(lvk_session_stats_get(s, &stats));
     LVK_TRY(agreement(s, prompt, full, &tot->spec.forced, &tot->spec.agreed));
+    lvk_exit_config other_mode = *spec;
+    other_mode.mode = spec->mode == LVK_EXIT_FENCE ? LVK_EXIT_GPU : LVK_EXIT_FENCE;
+    LVK_TRY(lvk_session_set_exits(s, &other_mode));
+    generation other = *out; /* its tokens overwrite *out's, which are counted already */
+    LVK_TRY(generate(s, prompt, capacity, &other, NULL));
+    tot->spec.other_steps += other.passes;
+    tot->spec.other_ms += other.ms;
     LVK_TRY(lvk_session_set_exits(s, exit_cfg));
     tot->spec.tokens += out->n;
     tot->spec.steps += out->passes;
@@ -223,7 +233,7 @@ static double ratio(double a, double b) { return b != 0 ? a / b : 0; }
 /* The figures printed, from the totals. */
 typedef struct figures {
     double full_tps, exit_tps, other_tps, speedup, blocks_per_token, skipped_pct, bytes_ratio, agreement, rouge_l, length_ratio;
-    double spec_tps, spec_speedup, spec_agreement, acceptance, tokens_per_cycle, spec_bytes_ratio;
+    double spec_tps, spec_other_tps, spec_speedup, spec_agreement, acceptance, tokens_per_cycle, spec_bytes_ratio;
 } figures;
 
 static figures compute(const totals *t, int n_layers) {
@@ -239,6 +249,7 @@ static figures compute(const totals *t, int n_layers) {
     f.rouge_l = ratio(t->rouge_sum, t->prompts);
     f.length_ratio = ratio(t->exit_tokens, t->full_tokens);
     f.spec_tps = ratio(t->spec.steps, t->spec.ms / 1e3);
+    f.spec_other_tps = ratio(t->spec.other_steps, t->spec.other_ms / 1e3);
     f.spec_speedup = ratio(f.spec_tps, f.full_tps);
     f.spec_agreement = ratio(t->spec.agreed, t->spec.forced);
     f.acceptance = ratio((double)t->spec.accepted, (double)t->spec.drafted);
@@ -284,10 +295,13 @@ static void print_json(const bench_options *o, const lvk_model_info *info, const
     if (spec)
         printf(",\"speculate\":{\"tokens_per_s\":%.2f,\"speedup\":%.4f,\"agreement\":%.4f,\"acceptance\":%.4f,"
                "\"tokens_per_cycle\":%.4f,\"draft_exit\":%d,\"draft_max\":%d,\"draft_threshold\":%.4f,"
-               "\"tokens\":%ld,\"cycles\":%llu,\"drafted\":%llu,\"accepted\":%llu,\"bytes_ratio\":%.4f}",
+               "\"tokens\":%ld,\"cycles\":%llu,\"drafted\":%llu,\"accepted\":%llu,\"bytes_ratio\":%.4f,"
+               "\"modes\":{\"%s\":{\"tokens_per_s\":%.2f},\"%s\":{\"tokens_per_s\":%.2f}}}",
                f->spec_tps, f->spec_speedup, f->spec_agreement, f->acceptance, f->tokens_per_cycle, spec->draft_exit,
                spec->draft_max, spec->draft_threshold, t->spec.tokens, (unsigned long long)t->spec.cycles,
-               (unsigned long long)t->spec.drafted, (unsigned long long)t->spec.accepted, f->spec_bytes_ratio);
+               (unsigned long long)t->spec.drafted, (unsigned long long)t->spec.accepted, f->spec_bytes_ratio,
+               lvk_exit_mode_name(spec->mode), f->spec_tps, spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence",
+               f->spec_other_tps);
     printf("}\n");
 }
 
@@ -326,7 +340,9 @@ static void print_table(const bench_options *o, const lvk_model_info *info, cons
     if (!spec) return;
     printf("\nspeculation         draft exit after block %d, up to %d drafts while confidence > %.4g\n",
            spec->draft_exit, spec->draft_max, spec->draft_threshold);
-    printf("decode tokens/s      %10.1f   speedup %.3fx over full depth\n", f->spec_tps, f->spec_speedup);
+    printf("decode tokens/s      %10.1f   speedup %.3fx over full depth (%s mode)\n", f->spec_tps, f->spec_speedup,
+           lvk_exit_mode_name(spec->mode));
+    printf("  in the other mode  %10.1f   (%s mode)\n", f->spec_other_tps, spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence");
     printf("acceptance           %.1f%% of %llu drafts; %.2f tokens per cycle (%llu cycles)\n", 100 * f->acceptance,
            (unsigned long long)t->spec.drafted, f->tokens_per_cycle, (unsigned long long)t->spec.cycles);
     printf("weight bytes read    %10.3f   relative to full depth (drafts and verification)\n", f->spec_bytes_ratio);
@@ -398,7 +414,7 @@ int cmd_bench(int argc, char **argv) {
             goto done;
         }
         progress_show(&bar, i + 1, (uint64_t)(tot.full_passes + tot.exit_passes + tot.other_passes + tot.forced +
-                                              tot.spec.steps + tot.spec.forced));
+                                              tot.spec.steps + tot.spec.forced + tot.spec.other_steps));
     }
     progress_end(&bar);
     if (!tot.prompts) {

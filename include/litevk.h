@@ -291,7 +291,10 @@ typedef struct lvk_session_stats {
     uint64_t weight_bytes;     /* blocks + exit heads + final head + K/V fill */
     uint64_t full_depth_bytes; /* the same tokens at full depth without exit heads */
     uint64_t exits_taken[LVK_MAX_EXITS + 1]; /* tokens per exit; [n_exits] = full depth */
-    /* speculation: tokens counts every token a cycle yields */
+    /* speculation: `tokens` counts every token a cycle yields; `blocks_run` and
+     * `weight_bytes` count each pass once, however many token columns it ran
+     * (a draft: draft_exit blocks and its head; the verification: the blocks
+     * after the draft exit, or all when a column starts at block 1) */
     uint64_t cycles;           /* draft-and-verify cycles */
     uint64_t drafted;          /* tokens drafted */
     uint64_t accepted;         /* drafted tokens that verification accepted */

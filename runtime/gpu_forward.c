@@ -324,6 +324,15 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     return r.vk.status;
 }
 
+/* Embed, blocks 1..n_blocks, and a head deciding into decisions[slot]: a pass
+ * without exit heads, inside a command buffer being recorded. */
+static void forward(recorder *r, int n_blocks, uint32_t slot) {
+    embed(r);
+    barrier(r);
+    for (int l = 0; l < n_blocks; l++) block(r, (uint32_t)l);
+    head(r, slot);
+}
+
 /* One stage of a gpu-mode speculation cycle (shaders/speculate.comp). */
 static void speculate_stage(recorder *r, uint32_t stage, uint32_t draft) {
     gpu_session *s = r->s;
@@ -353,10 +362,7 @@ static lvk_status record_cycle(gpu_session *s) {
     for (int c = 0; c < ex->draft_max; c++) {
         first_slot[c] = r.n_slots;
         r.x = &s->x_columns[c];
-        embed(&r);
-        barrier(&r);
-        for (int l = 0; l < ex->draft_exit; l++) block(&r, (uint32_t)l);
-        head(&r, (uint32_t)c);
+        forward(&r, ex->draft_exit, (uint32_t)c);
         speculate_stage(&r, 0, (uint32_t)c);
         r.gated = 1; /* the later drafts are switched on and off */
     }
@@ -364,10 +370,7 @@ static lvk_status record_cycle(gpu_session *s) {
     speculate_stage(&r, 1, 0);
     r.x = &s->x;
     r.ncols = (uint32_t)ex->draft_max + 1;
-    embed(&r);
-    barrier(&r);
-    for (int l = 0; l < s->hp->n_layers; l++) block(&r, (uint32_t)l);
-    head(&r, VERIFY_SLOT);
+    forward(&r, s->hp->n_layers, VERIFY_SLOT);
     speculate_stage(&r, 2, 0);
     end(&r);
     for (int c = 0; c < ex->draft_max && r.vk.status == LVK_OK; c++) { /* later drafts [x, y), the rest [y, w) */
@@ -475,10 +478,10 @@ static lvk_status warm_up(gpu_session *s) {
         for (uint32_t k = 0; k < s->decode[i].n_cmds; k++) LVK_TRY(submit(s, s->decode[i].cmds[k]));
     if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU)
         LVK_TRY(submit(s, s->cycle.cmds[0])); /* no column: drafting stops at once, verification runs none */
-    for (int c = 0; s->exits.decode == LVK_DECODE_SPECULATE && c <= s->exits.draft_max; c++) {
-        if (c < s->exits.draft_max) LVK_TRY(submit(s, s->drafts[c].cmds[0]));
+    if (s->exits.decode == LVK_DECODE_SPECULATE) /* the drafts share one-column kernels; each width has its own */
+        LVK_TRY(submit(s, s->drafts[0].cmds[0]));
+    for (int c = 0; s->exits.decode == LVK_DECODE_SPECULATE && c <= s->exits.draft_max; c++)
         LVK_TRY(submit(s, s->verify[c].cmds[0]));
-    }
     if (s->exits.mode == LVK_EXIT_FENCE && s->exits.kv_fill == LVK_KV_PROPAGATE)
         for (int k = 0; k < s->exits.n_exits; k++) LVK_TRY(submit(s, s->propagate[k]));
     return LVK_OK;

@@ -31,7 +31,12 @@ static const char help_head[] =
     "                       drafted = a drafted token that verification accepted;\n"
     "                       confidence = top softmax probability of the head that chose it\n"
     "                       (an exit head, or the final one). Bytes of a piece that are not\n"
-    "                       valid UTF-8 on their own are written as \\u00XX.\n"
+    "                       valid UTF-8 on their own are written as \\u00XX. The summary:\n"
+    "                       {\"done\":true,\"n_prompt\":N,\"n_gen\":N,\"load_ms\":x,\"prompt_ms\":x,\n"
+    "                       \"first_token_ms\":x,\"prompt_tokens_per_s\":x,\"decode_tokens_per_s\":x}\n"
+    "                       (load_ms: reading the model, uploading it and making the session;\n"
+    "                       first_token_ms: from the start of loading to the first generated\n"
+    "                       token, the prompt included)\n"
     "      --show-exits     colour each token by the block it exited after, from red (earliest\n"
     "                       exit) to green (full depth), with a legend before the text; after\n"
     "                       it, a summary on stderr: tokens, blocks per token, blocks skipped\n"
@@ -119,6 +124,7 @@ int cmd_run(int argc, char **argv) {
     lvk_model *model = NULL;
     lvk_session *session = NULL;
     lvk_exit_config exits;
+    double t_start = cli_now_ms(); /* load time and time to first token count from here */
     int status = cli_load_model(o.device, o.model, !o.json, &ctx, &model);
     if (!status) status = exit_options_config(&o.exits, model, "run", &exits);
     if (status) goto done;
@@ -143,7 +149,7 @@ int cmd_run(int argc, char **argv) {
     lvk_model_get_info(model, &info);
     if (colour) print_exit_legend(&exits, info.n_layers);
 
-    double t0 = cli_now_ms();
+    double t0 = cli_now_ms(), t_first = 0;
     if (lvk_session_feed(session, o.prompt, 1) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
@@ -163,6 +169,7 @@ int cmd_run(int argc, char **argv) {
             cli_error("%s", lvk_last_error());
             goto done;
         }
+        if (n_gen == 0) t_first = cli_now_ms();
         if (t.is_eos) break;
         blocks_run += t.layer;
         if (o.json) {
@@ -183,14 +190,17 @@ int cmd_run(int argc, char **argv) {
     double decode_tps = n_gen > 0 && t2 > t1 ? n_gen / ((t2 - t1) / 1e3) : 0;
     double prompt_tps = t1 > t0 ? n_prompt / ((t1 - t0) / 1e3) : 0;
     if (o.json) {
-        printf("{\"done\":true,\"n_prompt\":%d,\"n_gen\":%ld,\"prompt_ms\":%.2f,\"prompt_tokens_per_s\":%.1f,"
-               "\"decode_tokens_per_s\":%.1f}\n",
-               n_prompt, n_gen, t1 - t0, prompt_tps, decode_tps);
+        printf("{\"done\":true,\"n_prompt\":%d,\"n_gen\":%ld,\"load_ms\":%.2f,\"prompt_ms\":%.2f,"
+               "\"first_token_ms\":%.2f,\"prompt_tokens_per_s\":%.1f,\"decode_tokens_per_s\":%.1f}\n",
+               n_prompt, n_gen, t0 - t_start, t1 - t0, t_first > 0 ? t_first - t_start : 0, prompt_tps, decode_tps);
     } else {
         putchar('\n');
         fflush(stdout); /* the text's last line before the timings on stderr */
-        fprintf(stderr, "litevk: prompt %d tokens in %.1f ms (%.1f tokens/s); generated %ld tokens at %.1f tokens/s\n",
-                n_prompt, t1 - t0, prompt_tps, n_gen, decode_tps);
+        fprintf(stderr, "litevk: loaded in %.0f ms; prompt %d tokens in %.1f ms (%.1f tokens/s); generated %ld tokens at "
+                "%.1f tokens/s",
+                t0 - t_start, n_prompt, t1 - t0, prompt_tps, n_gen, decode_tps);
+        if (t_first > 0) fprintf(stderr, "; first token %.0f ms after the start of loading", t_first - t_start);
+        fputc('\n', stderr);
     }
     if (o.show_exits && n_gen > 0)
         fprintf(stderr, "litevk: exits: %ld tokens, %.2f of %d blocks per token on average, %.1f%% of blocks skipped\n",

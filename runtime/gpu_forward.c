@@ -128,9 +128,9 @@ typedef struct matvec_out {
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-/* Rows per workgroup of a mat-vec: the paired epilogues need an even count. */
-static uint32_t rows_per_workgroup(const gpu_tuning *t, matvec_epilogue kind) {
-    return kind == OUT_QKV || kind == OUT_SWIGLU ? (t->matvec_rows + 1) & ~1u : t->matvec_rows;
+/* Rows per workgroup of a mat-vec of n_cols columns: the paired epilogues need an even count. */
+static uint32_t rows_per_workgroup(const gpu_tuning *t, matvec_epilogue kind, uint32_t n_cols) {
+    return gpu_matvec_rows(t, n_cols, kind == OUT_QKV || kind == OUT_SWIGLU);
 }
 
 /* Workgroups of a mat-vec over all of W's parts. */
@@ -147,7 +147,7 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
                    uint32_t x_stride, matvec_out out, uint32_t layer) {
     gpu_session *s = r->s;
     const gpu_tuning *t = &s->g->tuning;
-    const uint32_t rows_per_wg = rows_per_workgroup(t, out.kind);
+    const uint32_t rows_per_wg = rows_per_workgroup(t, out.kind, r->ncols);
     const int qkv = out.kind == OUT_QKV, head = out.kind == OUT_HEAD;
     const uint32_t wg_total = matvec_workgroups(W, rows_per_wg);
     uint32_t wg_first = 0;
@@ -157,10 +157,14 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
         uint32_t spec[] = {t->matvec_wg, rows_per_wg, r->ncols, part->type, norm != NULL, out.kind};
         uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
-        gpu_matvec_push push = {part->rows, part->units, x_stride, out.y_stride, part->row_begin, part_first,
-                                part->scale_off, out.accumulate, layer, (uint32_t)s->hp->n_embd, s->hp->rms_eps,
-                                (uint32_t)s->hp->n_embd, (uint32_t)hp_kv_dim(s->hp), (uint32_t)s->hp->head_dim,
-                                (uint32_t)s->hp->rope_dim, out.slot, wg_first, wg_total};
+        gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = x_stride,
+                                .y_stride = out.y_stride, .row_begin = part->row_begin, .first_row = part_first,
+                                .scale_off = part->scale_off, .accumulate = out.accumulate, .layer = layer,
+                                .norm_n = (uint32_t)s->hp->n_embd, .norm_eps = s->hp->rms_eps,
+                                .q_rows = (uint32_t)s->hp->n_embd, .kv_dim = (uint32_t)hp_kv_dim(s->hp),
+                                .head_dim = (uint32_t)s->hp->head_dim, .rope_dim = (uint32_t)s->hp->rope_dim,
+                                .slot = out.slot, .wg_first = wg_first, .wg_total = wg_total,
+                                .count_at = s->head_workgroups * LVK_MAX_BATCH};
         const vk_buffer *bufs[] = {x, out.y, norm ? norm : x, /* unused bindings get x */
                                    qkv ? &s->k_cache[layer] : head ? &s->partials : x,
                                    qkv ? &s->v_cache[layer] : head ? &s->decisions : x,
@@ -493,14 +497,19 @@ static lvk_status session_init(gpu_session *s) {
     const gpu_model *g = s->g;
     const uint32_t B = LVK_MAX_BATCH, kv_dim = (uint32_t)hp_kv_dim(hp), ctx = (uint32_t)s->n_ctx;
     const uint32_t n_layers = (uint32_t)hp->n_layers;
-    /* a column of x is bound on its own for the drafts: its offset must meet the device's alignment */
-    const uint32_t align = (uint32_t)dev->props.limits.minStorageBufferOffsetAlignment / 4;
+    /* a column of x is bound on its own for the drafts, as a buffer and as
+     * texels: its offset must meet the device's alignment for both */
+    const VkPhysicalDeviceLimits *lim = &dev->props.limits;
+    const uint32_t align = (uint32_t)(lim->minStorageBufferOffsetAlignment > lim->minTexelBufferOffsetAlignment
+                                          ? lim->minStorageBufferOffsetAlignment
+                                          : lim->minTexelBufferOffsetAlignment) / 4;
     s->x_stride = pad8((uint32_t)hp->n_embd);
     if (align > 8) s->x_stride = (s->x_stride + align - 1) / align * align;
     s->q_stride = s->x_stride;
     s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
     s->vocab_stride = pad8((uint32_t)hp->n_vocab);
-    s->head_workgroups = matvec_workgroups(&g->output, rows_per_workgroup(&g->tuning, OUT_HEAD));
+    /* the most workgroups a head has: in the widest pass, which takes the fewest rows each */
+    s->head_workgroups = matvec_workgroups(&g->output, rows_per_workgroup(&g->tuning, OUT_HEAD, LVK_MAX_BATCH));
 
     /* dispatches of the longest pass: embed, blocks, every head and gate, propagation */
     uint32_t per_block, per_propagate, per_head = g->output.n_parts;
@@ -551,12 +560,18 @@ static lvk_status session_init(gpu_session *s) {
     lvk_free(table);
     LVK_TRY(st);
 
+    /* the mat-vecs' inputs (x, att, hb) are read as texels */
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
-    for (uint32_t c = 0; c < LVK_MAX_DRAFTS; c++)
+    LVK_TRY(vk_buffer_texel_views(dev, &s->x));
+    for (uint32_t c = 0; c < LVK_MAX_DRAFTS; c++) {
         s->x_columns[c] = vk_buffer_view(&s->x, (VkDeviceSize)c * s->x_stride * 4, (VkDeviceSize)s->x_stride * 4);
+        LVK_TRY(vk_buffer_texel_views(dev, &s->x_columns[c]));
+    }
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
+    LVK_TRY(vk_buffer_texel_views(dev, &s->att));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
+    LVK_TRY(vk_buffer_texel_views(dev, &s->hb));
     LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * B + 1) * 16, &s->partials)); /* + the count */
@@ -653,6 +668,9 @@ void gpu_session_free(gpu_session *s) {
     if (s->fence) VK_DESTROY(vkDestroyFence, d, s->fence, NULL);
     if (s->pool) VK_DESTROY(vkDestroyCommandPool, d, s->pool, NULL);
     if (s->descriptors) VK_DESTROY(vkDestroyDescriptorPool, d, s->descriptors, NULL);
+    vk_buffer *views[] = {&s->x, &s->att, &s->hb};
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) vk_buffer_free_views(s->dev, views[i]);
+    for (int c = 0; c < LVK_MAX_DRAFTS; c++) vk_buffer_free_views(s->dev, &s->x_columns[c]);
     vk_arena_free(&s->arena);
     vk_arena_free(&s->host_arena);
     lvk_free(s->k_cache);

@@ -39,7 +39,8 @@ typedef struct gpu_layer {
 /* Kernel shapes for one device, from the vendor table (runtime/gpu_model.c). */
 typedef struct gpu_tuning {
     uint32_t matvec_wg;  /* matvec workgroup size */
-    uint32_t matvec_rows;/* rows per matvec workgroup */
+    uint32_t matvec_rows;/* rows per matvec workgroup, at one token column */
+    uint32_t matvec_cells; /* at most rows x token columns per workgroup: wider passes take fewer rows */
     uint32_t reduce_wg;  /* rmsnorm, attention, logits reduction */
     uint32_t map_wg;     /* element-wise kernels */
     uint32_t attn_splits;/* flash-decoding: workgroups sharing one head's positions */
@@ -64,16 +65,23 @@ typedef struct gpu_matvec_push {
     uint32_t rows, units, x_stride, y_stride, row_begin, first_row, scale_off, accumulate, layer, norm_n;
     float norm_eps;
     uint32_t q_rows, kv_dim, head_dim, rope_dim; /* OUT 1 */
-    uint32_t slot, wg_first, wg_total;           /* OUT 3 */
+    uint32_t slot, wg_first, wg_total, count_at; /* OUT 3 */
 } gpu_matvec_push;
 _Static_assert(sizeof(gpu_matvec_push) <= LVK_PUSH_CONSTANT_BYTES, "matvec push constants fit the layout");
 
 gpu_tuning gpu_tuning_for(const vk_device *dev);
+/* Rows per mat-vec workgroup in a pass of n_cols token columns (even where
+ * `pairs`: the Q/K/V and gate/up epilogues work on row pairs). */
+uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs);
 /* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
 /* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
  * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
 uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);
+/* The same for n consecutive ggml rows at src, as rows first.. of a matrix
+ * of `rows` rows (a part that stacks or interleaves several tensors). */
+uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
+                         void *dst);
 /* Uploads the rows of n tensors of equal width as one matrix: stacked, or with
  * `interleave` (n = 2, same type) row i of each in turn. Parts break where the
  * type changes or a descriptor range is full, always at an even row. */

@@ -9,5 +9,10 @@
 #define LVK_PLAN_COUNTS 16     /* exit_gate's plan buffer: LVK_GPU_MAX_EXITS gate ranges, then each slot's counts */
 #define LVK_COLUMN_HELD 0xffffffffu /* Params.start_layer of a column that runs nothing in this pass: it keeps its x */
 #define LVK_NEVER_EXIT 2.0     /* a threshold no probability exceeds */
+/* The uniform texel buffers after the storage buffers (bindings 0-7): the
+ * weight matrix a kernel reads as RGBA32UI and as R32UI, and binding 1's
+ * buffer, a mat-vec's input, as RGBA32UI. */
+#define LVK_WEIGHT_BINDING 8
+#define LVK_INPUT_BINDING 10
 
 #endif

@@ -505,10 +505,10 @@ lvk_status vk_buffer_texel_views(vk_device *dev, vk_buffer *b) {
     for (int i = 0; i < 2; i++) {
         VkDeviceSize texel = i == 0 ? 16 : 4;
         if (b->size / texel > dev->max_texels)
-            return lvk_fail(LVK_ERR_UNSUPPORTED, "a %.1f MiB weight buffer exceeds the device's %llu texels per view",
+            return lvk_fail(LVK_ERR_UNSUPPORTED, "a %.1f MiB buffer exceeds the device's %llu texels per view",
                             b->size / 1048576.0, (unsigned long long)dev->max_texels);
         VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b->buffer,
-                                     .format = formats[i], .offset = 0, .range = b->size / texel * texel};
+                                     .format = formats[i], .offset = b->offset, .range = b->size / texel * texel};
         LVK_TRY(VK_CALL(dev, vkCreateBufferView, dev->device, &vi, NULL, &b->texels[i]));
     }
     return LVK_OK;
@@ -522,7 +522,7 @@ void vk_buffer_free_views(vk_device *dev, vk_buffer *b) {
 
 lvk_status vk_descriptor_pool_create(vk_device *dev, uint32_t sets, VkDescriptorPool *out) {
     VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * LVK_MAX_BINDINGS},
-                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * 2}};
+                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * LVK_TEXEL_BINDINGS}};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = sets, .poolSizeCount = 2, .pPoolSizes = ps};
     return VK_CALL(dev, vkCreateDescriptorPool, dev->device, &dpi, NULL, out);
@@ -665,13 +665,13 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
     LVK_TRY(VK_CALL(dev, vkCreateDevice, dev->phys, &di, NULL, &dev->device));
     vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
-    VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS + 2];
-    for (uint32_t i = 0; i < LVK_MAX_BINDINGS + 2; i++)
+    VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS];
+    for (uint32_t i = 0; i < LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS; i++)
         b[i] = (VkDescriptorSetLayoutBinding){i, i < LVK_WEIGHT_BINDING ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
                                                                           : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
                                               1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                          .bindingCount = LVK_MAX_BINDINGS + 2, .pBindings = b};
+                                          .bindingCount = LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS, .pBindings = b};
     LVK_TRY(VK_CALL(dev, vkCreateDescriptorSetLayout, dev->device, &li, NULL, &dev->set_layout));
     VkPushConstantRange pc = {VK_SHADER_STAGE_COMPUTE_BIT, 0, LVK_PUSH_CONSTANT_BYTES};
     VkPipelineLayoutCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,

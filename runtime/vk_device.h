@@ -3,6 +3,7 @@
 #ifndef LVK_VK_DEVICE_H
 #define LVK_VK_DEVICE_H
 
+#include "gpu_shared.h"
 #include "litevk.h"
 #include "vk_fault.h"
 
@@ -11,7 +12,7 @@
 #include <volk.h>
 
 #define LVK_MAX_BINDINGS 8       /* storage buffers in the one descriptor-set layout (bindings 0-7) */
-#define LVK_WEIGHT_BINDING 8     /* then two uniform texel buffers: a weight matrix as RGBA32UI and as R32UI */
+#define LVK_TEXEL_BINDINGS 3     /* then LVK_WEIGHT_BINDING, +1 and LVK_INPUT_BINDING (gpu_shared.h) */
 #define LVK_PUSH_CONSTANT_BYTES 128 /* the minimum every device has */
 #define LVK_MAX_SPEC 8
 
@@ -86,11 +87,12 @@ typedef struct vk_buffer {
     VkDeviceSize offset; /* where the bound range starts: 0, or a view's place in a bigger buffer */
     VkDeviceSize size;
     uint8_t *mapped;
-    VkBufferView texels[2]; /* weights: RGBA32UI and R32UI views (vk_buffer_texel_views), else null */
+    VkBufferView texels[2]; /* RGBA32UI and R32UI views of the bound range (vk_buffer_texel_views), else null */
 } vk_buffer;
 
 /* A view of size bytes of b from offset (a multiple of the device's
- * minStorageBufferOffsetAlignment), for binding a part of b to a kernel. */
+ * minStorageBufferOffsetAlignment and minTexelBufferOffsetAlignment), for
+ * binding a part of b to a kernel; without b's texel views. */
 vk_buffer vk_buffer_view(const vk_buffer *b, VkDeviceSize offset, VkDeviceSize size);
 
 /* Bump allocator of buffers in blocks of <= max_alloc; freed all at once. */
@@ -118,9 +120,10 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
                            const void *data, VkDeviceSize size);
 /* Fills a buffer with zeros on the device. */
 lvk_status vk_buffer_zero(vk_device *dev, const vk_buffer *b);
-/* Views a weight buffer as texels, the form kernels read weights in: on
- * lavapipe texel fetches are 1.2-1.8x faster than storage-buffer loads
- * (shared/notes/lavapipe-probe.md). Free them with vk_buffer_free_views. */
+/* Views a buffer's bound range as texels, the form kernels read weights and
+ * mat-vec inputs in: on lavapipe texel fetches are 1.2-1.8x faster than
+ * storage-buffer loads, and a mat-vec of 8 token columns 1.2-1.8x faster with
+ * its input read as texels. Free them with vk_buffer_free_views. */
 lvk_status vk_buffer_texel_views(vk_device *dev, vk_buffer *b);
 void vk_buffer_free_views(vk_device *dev, vk_buffer *b);
 /* A descriptor pool for `sets` sets of the one layout. */
@@ -136,7 +139,8 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
 /* Recording dispatches in LiteVK's binding convention: binding 0 is always
  * the per-token params buffer, bindings 1..n the kernel's buffers, and
  * LVK_WEIGHT_BINDING.. the texel views of the weights it reads (`weights`,
- * NULL for kernels that read none). The first failure is kept in `status` and
+ * NULL for kernels that read none), LVK_INPUT_BINDING binding 1's RGBA32UI
+ * view where that buffer has texel views. The first failure is kept in `status` and
  * later calls do nothing. */
 typedef struct vk_recorder {
     vk_device *dev;

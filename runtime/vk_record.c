@@ -21,7 +21,7 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
     if ((r->status = VK_CALL(dev, vkAllocateDescriptorSets, dev->device, &ai, &set)))
         return 0;
     VkDescriptorBufferInfo info[LVK_MAX_BINDINGS];
-    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS + 2];
+    VkWriteDescriptorSet writes[LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS];
     for (uint32_t i = 0; i <= n_bufs; i++) {
         const vk_buffer *b = i == 0 ? r->params : bufs[i - 1];
         info[i] = (VkDescriptorBufferInfo){.buffer = b->buffer, .offset = b->offset, .range = b->size};
@@ -42,6 +42,11 @@ static int bind(vk_recorder *r, const char *shader, const uint32_t *spec, uint32
                                                         .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
                                                         .pTexelBufferView = &weights->texels[i]};
     }
+    if (n_bufs > 0 && bufs[0]->texels[0])
+        writes[n_writes++] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
+                                                    .dstBinding = LVK_INPUT_BINDING, .descriptorCount = 1,
+                                                    .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                                    .pTexelBufferView = &bufs[0]->texels[0]};
     vkUpdateDescriptorSets(dev->device, n_writes, writes, 0, NULL);
     vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
     vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->pipeline_layout, 0, 1, &set, 0, NULL);

@@ -12,8 +12,9 @@
 // Binding 0 (the params buffer of LiteVK's binding convention) is bound by the
 // recorder but not read here.
 layout(local_size_x_id = 0) in;
+#include "gpu_shared.h"
 
-layout(binding = 8) uniform usamplerBuffer src; // LVK_WEIGHT_BINDING, RGBA32UI
+layout(binding = LVK_WEIGHT_BINDING) uniform usamplerBuffer src; // RGBA32UI
 layout(binding = 1) writeonly buffer Dst { uvec4 dst[]; };
 
 layout(push_constant) uniform Push { uint n; } pc; // uvec4s to copy

@@ -15,10 +15,13 @@
 // OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
 // One workgroup computes NR rows for every column that runs this block, so
-// each weight read from memory serves all of them (batched prompt, deferred KV
-// fill, verification). Lanes stride
-// over the row's groups of units (weights.glsl); a subgroup reduction
-// finishes each dot product.
+// each weight read from memory and unpacked serves all of them (batched
+// prompt, deferred KV fill, verification). Lanes stride over the row's groups
+// of units (weights.glsl); a subgroup reduction finishes each dot product.
+// x is read as texels (LVK_INPUT_BINDING, the same buffer as binding 1): on
+// lavapipe a storage-buffer load is a scalar load per lane and component, and
+// x is loaded once per unit and column, so with 8 columns its loads cost as
+// much as the weights' (litevk-bench --only columns: 1.2-1.8x faster).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NR = 4;     // rows per workgroup
 layout(constant_id = 2) const uint NCOLS = 1;  // max token columns
@@ -28,16 +31,16 @@ layout(constant_id = 5) const uint OUT = 0;
 #include "common.glsl"
 #include "weights.glsl"
 
-layout(binding = 1) readonly buffer X { vec4 x4[]; };
+layout(binding = LVK_INPUT_BINDING) uniform usamplerBuffer x_texels; // x, RGBA32UI
 layout(binding = 2) buffer Y { float y[]; };
 layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4], zero-padded
 layout(binding = 4) writeonly buffer KCache { uint k_cache[]; }; // OUT 1: [n_ctx][kv_dim / 2] f16 pairs
 layout(binding = 5) writeonly buffer VCache { uint v_cache[]; };
 layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
 // OUT 3: per workgroup of all parts and per column (max, argmax bits, sum of
-// exp(l - max), second largest), then, after room for LVK_MAX_BATCH columns
-// (passes of any width share it), a count of finished workgroups (back to 0
-// after the merge)
+// exp(l - max), second largest), then, at vec4 pc.count_at, after room for
+// the most workgroups a head of any pass width has, a count of finished
+// workgroups (back to 0 after the merge)
 layout(binding = 4) coherent buffer Partials { vec4 partials[]; };
 layout(binding = 4) coherent buffer Count { uint count_words[]; };
 layout(binding = 5) writeonly buffer Decisions { vec4 decisions[]; }; // (token bits, prob, second prob, confident bits)
@@ -61,7 +64,11 @@ layout(push_constant) uniform Push {
     uint slot;       // OUT 3: the slot of column decide_from's decision (the next columns' follow)
     uint wg_first;   // OUT 3: workgroups of the matrix's earlier parts
     uint wg_total;   // OUT 3: workgroups of all its parts
+    uint count_at;   // OUT 3: vec4 index of the count of finished workgroups
 } pc;
+
+// 4 floats of column c of x at float 4 i
+vec4 x_vec4(uint c, uint i) { return uintBitsToFloat(texelFetch(x_texels, int(c * (pc.x_stride / 4u) + i))); }
 
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
 shared bool merges;
@@ -123,8 +130,12 @@ void store_qkv(uint r, uint c, vec2 v) {
 void main() {
     const uint row0 = pc.first_row + gl_WorkGroupID.x * NR; // within the part
     const uint n_cols = min(params.n_tokens, NCOLS);
-    bool runs[NCOLS]; // uniform: the columns this block computes
-    for (uint c = 0; c < NCOLS; c++) runs[c] = column_runs(c, pc.layer);
+    bool runs[NCOLS], any = false; // uniform: the columns this block computes
+    for (uint c = 0; c < NCOLS; c++) {
+        runs[c] = column_runs(c, pc.layer);
+        any = any || runs[c];
+    }
+    if (!any) return; // every workgroup alike: no row to read (the warm-up at session creation compiles the kernel so)
     float acc[NR][NCOLS];
     for (uint i = 0; i < NR; i++)
         for (uint c = 0; c < NCOLS; c++) acc[i][c] = 0.0;
@@ -136,7 +147,7 @@ void main() {
         if (NORM != 0u && runs[c]) { // runs[] is uniform: the reduction stays in uniform control flow
             float ss = 0.0;
             for (uint i = gl_LocalInvocationID.x; i < pc.x_stride / 4u; i += gl_WorkGroupSize.x) {
-                vec4 v = x4[c * (pc.x_stride / 4u) + i];
+                vec4 v = x_vec4(c, i);
                 ss += dot(v, v); // the padding is zero
             }
             scale[c] = inversesqrt(workgroup_sum(ss) / float(pc.norm_n) + pc.norm_eps);
@@ -149,29 +160,24 @@ void main() {
         for (uint j = 0; j < GROUP; j++) {
             const uint u = gi * GROUP + j;
             const uint ia = unit_first_a(u) / 4u, ib = unit_first_b(u) / 4u;
-            vec4 xa[NCOLS], xb[NCOLS];
-            vec2 xsum[NCOLS]; // sums of xa and xb: the offsets (m) of K-quant weights apply to them
+            Unit w[NR]; // unpacked once, used for every column
+            for (uint i = 0; i < NR; i++) w[i] = group_unit(grp[i], j);
+            const vec4 na = NORM != 0u ? norm_w4[ia] : vec4(1.0), nb = NORM != 0u ? norm_w4[ib] : vec4(1.0);
             for (uint c = 0; c < NCOLS; c++) {
-                if (runs[c]) {
-                    xa[c] = x4[c * (pc.x_stride / 4u) + ia];
-                    xb[c] = x4[c * (pc.x_stride / 4u) + ib];
-                    if (NORM != 0u) {
-                        xa[c] = xa[c] * scale[c] * norm_w4[ia];
-                        xb[c] = xb[c] * scale[c] * norm_w4[ib];
-                    }
-                    if (WEIGHT_OFFSETS) xsum[c] = vec2(dot(xa[c], vec4(1.0)), dot(xb[c], vec4(1.0)));
+                if (!runs[c]) continue;
+                vec4 xa = x_vec4(c, ia), xb = x_vec4(c, ib);
+                if (NORM != 0u) {
+                    xa = xa * scale[c] * na;
+                    xb = xb * scale[c] * nb;
                 }
-            }
-            for (uint i = 0; i < NR; i++) {
-                const Unit w = group_unit(grp[i], j);
-                for (uint c = 0; c < NCOLS; c++)
-                    if (runs[c]) {
-                        // sum (s q - m) x = s (q . x) - m sum(x), per half
-                        const vec2 d = vec2(dot(w.a, xa[c]), dot(w.b, xb[c]));
-                        if (WEIGHT_OFFSETS) acc[i][c] += dot(w.s, d) - dot(w.m, xsum[c]);
-                        else if (WEIGHT_SCALES) acc[i][c] += dot(w.s, d);
-                        else acc[i][c] += d.x + d.y;
-                    }
+                // sum (s q - m) x = s (q . x) - m sum(x), per half
+                const vec2 xsum = WEIGHT_OFFSETS ? vec2(dot(xa, vec4(1.0)), dot(xb, vec4(1.0))) : vec2(0.0);
+                for (uint i = 0; i < NR; i++) {
+                    const vec2 d = vec2(dot(w[i].a, xa), dot(w[i].b, xb));
+                    if (WEIGHT_OFFSETS) acc[i][c] += dot(w[i].s, d) - dot(w[i].m, xsum);
+                    else if (WEIGHT_SCALES) acc[i][c] += dot(w[i].s, d);
+                    else acc[i][c] += d.x + d.y;
+                }
             }
         }
     }
@@ -228,7 +234,7 @@ void main() {
                 partials[(pc.wg_first + gl_WorkGroupID.x) * NCOLS + c] = vec4(m, uintBitsToFloat(arg), sum, m2);
             }
             memoryBarrierBuffer();
-            merges = atomicAdd(count_words[4u * pc.wg_total * LVK_MAX_BATCH], 1u) == pc.wg_total - 1u;
+            merges = atomicAdd(count_words[4u * pc.count_at], 1u) == pc.wg_total - 1u;
         }
     }
     if (OUT != 3u) return;
@@ -237,5 +243,5 @@ void main() {
     memoryBarrierBuffer();
     for (uint c = 0; c < NCOLS; c++) // runs[] and decide_from are uniform
         if (c >= params.decide_from && runs[c]) merge_head(c);
-    if (gl_LocalInvocationID.x == 0u) count_words[4u * pc.wg_total * LVK_MAX_BATCH] = 0u;
+    if (gl_LocalInvocationID.x == 0u) count_words[4u * pc.count_at] = 0u;
 }

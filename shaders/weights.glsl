@@ -34,8 +34,8 @@ const bool WEIGHT_OFFSETS = WTYPE == T_Q4_K; // and have an offset m
 
 // The matrix is bound twice, as uniform texel buffers (LVK_WEIGHT_BINDING):
 // on llvmpipe a texel fetch is 1.2-1.8x faster than a storage-buffer load.
-layout(binding = 8) uniform usamplerBuffer weight_texels; // RGBA32UI
-layout(binding = 9) uniform usamplerBuffer weight_words;  // R32UI
+layout(binding = LVK_WEIGHT_BINDING) uniform usamplerBuffer weight_texels;    // RGBA32UI
+layout(binding = LVK_WEIGHT_BINDING + 1) uniform usamplerBuffer weight_words; // R32UI
 
 // Every weight read goes through these two: 16 bytes at vec4 index i, one word at word index i.
 uvec4 weight_vec4(uint i) { return texelFetch(weight_texels, int(i)); }

@@ -52,7 +52,7 @@ typedef struct gpu_run {
     VkFence fence;
     vk_recorder rec;
     gpu_tuning tuning;
-    vk_buffer *weights[4]; /* their texel views are freed with the run */
+    vk_buffer *weights[4]; /* buffers whose texel views are freed with the run */
     int n_weights;
 } gpu_run;
 
@@ -133,18 +133,21 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     assert_int_equal(vk_arena_alloc(&g.arena, (VkDeviceSize)x_stride * 4, &N), LVK_OK);
     assert_int_equal(vk_arena_alloc(&g.host, (VkDeviceSize)8 * y_stride * 4, &Y), LVK_OK);
     assert_int_equal(vk_buffer_write(test_device, &X, 0, xg, (VkDeviceSize)8 * x_stride * 4), LVK_OK);
+    assert_int_equal(vk_buffer_texel_views(test_device, &X), LVK_OK); /* the mat-vec reads x as texels */
+    g.weights[g.n_weights++] = &X;
     assert_int_equal(vk_buffer_write(test_device, &N, 0, norm_w, (VkDeviceSize)x_stride * 4), LVK_OK);
     float *yg = (float *)Y.mapped;
     memset(yg, 0, (size_t)8 * y_stride * 4);
     for (uint32_t c = 0; c < 8; c++) memcpy(yg + c * y_stride, y0 + c * rows, (size_t)rows * 4);
 
     const float eps = 1e-5f;
-    uint32_t spec[] = {g.tuning.matvec_wg, g.tuning.matvec_rows, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
+    const uint32_t rows_per_wg = gpu_matvec_rows(&g.tuning, 8, 0);
+    uint32_t spec[] = {g.tuning.matvec_wg, rows_per_wg, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
     gpu_matvec_push push = {.rows = rows, .units = units_of(type, cols), .x_stride = x_stride, .y_stride = y_stride,
                             .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
     const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X}; /* bindings 4-6 are unused with OUT 0 */
     vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, &push, sizeof push,
-                       (rows + g.tuning.matvec_rows - 1) / g.tuning.matvec_rows, 1);
+                       (rows + rows_per_wg - 1) / rows_per_wg, 1);
     run_submit(&g);
 
     lvk_weight w = {type, rows, cols, wq, rows * row_bytes};

@@ -6,6 +6,7 @@
  *            the public API, next to the bound the copy bandwidth sets
  *   default  the shipped stories260K model: API and plain-C reference tokens/s
  *   overhead per-token cost of a model whose weights are negligible
+ *   columns  what 2, 4 and 8 token columns cost against 1 (tools/bench/columns.c)
  *
  * --compare sets the decode figures beside reference figures given on the
  * command line (other runtimes' tokens/s), in one table.
@@ -13,6 +14,9 @@
  * Figures go to stdout; progress and the time each part took go to stderr.
  * GPU times are host clock around vkQueueSubmit + wait, so they include the
  * submission overhead a real forward pass also pays. */
+#include "bench_gpu.h"
+#include "bench_matvec.h"
+#include "columns.h"
 #include "gpu_forward.h"
 #include "model.h"
 #include "quant.h"
@@ -33,15 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RUNS 5               /* timed runs per figure; the median is reported */
-#define TARGET_RUN_S 0.25    /* repeats per command buffer are chosen to fill about this */
-#define MAX_DISPATCHES 4096  /* per command buffer; sizes the descriptor pool */
 #define COPY_BYTES (96u << 20)
-#define MV_ROWS 11008        /* LLaMA-7B FFN up: n_ff x n_embd */
-#define MV_COLS 4096
-#define MV_MAX_ERR 1e-4      /* max |gpu - reference| / max |reference| a figure needs */
-#define MV_FOOTPRINT (256u << 20) /* calls rotate over copies of the matrix this large in all */
-#define MV_MAX_COPIES 16
 #define DEFAULT_TOKENS 200   /* decode steps on stories260K, API and reference each */
 #define PROMPT "Once upon a time, there"
 #define PROMPT_TOKENS (8 * LVK_MAX_BATCH) /* BOS + PROMPT's tokens repeated: 8 full prompt passes */
@@ -72,17 +68,24 @@ static const char help[] =
     "  overhead per-token cost where the weights are negligible: a random model of 32\n"
     "           blocks 16 wide, 100 greedy tokens; time per token, per block and per\n"
     "           dispatch (what recording, submitting and kernel launches cost)\n"
+    "  columns  the time of 1, 2, 4 and 8 token columns, and the ratio to 1: the mat-vec on\n"
+    "           the 11008 x 4096 matrix per type (--types, all six by default), and a whole\n"
+    "           full-depth pass of the TinyLlama-shaped model per type (--types, q4_0 by\n"
+    "           default); every width is first checked against the plain-C reference\n"
     "matvec and decode also run copy: their figures are compared with it.\n"
     "The prompt is BOS, then the tokens of \"" PROMPT "\" repeated to 64 tokens.\n"
     "\n"
     "options:\n"
     "  --only PART[,PART...]  run only these parts (repeatable)\n"
-    "  --types T[,T...]       weight types for matvec and decode: f32, f16, q8_0, q4_0,\n"
+    "  --types T[,T...]       weight types for matvec, decode and columns: f32, f16, q8_0, q4_0,\n"
     "                         q4_k, q6_k (default: all six for matvec, f16,q8_0,q4_0 for\n"
     "                         decode)\n"
     "  --decode-tokens N      decode steps timed per model in decode (default 16)\n"
     "  --tmp DIR              directory of the decode models (default /tmp)\n"
     "  --clean                delete the decode models after use\n"
+    "  --json                 with --only columns: its figures as one JSON object on stdout,\n"
+    "                         {\"columns\":[{\"type\":\"q4_0\",\"what\":\"matvec\"|\"pass\",\"n\":1,\"ms\":12.3},\n"
+    "                         ...]}, and its table on stderr\n"
     "  --compare LABEL:KEY=VALUE[,KEY=VALUE...]\n"
     "                         after the parts, one table of decode tokens/s: LiteVK's, each\n"
     "                         --compare's figures with LiteVK's ratio to them, e.g.\n"
@@ -114,7 +117,7 @@ _Static_assert(PROMPT_TOKENS == 64, "--help says the prompt has 64 tokens, 8 per
 static const uint32_t all_types[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
 #define N_TYPES 6
 
-enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16 };
+enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16, PART_COLUMNS = 32 };
 
 /* The models whose decode tokens/s --compare sets side by side: the default
  * part's, then the decode part's, one per weight type. */
@@ -148,148 +151,8 @@ typedef struct options {
     int clean;
     ref_column columns[MAX_COLUMNS];
     int n_columns;
+    int json; /* the columns part's figures as JSON on stdout, its table on stderr */
 } options;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
-/* ---- the device, for the copy and mat-vec kernels --------------------------- */
-
-typedef struct bench_gpu {
-    vk_device *dev;
-    gpu_tuning tuning;
-    vk_arena host;     /* host-visible: the params buffer */
-    vk_buffer params;  /* binding 0 of every dispatch */
-    VkCommandPool pool;
-    VkDescriptorPool sets;
-    VkFence fence;
-} bench_gpu;
-
-static lvk_status gpu_open(bench_gpu *g) {
-    const char *validate = getenv("LITEVK_VALIDATE");
-    memset(g, 0, sizeof *g);
-    LVK_TRY(vk_device_create(&g->dev, getenv("LITEVK_DEVICE"),
-                             validate && validate[0] && strcmp(validate, "0") != 0));
-    vk_device *dev = g->dev;
-    g->tuning = gpu_tuning_for(dev);
-    vk_arena_init(&g->host, dev, 1);
-    /* Params as in shaders/common.glsl: n_tokens (offset 0) = 1 column, pos 0 */
-    LVK_TRY(vk_arena_alloc(&g->host, sizeof(gpu_params), &g->params));
-    memset(g->params.mapped, 0, sizeof(gpu_params));
-    g->params.mapped[0] = 1; /* n_tokens */
-    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                   .queueFamilyIndex = dev->queue_family};
-    LVK_TRY(vk_check(vkCreateCommandPool(dev->device, &cpi, NULL, &g->pool), "vkCreateCommandPool"));
-    LVK_TRY(vk_descriptor_pool_create(dev, MAX_DISPATCHES, &g->sets));
-    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    return vk_check(vkCreateFence(dev->device, &fi, NULL, &g->fence), "vkCreateFence");
-}
-
-static void gpu_close(bench_gpu *g) {
-    if (!g->dev) return;
-    VkDevice d = g->dev->device;
-    vkDeviceWaitIdle(d);
-    if (g->fence) vkDestroyFence(d, g->fence, NULL);
-    if (g->sets) vkDestroyDescriptorPool(d, g->sets, NULL);
-    if (g->pool) vkDestroyCommandPool(d, g->pool, NULL);
-    vk_arena_free(&g->host);
-    vk_device_free(g->dev);
-    memset(g, 0, sizeof *g);
-}
-
-static lvk_status begin_cmd(bench_gpu *g, VkCommandBuffer *cmd) {
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = g->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    LVK_TRY(vk_check(vkAllocateCommandBuffers(g->dev->device, &ai, cmd), "vkAllocateCommandBuffers"));
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    return vk_check(vkBeginCommandBuffer(*cmd, &bi), "vkBeginCommandBuffer");
-}
-
-static void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags src_stage, VkAccessFlags src,
-                           VkPipelineStageFlags dst_stage, VkAccessFlags dst) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src, .dstAccessMask = dst};
-    vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
-}
-
-/* Copies the first `size` bytes of a device buffer that earlier submissions
- * wrote from shaders into `out`. */
-static lvk_status download(bench_gpu *g, const vk_buffer *src, VkDeviceSize size, void *out) {
-    vk_arena a;
-    vk_arena_init(&a, g->dev, 1);
-    vk_buffer host;
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
-    lvk_status s = vk_arena_alloc(&a, size, &host);
-    if (s == LVK_OK) s = begin_cmd(g, &cmd);
-    if (s == LVK_OK) {
-        memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-                       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
-        VkBufferCopy region = {0, 0, size};
-        vkCmdCopyBuffer(cmd, src->buffer, host.buffer, 1, &region);
-        memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-                       VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
-        s = vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
-    }
-    if (s == LVK_OK) s = vk_submit_wait(g->dev, cmd, g->fence);
-    if (s == LVK_OK) memcpy(out, host.mapped, size);
-    if (cmd) vkFreeCommandBuffers(g->dev->device, g->pool, 1, &cmd);
-    vk_arena_free(&a);
-    return s;
-}
-
-/* Records call number `call` of the kernel(s) under test. */
-typedef void (*record_fn)(vk_recorder *r, const void *job, int call);
-
-/* A command buffer of `repeats` calls, each followed by a barrier: every call
- * writes the same output, and the barrier keeps the calls from overlapping. */
-static lvk_status record_calls(bench_gpu *g, record_fn fn, const void *job, int repeats, VkCommandBuffer *cmd) {
-    LVK_TRY(begin_cmd(g, cmd));
-    vk_recorder r = {g->dev, g->sets, &g->params, *cmd, LVK_OK};
-    for (int i = 0; i < repeats; i++) {
-        fn(&r, job, i);
-        vk_record_barrier(&r);
-    }
-    LVK_TRY(r.status);
-    return vk_check(vkEndCommandBuffer(*cmd), "vkEndCommandBuffer");
-}
-
-/* Seconds per call: a first run of one call warms up (first touch of memory,
- * driver caches), a second one sizes the repeats to about TARGET_RUN_S, then
- * the median of RUNS runs of that many calls in one command buffer. */
-static lvk_status time_calls(bench_gpu *g, record_fn fn, const void *job, uint32_t dispatches_per_call,
-                             double *seconds, int *repeats) {
-    VkCommandBuffer one, many;
-    LVK_TRY(record_calls(g, fn, job, 1, &one));
-    LVK_TRY(vk_submit_wait(g->dev, one, g->fence));
-    double t0 = now_s();
-    LVK_TRY(vk_submit_wait(g->dev, one, g->fence));
-    double t_one = now_s() - t0;
-    int max_repeats = (int)(MAX_DISPATCHES / dispatches_per_call) - 1;
-    int n = t_one > 0 ? (int)(TARGET_RUN_S / t_one) : max_repeats;
-    n = n < 3 ? 3 : n > max_repeats ? max_repeats : n;
-    LVK_TRY(record_calls(g, fn, job, n, &many));
-    double runs[RUNS];
-    for (int i = 0; i < RUNS; i++) {
-        t0 = now_s();
-        LVK_TRY(vk_submit_wait(g->dev, many, g->fence));
-        runs[i] = (now_s() - t0) / n;
-    }
-    qsort(runs, RUNS, sizeof runs[0], cmp_double);
-    *seconds = runs[RUNS / 2];
-    *repeats = n;
-    vkResetCommandPool(g->dev->device, g->pool, 0);
-    return vk_check(vkResetDescriptorPool(g->dev->device, g->sets, 0), "vkResetDescriptorPool");
-}
 
 /* ---- copy ----------------------------------------------------------------------- */
 
@@ -331,14 +194,14 @@ static lvk_status bench_copy(bench_gpu *g, double *gbps) {
     if (div_up(job.n_vec4, job.wg) < job.groups) job.groups = div_up(job.n_vec4, job.wg);
     double t = 0;
     int repeats = 0;
-    if (s == LVK_OK) s = time_calls(g, record_copy, &job, 1, &t, &repeats);
-    if (s == LVK_OK) s = download(g, &dst, size, back);
+    if (s == LVK_OK) s = bench_time_calls(g, record_copy, &job, 1, &t, &repeats);
+    if (s == LVK_OK) s = bench_download(g, &dst, size, back);
     if (s == LVK_OK && memcmp(pattern, back, size) != 0)
         s = lvk_fail(LVK_ERR_DEVICE, "bench_copy.comp copied wrong values: no figure");
     if (s == LVK_OK) {
         *gbps = 2.0 * size / t / 1e9;
         printf("copy: %.0f MiB -> %.0f MiB in %.3f ms (median of %d runs of %d copies; workgroup %u x %u): "
-               "%.1f GB/s read + write\n", size / 1048576.0, size / 1048576.0, t * 1e3, RUNS, repeats, job.wg,
+               "%.1f GB/s read + write\n", size / 1048576.0, size / 1048576.0, t * 1e3, BENCH_RUNS, repeats, job.wg,
                job.groups, *gbps);
     }
     vk_buffer_free_views(dev, &src);
@@ -350,108 +213,29 @@ static lvk_status bench_copy(bench_gpu *g, double *gbps) {
 
 /* ---- mat-vec -------------------------------------------------------------------- */
 
-/* Random weights uniform in ±1/sqrt(cols), stored as ggml `type` rows. */
-static lvk_weight random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
-    uint64_t row_bytes = cols / ggml_block_elems(type) * ggml_block_bytes(type);
-    lvk_weight w = {type, rows, cols, NULL, rows * row_bytes};
-    uint8_t *data = malloc(w.n_bytes);
-    float *row = malloc(cols * sizeof *row);
-    if (data && row) {
-        float scale = 1.0f / sqrtf((float)cols);
-        for (uint64_t r = 0; r < rows; r++) {
-            for (uint64_t c = 0; c < cols; c++) row[c] = scale * synth_uniform(&seed);
-            lvk_quantize_row(type, row, data + r * row_bytes, cols);
-        }
-        w.data = data;
-    } else {
-        free(data);
-    }
-    free(row);
-    return w;
-}
-
-typedef struct matvec_job {
-    const gpu_matrix *copies; /* [n_copies], the same matrix */
-    uint32_t n_copies;
-    const vk_buffer *x, *y;
-    gpu_tuning t;
-} matvec_job;
-
-/* y = W x for one column, recorded as runtime/gpu_forward.c records it. Calls
- * take the copies in turn, so no call finds its weights in a cache: in a
- * forward pass other matrices come between two reads of one. */
-static void record_matvec(vk_recorder *r, const void *job, int call) {
-    const matvec_job *j = job;
-    const gpu_matrix *W = &j->copies[(uint32_t)call % j->n_copies];
-    for (uint32_t p = 0; p < W->n_parts; p++) {
-        const gpu_matrix_part *part = &W->parts[p];
-        uint32_t spec[] = {j->t.matvec_wg, j->t.matvec_rows, 1, part->type, 0, 0}; /* no norm; y = W x */
-        gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = W->cols, .y_stride = W->rows,
-                                .row_begin = part->row_begin, .scale_off = part->scale_off};
-        const vk_buffer *bufs[] = {j->x, j->y, j->x, j->x, j->x, j->x}; /* bindings 3-6 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, div_up(part->rows, j->t.matvec_rows), 1);
-    }
-}
-
 /* One weight type: a figure line, or a line saying why there is none.
  * *ok is cleared when the kernel's result is wrong. */
 static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbps, int *ok) {
-    vk_device *dev = g->dev;
-    lvk_weight w = random_matrix(type, MV_ROWS, MV_COLS, 0x5eed + type);
-    float *x = malloc(MV_COLS * sizeof *x), *y = malloc(MV_ROWS * sizeof *y), *ref = malloc(MV_ROWS * sizeof *ref),
-          *row = malloc(MV_COLS * sizeof *row);
-    gpu_matrix m[MV_MAX_COPIES] = {{0}};
-    uint32_t n_copies = div_up(MV_FOOTPRINT, (uint32_t)(gpu_row_bytes(type, MV_COLS) * MV_ROWS));
-    if (n_copies > MV_MAX_COPIES) n_copies = MV_MAX_COPIES;
-    vk_arena a;
-    vk_arena_init(&a, dev, 0);
-    vk_buffer xb, yb;
-    lvk_status s = w.data && x && y && ref && row ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    uint64_t state = 42;
-    for (int i = 0; s == LVK_OK && i < MV_COLS; i++) x[i] = synth_uniform(&state);
-    for (uint32_t c = 0; s == LVK_OK && c < n_copies; c++)
-        s = gpu_matrix_upload(dev, &a, (const lvk_weight *[]){&w}, 1, 0, NULL, NULL, &m[c]);
-    if (s == LVK_OK) s = vk_arena_alloc(&a, MV_COLS * sizeof *x, &xb); /* MV_COLS % 8 == 0: rows need no padding */
-    if (s == LVK_OK) s = vk_buffer_write(dev, &xb, 0, x, MV_COLS * sizeof *x);
-    if (s == LVK_OK) s = vk_arena_alloc(&a, MV_ROWS * sizeof *y, &yb);
-    matvec_job job = {m, n_copies, &xb, &yb, g->tuning};
-    double t = 0;
+    bench_matvec m;
+    double t = 0, err = 0;
     int repeats = 0;
-    if (s == LVK_OK) s = time_calls(g, record_matvec, &job, m[0].n_parts, &t, &repeats);
-    if (s == LVK_OK) s = download(g, &yb, MV_ROWS * sizeof *y, y);
-    if (s == LVK_OK) {
-        /* the error relative to the largest output: single outputs near zero
-         * would make a per-element relative error meaningless */
-        ref_matvec(ref, &w, x, row);
-        double err = 0, top = 0;
-        for (int i = 0; i < MV_ROWS; i++) {
-            double e = fabs((double)y[i] - ref[i]);
-            err = isnan(e) || e > err ? e : err;
-            top = fabs(ref[i]) > top ? fabs(ref[i]) : top;
-        }
-        err /= top;
-        if (!(err <= MV_MAX_ERR)) {
-            printf("  %-5s  wrong result: max error %.2e of max |y| (limit %.0e); no figure\n", ggml_type_name(type),
-                   err, MV_MAX_ERR);
-            *ok = 0;
-        } else {
-            double gbps = w.n_bytes / t / 1e9;
-            printf("  %-5s %8.1f %9.3f %9.1f %10.2f %8.0f%% %10.1e %6d %6u %5u\n", ggml_type_name(type),
-                   w.n_bytes / 1e6, t * 1e3, gbps, (double)MV_ROWS * MV_COLS / t / 1e9, 100.0 * gbps / copy_gbps,
-                   err, repeats, n_copies, m[0].n_parts);
-        }
+    lvk_status s = bench_matvec_open(g, type, &m);
+    if (s == LVK_OK) s = bench_matvec_time(g, &m, 1, &t, &repeats, &err);
+    if (s == LVK_OK && !(err <= MV_MAX_ERR)) {
+        printf("  %-5s  wrong result: max error %.2e of max |y| (limit %.0e); no figure\n", ggml_type_name(type), err,
+               MV_MAX_ERR);
+        *ok = 0;
+    } else if (s == LVK_OK) {
+        double gbps = m.w.n_bytes / t / 1e9;
+        printf("  %-5s %8.1f %9.3f %9.1f %10.2f %8.0f%% %10.1e %6d %6u %5u\n", ggml_type_name(type),
+               m.w.n_bytes / 1e6, t * 1e3, gbps, (double)MV_ROWS * MV_COLS / t / 1e9, 100.0 * gbps / copy_gbps, err,
+               repeats, m.n_copies, m.copies[0].n_parts);
     }
-    for (uint32_t c = 0; c < n_copies; c++) gpu_matrix_free(dev, &m[c]);
-    vk_arena_free(&a);
-    free((void *)w.data);
-    free(x);
-    free(y);
-    free(ref);
-    free(row);
+    bench_matvec_close(g, &m);
     return s;
 }
 
-static lvk_status bench_matvec(bench_gpu *g, const uint32_t *types, int n_types, double copy_gbps, int *ok) {
+static lvk_status matvec_part(bench_gpu *g, const uint32_t *types, int n_types, double copy_gbps, int *ok) {
     printf("matvec: %d x %d (LLaMA-7B FFN up), 1 column; tuning \"%s\": workgroup %u, %u rows per workgroup\n",
            MV_ROWS, MV_COLS, g->tuning.source, g->tuning.matvec_wg, g->tuning.matvec_rows);
     printf("  type   MB read   ms/call      GB/s  Gweights/s  of copy  max error  calls copies parts\n");
@@ -758,13 +542,13 @@ static int each_item(const char *list, int (*fn)(const char *item, options *o), 
 }
 
 static int add_part(const char *item, options *o) {
-    static const char *names[] = {"copy", "matvec", "decode", "default", "overhead"}; /* the PART_ bits' order */
-    for (int i = 0; i < 5; i++)
+    static const char *names[] = {"copy", "matvec", "decode", "default", "overhead", "columns"}; /* the PART_ bits' order */
+    for (int i = 0; i < 6; i++)
         if (!strcmp(item, names[i])) {
             o->parts |= 1u << i;
             return 0;
         }
-    return usage_error("--only: unknown part '%s' (copy, matvec, decode, default, overhead)", item);
+    return usage_error("--only: unknown part '%s' (copy, matvec, decode, default, overhead, columns)", item);
 }
 
 static int add_type(const char *item, options *o) {
@@ -885,6 +669,8 @@ static int parse(int argc, char **argv, options *o) {
                 return usage_error("--decode-tokens expects an integer in 1..1024, got '%s'", v);
         } else if (!strcmp(a, "--tmp")) {
             o->tmp = v;
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
         } else if (!strcmp(a, "--clean")) {
             o->clean = 1;
         } else if (!strcmp(a, "--compare")) {
@@ -893,32 +679,61 @@ static int parse(int argc, char **argv, options *o) {
             return usage_error("unknown option '%s'", a);
         }
     }
-    if (!o->parts && !o->n_columns) o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT | PART_OVERHEAD;
+    if (!o->parts && !o->n_columns)
+        o->parts = PART_COPY | PART_MATVEC | PART_DECODE | PART_DEFAULT | PART_OVERHEAD | PART_COLUMNS;
     o->parts |= compare_parts(o);
+    if (o->json && o->parts != PART_COLUMNS) return usage_error("--json prints the columns part alone: use --only columns");
     return 0;
 }
 
 static void part_done(const char *part, double t0) { fprintf(stderr, "bench: %s took %.1f s\n", part, now_s() - t0); }
 
-/* The GPU kernels: copy (for its bandwidth) and mat-vec. */
+/* The columns part: the mat-vec for --types (all by default), then whole
+ * passes of the TinyLlama-shaped model of each of --types (q4_0 by default). */
+static lvk_status bench_columns(bench_gpu *g, const options *o, int *ok) {
+    static const uint32_t pass_default[] = {GGML_Q4_0};
+    FILE *table = o->json ? stderr : stdout;
+    columns_report report = {0};
+    LVK_TRY(o->n_types ? columns_matvec(g, o->types, o->n_types, table, &report, ok)
+                       : columns_matvec(g, all_types, N_TYPES, table, &report, ok));
+    const uint32_t *types = o->n_types ? o->types : pass_default;
+    for (int i = 0; i < (o->n_types ? o->n_types : 1); i++) {
+        char path[4096];
+        LVK_TRY(ensure_model(o, types[i], path, sizeof path));
+        LVK_TRY(columns_pass(g, path, types[i], table, &report, ok));
+    }
+    fprintf(table, "  (pass: TinyLlama-1.1B shapes, every block and the final head; its columns are checked\n"
+                   "   against the plain-C reference forward first)\n");
+    if (o->json) columns_print_json(&report);
+    return LVK_OK;
+}
+
+/* The GPU kernels: copy (for its bandwidth), mat-vec and columns. */
 static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
     bench_gpu g;
-    lvk_status s = gpu_open(&g);
+    lvk_status s = bench_gpu_open(&g);
     if (s == LVK_OK) {
         const lvk_device_info *d = &g.dev->info;
-        printf("device %d: %s (%s, vendor 0x%x, subgroup %u, max binding %.0f MiB)\n", d->index, d->name, d->type,
-               d->vendor_id, d->subgroup_size, d->max_storage_buffer_range / 1048576.0);
+        fprintf(o->json ? stderr : stdout, "device %d: %s (%s, vendor 0x%x, subgroup %u, max binding %.0f MiB)\n",
+                d->index, d->name, d->type, d->vendor_id, d->subgroup_size, d->max_storage_buffer_range / 1048576.0);
+    }
+    if (s == LVK_OK && (o->parts & (PART_COPY | PART_MATVEC | PART_DECODE))) {
         double t0 = now_s();
         s = bench_copy(&g, copy_gbps);
         part_done("copy", t0);
     }
     if (s == LVK_OK && (o->parts & PART_MATVEC)) {
         double t0 = now_s();
-        s = o->n_types ? bench_matvec(&g, o->types, o->n_types, *copy_gbps, ok)
-                       : bench_matvec(&g, all_types, N_TYPES, *copy_gbps, ok);
+        s = o->n_types ? matvec_part(&g, o->types, o->n_types, *copy_gbps, ok)
+                       : matvec_part(&g, all_types, N_TYPES, *copy_gbps, ok);
         part_done("matvec", t0);
     }
-    gpu_close(&g); /* frees the device's memory before the API loads models */
+    if (s == LVK_OK && (o->parts & PART_COLUMNS)) {
+        double t0 = now_s();
+        s = bench_columns(&g, o, ok);
+        part_done("columns", t0);
+    }
+    bench_gpu_close(&g); /* frees the device's memory before the API loads models */
     return s;
 }
 
@@ -932,7 +747,7 @@ int main(int argc, char **argv) {
     int ok = 1;
     lvk_context *ctx = NULL;
     lvk_status s = LVK_OK;
-    if (o.parts & (PART_COPY | PART_MATVEC | PART_DECODE)) s = run_kernels(&o, &copy_gbps, &ok);
+    if (o.parts & (PART_COPY | PART_MATVEC | PART_DECODE | PART_COLUMNS)) s = run_kernels(&o, &copy_gbps, &ok);
     if (s == LVK_OK && (o.parts & (PART_DECODE | PART_DEFAULT | PART_OVERHEAD))) {
         s = lvk_context_create(NULL, &ctx);
         if (s == LVK_OK && !(o.parts & (PART_COPY | PART_MATVEC | PART_DECODE))) {

@@ -2,6 +2,7 @@
  * session; commands come in through a small queue, events go out through
  * another. Stopping is a flag the generation loop reads between tokens. */
 #include "worker.h"
+#include "cli.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -150,10 +151,8 @@ static int load(worker *w, const char *path) {
         push_message(w, EV_LOAD_FAILED, "%s", "out of memory");
         return 0;
     }
-    if (!w->ctx) {
-        lvk_context_params cp = lvk_context_default_params();
-        cp.device = w->cfg.device;
-        if (lvk_context_create(&cp, &w->ctx) != LVK_OK) {
+    if (!w->ctx) { /* sized for the first model: a later one shares the context and its threads */
+        if (cli_create_context(w->cfg.device, path, &w->ctx) != 0) {
             push_message(w, EV_LOAD_FAILED, "no usable Vulkan device: %s", lvk_last_error());
             free(copy);
             return 0;

@@ -41,6 +41,12 @@ int cli_float(const char *flag, const char *text, double min, double max, double
 /* The default model: assets/stories260K-lite.gguf of the source tree, else of the
  * current directory. */
 const char *cli_default_model(void);
+/* Creates a context on `device` (NULL = automatic) for the model at
+ * model_path. On lavapipe, for a model of at most 2 MB, and when the user has
+ * not set LP_NUM_THREADS, it sets LP_NUM_THREADS=0 for the process (one
+ * thread runs such a model faster) and says so on stderr. 0, or 1 when no
+ * context could be made (lvk_last_error() says why). */
+int cli_create_context(const char *device, const char *model_path, lvk_context **ctx);
 /* Creates a context on `device` (NULL = automatic) and loads the model at
  * `path` into it, with a loading bar on stderr when `show_progress` and stderr
  * is a terminal. Returns 0, or 1 after an error message (nothing to free). */

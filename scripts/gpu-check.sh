@@ -36,7 +36,7 @@
 #   tests     ctest, all tests but those that need a display (chat_*) where
 #             xvfb-run or SDL is missing there
 #   bench     litevk-bench, one run per part: copy+matvec, decode (not with
-#             --quick), default, overhead
+#             --quick), default, overhead, columns
 #   summary   one table from the logs
 #
 # Exit status: 0 all tests passed and every bench part ran; 1 otherwise; 2 usage.
@@ -46,7 +46,7 @@ usage() {
     cat <<'EOF'
 usage: scripts/gpu-check.sh [options]
 
-Runs LiteVK's test suite (ctest) and litevk-bench (copy, matvec, decode, default,
+Runs LiteVK's test suite (ctest) and litevk-bench (copy, matvec, decode, default, columns,
 overhead) from an existing build folder, then prints one summary table.
 
   --build DIR          the build folder (default: build/ of this checkout)
@@ -339,6 +339,8 @@ run_bench() {
     fi
     bench_part 60 --only default || ok=1
     bench_part 60 --only overhead --tmp "$tmp" || ok=1
+    # 1, 2, 4 and 8 token columns: the mat-vec of four types, a Q4_0 pass (its model is decode's)
+    bench_part 120 --only columns --types f16,q8_0,q4_0,q4_k --tmp "$tmp" || ok=1
     return $ok
 }
 
@@ -379,8 +381,11 @@ summary() {
         /^=== litevk-bench / { cmd = substr($0, 5); part = ""; if ($0 ~ /left out/) print "| decode | left out (--quick) |" }
         /^=== exit / && $3 != "0" { sub(/^=== exit /, ""); print "| FAILED: " cmd " | exit " $0 "; see bench.log |" }
         /^copy: / { print "| copy kernel, read + write | " num("[0-9.]+ GB/s read") " GB/s |" }
-        /^(matvec|decode): / { part = $1; next }
+        /^(matvec|decode|columns): / { part = $1; next }
         /^(copy|default|overhead): / { part = "" } # (stderr progress lines "bench: ..." come between figure lines)
+        part == "columns:" && $1 ~ /^(f16|q8_0|q4_0|q4_k)$/ && ($2 == "matvec" || $2 == "pass") {
+            print "| " $1 " " $2 ", 1 / 2 / 4 / 8 token columns | " $3 " / " $5 " / " $7 " / " $9 " ms (8 columns: " $10 \
+                  " the time of 1) |" }
         part == "matvec:" && $1 ~ /^(f32|f16|q8_0|q4_0)$/ {
             if ($2 == "wrong") print "| mat-vec 11008 x 4096, " $1 " | WRONG RESULT: " $0 " |"
             else print "| mat-vec 11008 x 4096, " $1 " | " $4 " GB/s of weights (" $6 " of copy), " $3 " ms |" }

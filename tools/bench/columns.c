@@ -20,9 +20,27 @@
 static const int widths[COLUMNS_WIDTHS] = {1, 2, 4, 8};
 _Static_assert(8 == LVK_MAX_BATCH, "the widest measured pass is the widest the runtime runs");
 
-static void add_figure(columns_report *r, uint32_t type, const char *what, int n, double seconds) {
+/* One width's result: its cell of the table and its figure, or "wrong" (and
+ * *ok cleared) where the check failed. base is the 1-column time, set here. */
+typedef struct width_result {
+    uint32_t type;
+    const char *what;
+    int n;
+    double seconds, error, limit; /* error: as the check measures it, against limit */
+} width_result;
+
+static void report_width(const width_result *w, FILE *table, double *base, columns_report *r, int *ok) {
+    if (!(w->error <= w->limit)) {
+        fprintf(table, " %7s %7s", "wrong", "");
+        fprintf(stderr, "bench: %s %s of %d columns: error %.2e against the reference (limit %.0e)\n",
+                ggml_type_name(w->type), w->what, w->n, w->error, w->limit);
+        *ok = 0;
+        return;
+    }
+    if (w->n == 1) *base = w->seconds;
+    fprintf(table, " %7.2f %6.2fx", w->seconds * 1e3, *base > 0 ? w->seconds / *base : 0.0);
     if (r->n_figures < COLUMNS_MAX_FIGURES)
-        r->figures[r->n_figures++] = (columns_figure){.type = type, .what = what, .n = n, .ms = seconds * 1e3};
+        r->figures[r->n_figures++] = (columns_figure){.type = w->type, .what = w->what, .n = w->n, .ms = w->seconds * 1e3};
 }
 
 /* ---- one mat-vec ------------------------------------------------------------ */
@@ -37,17 +55,10 @@ static lvk_status matvec_type(bench_gpu *g, uint32_t type, FILE *table, columns_
         double t = 0, err = 0;
         int repeats = 0;
         s = bench_matvec_time(g, &m, n, &t, &repeats, &err);
-        if (s != LVK_OK) break;
-        if (!(err <= MV_MAX_ERR)) {
-            fprintf(table, " %7s %7s", "wrong", "");
-            fprintf(stderr, "bench: %s mat-vec of %u columns: max error %.2e of max |y| (limit %.0e)\n",
-                    ggml_type_name(type), n, err, MV_MAX_ERR);
-            *ok = 0;
-            continue;
-        }
-        if (n == 1) base = t;
-        fprintf(table, " %7.2f %6.2fx", t * 1e3, base > 0 ? t / base : 0.0);
-        add_figure(out, type, "matvec", (int)n, t);
+        if (s == LVK_OK)
+            report_width(&(width_result){.type = type, .what = "matvec", .n = (int)n, .seconds = t, .error = err,
+                                         .limit = MV_MAX_ERR},
+                         table, &base, out, ok);
     }
     fprintf(table, "\n");
     bench_matvec_close(g, &m);
@@ -148,17 +159,10 @@ lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *tab
             double e = nmse(got, want + (size_t)c * hp->n_vocab, hp->n_vocab);
             worst = isnan(e) || e > worst ? e : worst;
         }
-        if (s != LVK_OK) break;
-        if (!(worst <= PASS_MAX_NMSE)) {
-            fprintf(table, " %7s %7s", "wrong", "");
-            fprintf(stderr, "bench: %s pass of %d columns: logits' NMSE %.2e against the reference (limit %.0e)\n",
-                    ggml_type_name(type), n, worst, PASS_MAX_NMSE);
-            *ok = 0;
-            continue;
-        }
-        if (n == 1) base = t;
-        fprintf(table, " %7.2f %6.2fx", t * 1e3, base > 0 ? t / base : 0.0);
-        add_figure(out, type, "pass", n, t);
+        if (s == LVK_OK) /* the error: the worst column's logits' NMSE */
+            report_width(&(width_result){.type = type, .what = "pass", .n = n, .seconds = t, .error = worst,
+                                         .limit = PASS_MAX_NMSE},
+                         table, &base, out, ok);
     }
     fprintf(table, "\n");
     gpu_session_free(gs);

@@ -20,6 +20,7 @@ typedef struct gpu_pass {
 } gpu_pass;
 
 #define VERIFY_SLOT LVK_MAX_BATCH /* gpu-mode speculation: the verification's decisions, after the drafts' */
+#define DECODE_PASSES (LVK_MAX_BATCH - 1) /* with 7 tokens waiting they catch up in a pass of their own first */
 
 /* A gpu-mode speculation cycle's results (Cycle in shaders/speculate.comp). */
 typedef struct gpu_cycle_state {
@@ -49,7 +50,10 @@ struct gpu_session {
     VkCommandPool pool;
     VkDescriptorPool descriptors;
     gpu_pass prefill;                                       /* LVK_MAX_BATCH columns, no exit heads */
-    gpu_pass decode[2];                                     /* 1 column; LVK_MAX_BATCH (deferred catch-up) */
+    /* decode[m]: the new token beside the m tokens waiting for deferred K/V
+     * fill, m + 1 columns: a pass as wide as the work (on a CPU device a
+     * column costs about as much as a pass whether it runs or not) */
+    gpu_pass decode[DECODE_PASSES];
     /* speculation: a draft at column c runs blocks 1..E and the draft head in
      * drafts[c], one column (x_columns[c]), so its hidden state stays there for
      * the verification, a full-depth pass of n columns in verify[n-1] */
@@ -415,8 +419,11 @@ static lvk_status record_all(gpu_session *s) {
     static const lvk_exit_config full_depth = {0};
     const int n_layers = s->hp->n_layers;
     LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &s->x, &full_depth, n_layers));
-    LVK_TRY(record_pass(s, &s->decode[0], 1, &s->x, &s->exits, n_layers));
-    LVK_TRY(record_pass(s, &s->decode[1], LVK_MAX_BATCH, &s->x, &s->exits, n_layers));
+    const int deferred = s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_DEFERRED; /* else nothing waits */
+    for (int m = 0; m < DECODE_PASSES; m++) {
+        s->decode[m].n_cmds = 0;
+        if (m == 0 || deferred) LVK_TRY(record_pass(s, &s->decode[m], (uint32_t)m + 1, &s->x, &s->exits, n_layers));
+    }
     if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU) LVK_TRY(record_cycle(s));
     if (s->exits.decode == LVK_DECODE_SPECULATE)
         for (int c = 0; c < s->exits.draft_max; c++) {
@@ -478,8 +485,8 @@ static lvk_status warm_up(gpu_session *s) {
     for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = (float)LVK_NEVER_EXIT; /* gates leave every dispatch on */
     memcpy(s->params.mapped, &p, sizeof p);
     LVK_TRY(submit(s, s->prefill.cmds[0]));
-    for (int i = 0; i < 2; i++)
-        for (uint32_t k = 0; k < s->decode[i].n_cmds; k++) LVK_TRY(submit(s, s->decode[i].cmds[k]));
+    for (int m = 0; m < DECODE_PASSES; m++)
+        for (uint32_t k = 0; k < s->decode[m].n_cmds; k++) LVK_TRY(submit(s, s->decode[m].cmds[k]));
     if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU)
         LVK_TRY(submit(s, s->cycle.cmds[0])); /* no column: drafting stops at once, verification runs none */
     if (s->exits.decode == LVK_DECODE_SPECULATE) /* the drafts share one-column kernels; each width has its own */
@@ -575,13 +582,14 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
     LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
     LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * B + 1) * 16, &s->partials)); /* + the count */
-    gpu_pass *all[] = {&s->prefill, &s->decode[0], &s->decode[1], &s->cycle};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) all[i]->max_slots = s->max_slots;
+    s->prefill.max_slots = s->max_slots;
+    for (int m = 0; m < DECODE_PASSES; m++) s->decode[m].max_slots = s->max_slots;
     for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].max_slots = s->max_slots;
     for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].max_slots = s->max_slots;
     s->cycle.max_slots = (LVK_MAX_DRAFTS + 1) * s->max_slots; /* every draft and the verification */
-    gpu_pass *gated[] = {&s->decode[0], &s->decode[1], &s->cycle};
-    for (size_t i = 0; i < sizeof gated / sizeof gated[0]; i++) {
+    gpu_pass *gated[DECODE_PASSES + 1] = {&s->cycle}; /* gpu mode: the cycle and the decode passes */
+    for (int m = 0; m < DECODE_PASSES; m++) gated[m + 1] = &s->decode[m];
+    for (int i = 0; i <= DECODE_PASSES; i++) {
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)gated[i]->max_slots * 16, &gated[i]->counts));
         LVK_TRY(alloc_zeroed(s, (VkDeviceSize)(LVK_PLAN_COUNTS + gated[i]->max_slots) * 16, &gated[i]->plan));
     }
@@ -598,7 +606,7 @@ static lvk_status session_init(gpu_session *s) {
                          &s->shares));
 
     /* descriptor sets: one per dispatch of the passes and the propagation buffers */
-    uint32_t sets = (3 + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + s->cycle.max_slots +
+    uint32_t sets = (1 + DECODE_PASSES + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + s->cycle.max_slots +
                     LVK_MAX_EXITS * n_layers * per_propagate;
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -606,20 +614,20 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
     enum { PER_PASS = LVK_MAX_EXITS + 1, /* fence mode: a command buffer per exit segment */
            SPECULATION = LVK_MAX_DRAFTS + LVK_MAX_BATCH + 1, /* one each, and the gpu-mode cycle */
-           N_CMDS = 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS + LVK_MAX_BATCH };
+           PASSES = (1 + DECODE_PASSES) * PER_PASS, /* prefill and decode */
+           N_CMDS = PASSES + SPECULATION + LVK_MAX_EXITS + LVK_MAX_BATCH };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                        .commandBufferCount = N_CMDS};
     LVK_TRY(VK_CALL(dev, vkAllocateCommandBuffers, dev->device, &cai, cmds));
     memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
-    memcpy(s->decode[0].cmds, cmds + PER_PASS, sizeof s->decode[0].cmds);
-    memcpy(s->decode[1].cmds, cmds + 2 * PER_PASS, sizeof s->decode[1].cmds);
-    for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].cmds[0] = cmds[3 * PER_PASS + c];
-    for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].cmds[0] = cmds[3 * PER_PASS + LVK_MAX_DRAFTS + c];
-    s->cycle.cmds[0] = cmds[3 * PER_PASS + LVK_MAX_DRAFTS + LVK_MAX_BATCH];
-    memcpy(s->propagate, cmds + 3 * PER_PASS + SPECULATION, sizeof s->propagate);
-    memcpy(s->copy_logits, cmds + 3 * PER_PASS + SPECULATION + LVK_MAX_EXITS, sizeof s->copy_logits);
+    for (int m = 0; m < DECODE_PASSES; m++) memcpy(s->decode[m].cmds, cmds + (1 + m) * PER_PASS, sizeof s->decode[m].cmds);
+    for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].cmds[0] = cmds[PASSES + c];
+    for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].cmds[0] = cmds[PASSES + LVK_MAX_DRAFTS + c];
+    s->cycle.cmds[0] = cmds[PASSES + LVK_MAX_DRAFTS + LVK_MAX_BATCH];
+    memcpy(s->propagate, cmds + PASSES + SPECULATION, sizeof s->propagate);
+    memcpy(s->copy_logits, cmds + PASSES + SPECULATION + LVK_MAX_EXITS, sizeof s->copy_logits);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     LVK_TRY(VK_CALL(dev, vkCreateFence, dev->device, &fi, NULL, &s->fence));
     LVK_TRY(record_all(s));
@@ -760,7 +768,7 @@ lvk_status gpu_session_decode(gpu_session *s, int32_t token, int pos, gpu_step *
         catch_up = 1;
     }
     const int m = s->n_pending;
-    gpu_pass *pass = &s->decode[m > 0];
+    gpu_pass *pass = &s->decode[m];
     gpu_params p = pass_params(s, &token, 1, pos, 1);
     memcpy(s->params.mapped, &p, sizeof p);
 

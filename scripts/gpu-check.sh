@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
 # gpu-check.sh — LiteVK's test suite and litevk-bench on a machine with a real
-# GPU, from a build folder made on this project's Debian 12 machine: the target
-# (an NVIDIA H200 lent through the device tool) has NVIDIA's Vulkan driver and
-# CMake but no glslc, so it cannot build LiteVK, and maybe no Vulkan loader.
+# GPU, from a build folder made on a Debian 12 machine: a GPU machine may have
+# its vendor's Vulkan driver and CMake but no glslc, so it cannot build LiteVK,
+# and maybe no Vulkan loader.
 # Logs and one summary table go to --out; the summary is printed last.
 #
-# One device-tool call runs it, from the repo root of the checkout that
-# travels (the session's own, /work/main, with this script merged in):
+# Usage, from the repository root:
 #
-#   once, here:  bash scripts/gpu-check.sh --prepare     (Debian's loader, cmocka and
-#                                                         validation-layer .debs into .gl/)
-#                cmake --build build -j2                  (build/ must be current)
-#   then:        run(command="bash scripts/gpu-check.sh --build build --gl .gl --out \"$OUT\" --budget 420",
-#                    carry=["build", ".gl"], timeout_s=480)
+#   on the build machine:  bash scripts/gpu-check.sh --prepare   (Debian's loader, cmocka and
+#                                                                 validation-layer .debs into .gl/)
+#                          cmake --build build -j2               (build/ must be current)
+#   on the GPU machine, with build/ and .gl/ copied beside the checkout:
+#                          bash scripts/gpu-check.sh --build build --gl .gl --out OUT --budget 420
 #
-# --budget 420 ends every step by 7 minutes (expected on an H200: 3 or 4), so
-# the call ends inside 8 and a 15-minute lease keeps time for the machine's
-# start and a shorter rerun (e.g. --no-tests, or --quick). What comes back in
-# $OUT: setup.log devices.txt nvidia-smi.txt ctest.log LastTest.log bench.log
-# summary.txt (7 files; the tool returns at most 8). Here, as a dry run on
+# --budget 420 ends every step by 7 minutes (a large GPU needs 3 or 4), so a
+# run ends inside 8 and leaves time for a shorter rerun (e.g. --no-tests, or
+# --quick). What comes back in OUT:
+# setup.log devices.txt nvidia-smi.txt ctest.log LastTest.log bench.log
+# summary.txt. A dry run on
 # lavapipe: bash scripts/gpu-check.sh --quick --out /tmp/gpu-check
 #
 # Steps, each bounded by what is left of --budget:
@@ -217,11 +216,11 @@ setup_extras() {
 # given as arguments), the programs' RPATH (example_embed finds liblitevk.so
 # through it), and paths compiled into the programs (LITEVK_ASSETS_DIR,
 # LITEVK_FIXTURES, LITEVK_BIN_DIR, LITEVK_TMP_DIR: assets, test fixtures, the
-# CLI, scratch files). The build was made at /work/main/build; here the
+# CLI, scratch files). The build was made in another folder; here the
 # checkout lies elsewhere. Rewriting the text files would leave the compiled-in
 # paths dangling, so instead the original source and build folders are made to
-# exist, as symbolic links to this checkout and this build folder (the device
-# machine runs commands as root; /work is not expected there). Where an
+# exist, as symbolic links to this checkout and this build folder (the GPU
+# machine runs commands as root; the build path is not expected there). Where an
 # original path exists and is something else, it is another checkout whose
 # files the programs would silently use: that is an error, not a guess.
 cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt" | head -n1; }

@@ -22,6 +22,11 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+double bench_median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[n / 2];
+}
+
 gpu_params *bench_gpu_params(bench_gpu *g) { return (gpu_params *)g->params.mapped; }
 
 lvk_status bench_gpu_open(bench_gpu *g) {
@@ -125,8 +130,7 @@ lvk_status bench_time_calls(bench_gpu *g, bench_record_fn fn, const void *job, u
         LVK_TRY(vk_submit_wait(g->dev, many, g->fence));
         runs[i] = (now_s() - t0) / n;
     }
-    qsort(runs, BENCH_RUNS, sizeof runs[0], cmp_double);
-    *seconds = runs[BENCH_RUNS / 2];
+    *seconds = bench_median(runs, BENCH_RUNS);
     *repeats = n;
     vkResetCommandPool(g->dev->device, g->pool, 0);
     return vk_check(vkResetDescriptorPool(g->dev->device, g->sets, 0), "vkResetDescriptorPool");

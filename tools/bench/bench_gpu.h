@@ -23,6 +23,8 @@ typedef struct bench_gpu {
 
 double now_s(void);
 uint32_t div_up(uint32_t a, uint32_t b);
+/* The median of v[0..n) (sorts v). */
+double bench_median(double *v, int n);
 
 /* The device LITEVK_DEVICE names (validation with LITEVK_VALIDATE=1), with a
  * params buffer of one token column at position 0. */

@@ -103,11 +103,6 @@ static lvk_status reference_logits(const lvk_host_model *hm, const int32_t *toke
     return s;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Seconds of one pass of n columns at positions 0..n-1: the median of
  * PASS_RUNS runs of enough passes to fill about PASS_TARGET_RUN_S. */
 static lvk_status time_pass(gpu_session *gs, const int32_t *tokens, int n, double *seconds) {
@@ -122,8 +117,7 @@ static lvk_status time_pass(gpu_session *gs, const int32_t *tokens, int n, doubl
         for (int i = 0; i < repeats; i++) LVK_TRY(gpu_session_verify(gs, tokens, n, 0, 0, d));
         runs[r] = (now_s() - t0) / repeats;
     }
-    qsort(runs, PASS_RUNS, sizeof runs[0], cmp_double);
-    *seconds = runs[PASS_RUNS / 2];
+    *seconds = bench_median(runs, PASS_RUNS);
     return LVK_OK;
 }
 

@@ -113,7 +113,9 @@ typedef struct gpu_cycle {
  * context) drafted; the host reads back only *out. */
 lvk_status gpu_session_cycle(gpu_session *s, int32_t token, int pos, int max_drafts, gpu_cycle *out);
 /* Copies the logits of column `col` of the last pass, as the last head that
- * ran left them, into out[n_vocab]. */
+ * ran left them, into out[n_vocab]. Heads compute only the columns a pass
+ * decides (its last; every one of a verification): the other columns of a
+ * prompt pass and tokens catching up leave their K/V alone. */
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out);
 /* Reads the K and V cache of one block for positions 0..n_pos-1 ([n_pos][kv_dim] each). */
 lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, float *v);

@@ -7,8 +7,9 @@
 //         1: W = [Wq; Wk; Wv]: q rows go to y, k and v rows to the KV cache at
 //            the column's position, q and k rotated by RoPE on the way out;
 //         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u;
-//         3: a head (exit, draft or final): y = the logits, and a decision
-//            per column from params.decide_from on (argmax token, its softmax
+//         3: a head (exit, draft or final), for the columns from
+//            params.decide_from on alone: y = their logits, and a decision
+//            per column (argmax token, its softmax
 //            probability, the second-highest probability, and for the first
 //            of them whether confident() takes it): every workgroup reduces its
 //            rows, the last to finish merges them.
@@ -130,9 +131,11 @@ void store_qkv(uint r, uint c, vec2 v) {
 void main() {
     const uint row0 = pc.first_row + gl_WorkGroupID.x * NR; // within the part
     const uint n_cols = min(params.n_tokens, NCOLS);
-    bool runs[NCOLS], any = false; // uniform: the columns this block computes
+    // uniform: the columns this block computes; a head only those it decides
+    // (the others are prompt tokens or tokens catching up: only their K/V is kept)
+    bool runs[NCOLS], any = false;
     for (uint c = 0; c < NCOLS; c++) {
-        runs[c] = column_runs(c, pc.layer);
+        runs[c] = column_runs(c, pc.layer) && (OUT != 3u || c >= params.decide_from);
         any = any || runs[c];
     }
     if (!any) return; // every workgroup alike: no row to read (the warm-up at session creation compiles the kernel so)
@@ -221,7 +224,7 @@ void main() {
         }
         if (OUT == 3u) { // this workgroup's rows of each decided column: max, first argmax, sum, second
             for (uint c = 0; c < NCOLS; c++) { // a constant c: no indexed register array
-                if (c < params.decide_from || !runs[c]) continue;
+                if (!runs[c]) continue;
                 float m = -3.0e38, m2 = -3.0e38;
                 uint arg = 0xffffffffu;
                 for (uint i = 0; i < NR; i++) {
@@ -241,7 +244,7 @@ void main() {
     barrier();
     if (!merges) return;
     memoryBarrierBuffer();
-    for (uint c = 0; c < NCOLS; c++) // runs[] and decide_from are uniform
-        if (c >= params.decide_from && runs[c]) merge_head(c);
+    for (uint c = 0; c < NCOLS; c++) // runs[] is uniform
+        if (runs[c]) merge_head(c);
     if (gl_LocalInvocationID.x == 0u) count_words[4u * pc.count_at] = 0u;
 }

@@ -32,8 +32,10 @@ static int argmax(const float *x, int n) {
 }
 
 /* Feeds `n_prompt` tokens in batches of up to 8 (so batches end mid-way),
- * then decodes `n_gen` greedy tokens one at a time, comparing every
- * position's logits and the chosen token with the reference. */
+ * then decodes `n_gen` greedy tokens one at a time, comparing the logits and
+ * the chosen token of every pass's last column (the one its head decides)
+ * with the reference, and at the end every block's K/V at every position,
+ * which the other columns of a prompt pass leave. */
 static void check_model_on(vk_device *device, uint64_t max_texels, const char *path, int n_prompt, int n_gen) {
     lvk_host_model *hm;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
@@ -61,26 +63,36 @@ static void check_model_on(vk_device *device, uint64_t max_texels, const char *p
         if (n > 1) assert_int_equal(gpu_session_prefill(gs, tokens + pos, n, pos, &step), LVK_OK);
         else assert_int_equal(gpu_session_decode(gs, tokens[pos], pos, &step), LVK_OK);
         const gpu_decision d = step.chosen;
-        for (int c = 0; c < n; c++) {
-            const float *ref_logits;
-            assert_int_equal(ref_forward(ref, tokens[pos + c], pos + c, &ref_logits), LVK_OK);
-            assert_int_equal(gpu_session_logits(gs, c, logits), LVK_OK);
-            double e = nmse(logits, ref_logits, hp->n_vocab);
-            if (e > worst) worst = e;
-            if (e > NMSE_TOLERANCE) fail_msg("%s: position %d: logits NMSE %.3g > %.1g", path, pos + c, e, NMSE_TOLERANCE);
-            if (c == n - 1) {
-                int want = argmax(ref_logits, hp->n_vocab);
-                if ((int)d.token != want) fail_msg("%s: position %d: GPU argmax %u, reference %d", path, pos + c, d.token, want);
-                /* the GPU's probability of its argmax equals softmax of the reference logits */
-                double sum = 0;
-                for (int i = 0; i < hp->n_vocab; i++) sum += exp((double)ref_logits[i] - ref_logits[want]);
-                assert_true(fabs(d.prob - 1.0 / sum) < 1e-4);
-                if (pos + n < n_prompt + n_gen && pos + n >= n_prompt) tokens[pos + n] = want; /* greedy */
-            }
-        }
+        const float *ref_logits;
+        for (int c = 0; c < n; c++) assert_int_equal(ref_forward(ref, tokens[pos + c], pos + c, &ref_logits), LVK_OK);
+        assert_int_equal(step.col, n - 1);
+        assert_int_equal(gpu_session_logits(gs, step.col, logits), LVK_OK);
+        double e = nmse(logits, ref_logits, hp->n_vocab);
+        if (e > worst) worst = e;
+        if (e > NMSE_TOLERANCE) fail_msg("%s: position %d: logits NMSE %.3g > %.1g", path, pos + n - 1, e, NMSE_TOLERANCE);
+        int want = argmax(ref_logits, hp->n_vocab);
+        if ((int)d.token != want) fail_msg("%s: position %d: GPU argmax %u, reference %d", path, pos + n - 1, d.token, want);
+        /* the GPU's probability of its argmax equals softmax of the reference logits */
+        double sum = 0;
+        for (int i = 0; i < hp->n_vocab; i++) sum += exp((double)ref_logits[i] - ref_logits[want]);
+        assert_true(fabs(d.prob - 1.0 / sum) < 1e-4);
+        if (pos + n < n_prompt + n_gen && pos + n >= n_prompt) tokens[pos + n] = want; /* greedy */
         pos += n;
     }
-    printf("  %s: %d positions, worst logits NMSE %.3g\n", path, n_prompt + n_gen, worst);
+    const int n_pos = n_prompt + n_gen;
+    const size_t kv = (size_t)n_pos * hp_kv_dim(hp);
+    float *k = malloc(kv * sizeof(float)), *v = malloc(kv * sizeof(float));
+    double worst_kv = 0;
+    for (int l = 0; l < hp->n_layers; l++) {
+        assert_int_equal(gpu_session_read_kv(gs, l, n_pos, k, v), LVK_OK);
+        double ek = nmse(k, ref_kv(ref, l, 0), kv), ev = nmse(v, ref_kv(ref, l, 1), kv);
+        if (ek > NMSE_TOLERANCE || ev > NMSE_TOLERANCE)
+            fail_msg("%s: block %d: K NMSE %.3g, V NMSE %.3g > %.1g", path, l + 1, ek, ev, NMSE_TOLERANCE);
+        worst_kv = fmax(worst_kv, fmax(ek, ev));
+    }
+    free(k);
+    free(v);
+    printf("  %s: %d positions, worst logits NMSE %.3g, K/V %.3g\n", path, n_pos, worst, worst_kv);
     assert_int_equal(atomic_load(&device->validation_messages), 0);
     free(tokens);
     free(logits);

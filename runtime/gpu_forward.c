@@ -11,7 +11,7 @@
 #include <string.h>
 
 
-/* A recorded pass over 1 or LVK_MAX_BATCH token columns. */
+/* A recorded pass over token columns: 1..LVK_MAX_BATCH, or a prompt's width. */
 typedef struct gpu_pass {
     uint32_t n_cmds;                         /* fence mode: one per segment; else 1 */
     VkCommandBuffer cmds[LVK_MAX_EXITS + 1];
@@ -21,6 +21,7 @@ typedef struct gpu_pass {
 
 #define VERIFY_SLOT LVK_MAX_BATCH /* gpu-mode speculation: the verification's decisions, after the drafts' */
 #define DECODE_PASSES (LVK_MAX_BATCH - 1) /* with 7 tokens waiting they catch up in a pass of their own first */
+#define PROMPT_PASSES (LVK_MAX_PROMPT_COLUMNS / LVK_MAX_BATCH) /* one per count of tiles */
 
 /* A gpu-mode speculation cycle's results (Cycle in shaders/speculate.comp). */
 typedef struct gpu_cycle_state {
@@ -38,6 +39,7 @@ struct gpu_session {
     int n_ctx;
     lvk_exit_config exits;         /* the exits the passes hold (active_exits) */
     int exit_index[LVK_MAX_EXITS]; /* each one's index in the configuration asked for */
+    uint32_t prompt_width;                                 /* columns of a prompt pass (the tuning's) */
     uint32_t x_stride, q_stride, hb_stride, vocab_stride; /* floats between token columns */
     uint32_t head_workgroups;                              /* of the LM-head mat-vec, all parts */
     uint32_t max_slots;                                    /* indirect dispatches a pass may hold */
@@ -49,7 +51,10 @@ struct gpu_session {
     vk_buffer *k_cache, *v_cache;                           /* [n_layers] */
     VkCommandPool pool;
     VkDescriptorPool descriptors;
-    gpu_pass prefill;                                       /* LVK_MAX_BATCH columns, no exit heads */
+    /* prefill[t]: t + 1 tiles of LVK_MAX_BATCH columns, up to prompt_width, no
+     * exit heads: a pass as wide as the tokens (on a CPU device a tile that
+     * runs no column still costs its empty workgroups) */
+    gpu_pass prefill[PROMPT_PASSES];
     /* decode[m]: the new token beside the m tokens waiting for deferred K/V
      * fill, m + 1 columns: a pass as wide as the work (on a CPU device a
      * column costs about as much as a pass whether it runs or not) */
@@ -62,7 +67,7 @@ struct gpu_session {
     gpu_pass cycle;       /* gpu mode: a whole cycle, drafts gated on the device */
     vk_buffer cycle_state; /* host visible: what the cycle yields */
     VkCommandBuffer propagate[LVK_MAX_EXITS];               /* fence mode: K/V of the blocks after exit k */
-    VkCommandBuffer copy_logits[LVK_MAX_BATCH];
+    VkCommandBuffer copy_logits[LVK_MAX_PROMPT_COLUMNS];    /* prompt_width of them recorded */
     VkFence fence;
     /* deferred KV fill: exited tokens in columns 0..n_pending-1 of x, at
      * positions pos-n_pending.., each having run pending_start[c] blocks */
@@ -132,9 +137,12 @@ typedef struct matvec_out {
 
 static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-/* Rows per workgroup of a mat-vec of n_cols columns: the paired epilogues need an even count. */
+/* Token columns a kernel computes at once in a pass of n_cols: wider passes run in tiles of these. */
+static uint32_t tile_columns(uint32_t n_cols) { return n_cols < LVK_MAX_BATCH ? n_cols : LVK_MAX_BATCH; }
+
+/* Rows per workgroup of a mat-vec in a pass of n_cols columns: the paired epilogues need an even count. */
 static uint32_t rows_per_workgroup(const gpu_tuning *t, matvec_epilogue kind, uint32_t n_cols) {
-    return gpu_matvec_rows(t, n_cols, kind == OUT_QKV || kind == OUT_SWIGLU);
+    return gpu_matvec_rows(t, tile_columns(n_cols), kind == OUT_QKV || kind == OUT_SWIGLU);
 }
 
 /* Workgroups of a mat-vec over all of W's parts. */
@@ -145,21 +153,23 @@ static uint32_t matvec_workgroups(const gpu_matrix *W, uint32_t rows_per_wg) {
 }
 
 /* Rows first_row.. of y = W x (or y += W x) for the columns that run block
- * `layer`, one dispatch per part of W that holds some of them; with `norm`, of
- * rmsnorm(x) * norm instead. */
+ * `layer`, one dispatch per part of W that holds some of them, a workgroup per
+ * tile of columns and group of rows (a head: of the tile it decides in); with
+ * `norm`, of rmsnorm(x) * norm instead. */
 static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const vk_buffer *norm, const vk_buffer *x,
                    uint32_t x_stride, matvec_out out, uint32_t layer) {
     gpu_session *s = r->s;
     const gpu_tuning *t = &s->g->tuning;
-    const uint32_t rows_per_wg = rows_per_workgroup(t, out.kind, r->ncols);
+    const uint32_t rows_per_wg = rows_per_workgroup(t, out.kind, r->ncols), tile = tile_columns(r->ncols);
     const int qkv = out.kind == OUT_QKV, head = out.kind == OUT_HEAD;
+    const uint32_t tiles = head ? 1 : div_up(r->ncols, tile);
     const uint32_t wg_total = matvec_workgroups(W, rows_per_wg);
     uint32_t wg_first = 0;
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
         if (part->row_begin + part->rows <= first_row) continue;
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
-        uint32_t spec[] = {t->matvec_wg, rows_per_wg, r->ncols, part->type, norm != NULL, out.kind};
+        uint32_t spec[] = {t->matvec_wg, rows_per_wg, tile, part->type, norm != NULL, out.kind};
         uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = x_stride,
                                 .y_stride = out.y_stride, .row_begin = part->row_begin, .first_row = part_first,
@@ -173,7 +183,7 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
                                    qkv ? &s->k_cache[layer] : head ? &s->partials : x,
                                    qkv ? &s->v_cache[layer] : head ? &s->decisions : x,
                                    qkv ? &s->rope_table : x};
-        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, groups, 1);
+        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, tiles, groups);
         wg_first += groups;
     }
 }
@@ -418,7 +428,8 @@ static lvk_status record_all(gpu_session *s) {
     LVK_TRY(VK_CALL(s->dev, vkResetDescriptorPool, s->dev->device, s->descriptors, 0));
     static const lvk_exit_config full_depth = {0};
     const int n_layers = s->hp->n_layers;
-    LVK_TRY(record_pass(s, &s->prefill, LVK_MAX_BATCH, &s->x, &full_depth, n_layers));
+    for (uint32_t t = 0; t < s->prompt_width / LVK_MAX_BATCH; t++)
+        LVK_TRY(record_pass(s, &s->prefill[t], (t + 1) * LVK_MAX_BATCH, &s->x, &full_depth, n_layers));
     const int deferred = s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_DEFERRED; /* else nothing waits */
     for (int m = 0; m < DECODE_PASSES; m++) {
         s->decode[m].n_cmds = 0;
@@ -433,7 +444,7 @@ static lvk_status record_all(gpu_session *s) {
         }
     if (s->exits.mode == LVK_EXIT_FENCE && s->exits.kv_fill == LVK_KV_PROPAGATE)
         for (int k = 0; k < s->exits.n_exits; k++) LVK_TRY(record_propagate(s, k, &s->exits));
-    for (uint32_t c = 0; c < LVK_MAX_BATCH; c++) LVK_TRY(record_copy_logits(s, c));
+    for (uint32_t c = 0; c < s->prompt_width; c++) LVK_TRY(record_copy_logits(s, c));
     return LVK_OK;
 }
 
@@ -484,7 +495,7 @@ static lvk_status warm_up(gpu_session *s) {
     memset(&p, 0, sizeof p);
     for (int e = 0; e < LVK_MAX_EXITS; e++) p.thresholds[e] = (float)LVK_NEVER_EXIT; /* gates leave every dispatch on */
     memcpy(s->params.mapped, &p, sizeof p);
-    LVK_TRY(submit(s, s->prefill.cmds[0]));
+    LVK_TRY(submit(s, s->prefill[0].cmds[0])); /* the wider ones run the same kernels */
     for (int m = 0; m < DECODE_PASSES; m++)
         for (uint32_t k = 0; k < s->decode[m].n_cmds; k++) LVK_TRY(submit(s, s->decode[m].cmds[k]));
     if (s->exits.decode == LVK_DECODE_SPECULATE && s->exits.mode == LVK_EXIT_GPU)
@@ -502,7 +513,22 @@ static lvk_status session_init(gpu_session *s) {
     const lvk_hparams *hp = s->hp;
     vk_device *dev = s->dev;
     const gpu_model *g = s->g;
-    const uint32_t B = LVK_MAX_BATCH, kv_dim = (uint32_t)hp_kv_dim(hp), ctx = (uint32_t)s->n_ctx;
+    const uint32_t kv_dim = (uint32_t)hp_kv_dim(hp), ctx = (uint32_t)s->n_ctx;
+    /* The prompt's passes, the widest: the activations have a column for each.
+     * As wide as the tuning says, but no wider than the context, nor than
+     * lets a pass's attention scores fit one binding (a long context on
+     * lavapipe's 128 MiB keeps 8 columns rather than failing). */
+    uint32_t W = g->tuning.prompt_columns;
+    if (W < LVK_MAX_BATCH || W > LVK_MAX_PROMPT_COLUMNS || W % LVK_MAX_BATCH)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "a prompt pass of %u token columns: it takes a multiple of %d up to %d",
+                        W, LVK_MAX_BATCH, LVK_MAX_PROMPT_COLUMNS);
+    const VkDeviceSize column_scores = (VkDeviceSize)hp->n_heads * ctx * 4;
+    if (W > pad8(ctx)) W = pad8(ctx);
+    if (W * column_scores > dev->max_storage_range) {
+        const VkDeviceSize fits = dev->max_storage_range / column_scores / LVK_MAX_BATCH * LVK_MAX_BATCH;
+        W = fits > LVK_MAX_BATCH ? (uint32_t)fits : LVK_MAX_BATCH;
+    }
+    s->prompt_width = W;
     const uint32_t n_layers = (uint32_t)hp->n_layers;
     /* a column of x is bound on its own for the drafts, as a buffer and as
      * texels: its offset must meet the device's alignment for both */
@@ -529,7 +555,7 @@ static lvk_status session_init(gpu_session *s) {
      * them, with the RoPE table, the device's memory. */
     const uint32_t half = (uint32_t)hp->rope_dim / 2;
     const VkDeviceSize kv_layer_bytes = (VkDeviceSize)ctx * kv_dim * 2,
-                       scores_bytes = (VkDeviceSize)B * hp->n_heads * ctx * 4,
+                       scores_bytes = W * column_scores,
                        rope_bytes = (VkDeviceSize)ctx * half * 8;
     const VkDeviceSize widest = kv_layer_bytes > scores_bytes ? kv_layer_bytes : scores_bytes;
     if (widest > dev->max_storage_range)
@@ -568,21 +594,21 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(st);
 
     /* the mat-vecs' inputs (x, att, hb) are read as texels */
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->x_stride * 4, &s->x));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)W * s->x_stride * 4, &s->x));
     LVK_TRY(vk_buffer_texel_views(dev, &s->x));
     for (uint32_t c = 0; c < LVK_MAX_DRAFTS; c++) {
         s->x_columns[c] = vk_buffer_view(&s->x, (VkDeviceSize)c * s->x_stride * 4, (VkDeviceSize)s->x_stride * 4);
         LVK_TRY(vk_buffer_texel_views(dev, &s->x_columns[c]));
     }
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->q));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->q_stride * 4, &s->att));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)W * s->q_stride * 4, &s->q));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)W * s->q_stride * 4, &s->att));
     LVK_TRY(vk_buffer_texel_views(dev, &s->att));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->hb_stride * 4, &s->hb));
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)W * s->hb_stride * 4, &s->hb));
     LVK_TRY(vk_buffer_texel_views(dev, &s->hb));
     LVK_TRY(alloc_zeroed(s, scores_bytes, &s->scores));
-    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)B * s->vocab_stride * 4, &s->logits));
-    LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * B + 1) * 16, &s->partials)); /* + the count */
-    s->prefill.max_slots = s->max_slots;
+    LVK_TRY(alloc_zeroed(s, (VkDeviceSize)W * s->vocab_stride * 4, &s->logits));
+    LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->head_workgroups * LVK_MAX_BATCH + 1) * 16, &s->partials)); /* + the count */
+    for (int t = 0; t < PROMPT_PASSES; t++) s->prefill[t].max_slots = s->max_slots;
     for (int m = 0; m < DECODE_PASSES; m++) s->decode[m].max_slots = s->max_slots;
     for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].max_slots = s->max_slots;
     for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].max_slots = s->max_slots;
@@ -600,13 +626,14 @@ static lvk_status session_init(gpu_session *s) {
         LVK_TRY(alloc_zeroed(s, kv_layer_bytes, &s->k_cache[l]));
         LVK_TRY(alloc_zeroed(s, kv_layer_bytes, &s->v_cache[l]));
     }
-    s->shares_at = B * (uint32_t)hp->n_heads;
+    s->shares_at = W * (uint32_t)hp->n_heads;
     uint32_t splits = g->tuning.attn_splits;
     LVK_TRY(alloc_zeroed(s, ((VkDeviceSize)s->shares_at + (VkDeviceSize)s->shares_at * splits * (2 + hp->head_dim)) * 4,
                          &s->shares));
 
     /* descriptor sets: one per dispatch of the passes and the propagation buffers */
-    uint32_t sets = (1 + DECODE_PASSES + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots + s->cycle.max_slots +
+    uint32_t sets = (W / LVK_MAX_BATCH + DECODE_PASSES + LVK_MAX_DRAFTS + LVK_MAX_BATCH) * s->max_slots +
+                    s->cycle.max_slots +
                     LVK_MAX_EXITS * n_layers * per_propagate;
     LVK_TRY(vk_descriptor_pool_create(dev, sets, &s->descriptors));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -614,15 +641,15 @@ static lvk_status session_init(gpu_session *s) {
     LVK_TRY(VK_CALL(dev, vkCreateCommandPool, dev->device, &cpi, NULL, &s->pool));
     enum { PER_PASS = LVK_MAX_EXITS + 1, /* fence mode: a command buffer per exit segment */
            SPECULATION = LVK_MAX_DRAFTS + LVK_MAX_BATCH + 1, /* one each, and the gpu-mode cycle */
-           PASSES = (1 + DECODE_PASSES) * PER_PASS, /* prefill and decode */
-           N_CMDS = PASSES + SPECULATION + LVK_MAX_EXITS + LVK_MAX_BATCH };
+           PASSES = DECODE_PASSES * PER_PASS + PROMPT_PASSES, /* decode, then the prompt's (one each) */
+           N_CMDS = PASSES + SPECULATION + LVK_MAX_EXITS + LVK_MAX_PROMPT_COLUMNS };
     VkCommandBuffer cmds[N_CMDS];
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = s->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                        .commandBufferCount = N_CMDS};
     LVK_TRY(VK_CALL(dev, vkAllocateCommandBuffers, dev->device, &cai, cmds));
-    memcpy(s->prefill.cmds, cmds, sizeof s->prefill.cmds);
-    for (int m = 0; m < DECODE_PASSES; m++) memcpy(s->decode[m].cmds, cmds + (1 + m) * PER_PASS, sizeof s->decode[m].cmds);
+    for (int m = 0; m < DECODE_PASSES; m++) memcpy(s->decode[m].cmds, cmds + m * PER_PASS, sizeof s->decode[m].cmds);
+    for (int t = 0; t < PROMPT_PASSES; t++) s->prefill[t].cmds[0] = cmds[DECODE_PASSES * PER_PASS + t];
     for (int c = 0; c < LVK_MAX_DRAFTS; c++) s->drafts[c].cmds[0] = cmds[PASSES + c];
     for (int c = 0; c < LVK_MAX_BATCH; c++) s->verify[c].cmds[0] = cmds[PASSES + LVK_MAX_DRAFTS + c];
     s->cycle.cmds[0] = cmds[PASSES + LVK_MAX_DRAFTS + LVK_MAX_BATCH];
@@ -734,10 +761,10 @@ lvk_status gpu_session_prefill(gpu_session *s, const int32_t *tokens, int n, int
     uint32_t col = 0;
     while (done < n || s->n_pending > 0) {
         /* waiting tokens first: they catch up in the columns before the new ones */
-        int room = LVK_MAX_BATCH - s->n_pending, chunk = n - done < room ? n - done : room;
+        int room = (int)s->prompt_width - s->n_pending, chunk = n - done < room ? n - done : room;
         gpu_params p = pass_params(s, tokens + done, chunk, pos + done, 1);
         memcpy(s->params.mapped, &p, sizeof p);
-        LVK_TRY(submit(s, s->prefill.cmds[0]));
+        LVK_TRY(submit(s, s->prefill[div_up(p.n_tokens, LVK_MAX_BATCH) - 1].cmds[0]));
         s->n_pending = 0;
         col = p.decide_from;
         set_depth(s, (int)p.pos, (int)p.n_tokens, s->hp->n_layers);
@@ -921,7 +948,7 @@ lvk_status gpu_session_set_exits(gpu_session *s, const lvk_exit_config *requeste
 }
 
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out) {
-    if (col < 0 || col >= LVK_MAX_BATCH) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "logits column %d", col);
+    if (col < 0 || col >= (int)s->prompt_width) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "logits column %d", col);
     LVK_TRY(submit(s, s->copy_logits[col]));
     memcpy(out, s->logits_host.mapped, (size_t)s->hp->n_vocab * 4);
     return LVK_OK;

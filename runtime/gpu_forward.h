@@ -6,7 +6,8 @@
  * buffer. Only the exit heads' decisions (16 bytes each) are read back.
  *
  * Passes:
- *   prefill  up to 8 prompt tokens at full depth, no exit heads;
+ *   prefill  prompt tokens at full depth, no exit heads, as many a pass as the
+ *            device's tuning says (32 on lavapipe), in tiles of 8 columns;
  *   decode   one new token with an exit head after each exit block. In `fence`
  *            mode it is one command buffer per segment (blocks up to the next
  *            exit and its head) and the host decides between them; in `gpu`
@@ -44,8 +45,8 @@ _Static_assert(LVK_GPU_MAX_EXITS == LVK_MAX_EXITS, "the shaders' exit count is t
 /* Binding 0 of every dispatch: the per-pass values (Params in shaders/common.glsl). */
 typedef struct gpu_params {
     uint32_t n_tokens, pos, decide_from, pad;
-    uint32_t tokens[LVK_MAX_BATCH];
-    uint32_t start_layer[LVK_MAX_BATCH];
+    uint32_t tokens[LVK_MAX_PROMPT_COLUMNS];
+    uint32_t start_layer[LVK_MAX_PROMPT_COLUMNS];
     float thresholds[LVK_GPU_MAX_EXITS];
 } gpu_params;
 

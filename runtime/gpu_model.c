@@ -17,7 +17,10 @@
  * hundreds of workgroups per mat-vec (not yet measured on one). Override with
  * LITEVK_MATVEC_WG / LITEVK_MATVEC_ROWS. */
 gpu_tuning gpu_tuning_for(const vk_device *dev) {
-    /* Early-exit defaults (README, "Early exit"). On lavapipe, measured: `fence`
+    /* GPUs run prompts 64 columns a pass: the tiles of one row group are
+     * neighbours, so a weight is read from memory about once per 64 tokens
+     * rather than 8 (by design, not yet measured on one).
+     * Early-exit defaults (README, "Early exit"). On lavapipe, measured: `fence`
      * beat `gpu` in 5 of 6 runs (a submission is a function call there, the gates
      * add dispatches), and `propagate` gave the most agreement with full depth
      * per second, because deferred fill's batched catch-up costs compute on a
@@ -26,39 +29,48 @@ gpu_tuning gpu_tuning_for(const vk_device *dev) {
      * bound) by design, not yet measured on one. */
     gpu_tuning t = {.matvec_wg = dev->info.subgroup_size ? dev->info.subgroup_size : 32, .matvec_rows = 4,
                     .matvec_cells = 4 * LVK_MAX_BATCH, .reduce_wg = 64, .map_wg = 64, .attn_splits = 4,
-                    .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED, .source = "default"};
+                    .prompt_columns = LVK_MAX_PROMPT_COLUMNS, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
+                    .source = "default"};
     switch (dev->info.vendor_id) {
     /* lavapipe: a lane's sums of 16 rows x 8 columns spill out of the CPU's
-     * registers; 8 rows at 8 columns are 1.3-2x faster (litevk-bench --only columns) */
+     * registers; 8 rows at 8 columns are 1.3-2x faster. A prompt in passes of
+     * 32 columns took 0.89-0.90x the time of passes of 8, and 64 no less
+     * (litevk-bench --only columns). */
     case 0x10005:
         t = (gpu_tuning){.matvec_wg = 8, .matvec_rows = 16, .matvec_cells = 64, .reduce_wg = 32, .map_wg = 64,
-                         .attn_splits = 1, .exit_mode = LVK_EXIT_FENCE, .kv_fill = LVK_KV_PROPAGATE,
+                         .attn_splits = 1, .prompt_columns = 32, .exit_mode = LVK_EXIT_FENCE,
+                         .kv_fill = LVK_KV_PROPAGATE,
                          .source = "lavapipe (Mesa)"};
         break;
     case 0x10de:
         t = (gpu_tuning){.matvec_wg = 32, .matvec_rows = 4, .matvec_cells = 4 * LVK_MAX_BATCH, .reduce_wg = 128,
-                         .map_wg = 128, .attn_splits = 8, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
+                         .map_wg = 128, .attn_splits = 8,
+                         .prompt_columns = LVK_MAX_PROMPT_COLUMNS, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
                          .source = "NVIDIA"};
         break;
     case 0x1002:
         t = (gpu_tuning){.matvec_wg = 64, .matvec_rows = 4, .matvec_cells = 4 * LVK_MAX_BATCH, .reduce_wg = 64,
-                         .map_wg = 64, .attn_splits = 8, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
+                         .map_wg = 64, .attn_splits = 8,
+                         .prompt_columns = LVK_MAX_PROMPT_COLUMNS, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
                          .source = "AMD"};
         break;
     case 0x8086:
         t = (gpu_tuning){.matvec_wg = 16, .matvec_rows = 4, .matvec_cells = 4 * LVK_MAX_BATCH, .reduce_wg = 64,
-                         .map_wg = 64, .attn_splits = 4, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
+                         .map_wg = 64, .attn_splits = 4,
+                         .prompt_columns = LVK_MAX_PROMPT_COLUMNS, .exit_mode = LVK_EXIT_GPU, .kv_fill = LVK_KV_DEFERRED,
                          .source = "Intel"};
         break;
     }
     const char *wg = getenv("LITEVK_MATVEC_WG"), *rows = getenv("LITEVK_MATVEC_ROWS");
     const char *map = getenv("LITEVK_MAP_WG"), *reduce = getenv("LITEVK_REDUCE_WG");
-    const char *splits = getenv("LITEVK_ATTN_SPLITS");
+    const char *splits = getenv("LITEVK_ATTN_SPLITS"), *prompt = getenv("LITEVK_PROMPT_COLUMNS");
     if (wg && atoi(wg) > 0 && atoi(wg) <= 256) t.matvec_wg = (uint32_t)atoi(wg), t.source = "environment";
     if (rows && atoi(rows) > 0 && atoi(rows) <= 32) t.matvec_rows = (uint32_t)atoi(rows), t.source = "environment";
     if (map && atoi(map) > 0 && atoi(map) <= 256) t.map_wg = (uint32_t)atoi(map), t.source = "environment";
     if (reduce && atoi(reduce) > 0 && atoi(reduce) <= 256) t.reduce_wg = (uint32_t)atoi(reduce), t.source = "environment";
     if (splits && atoi(splits) > 0 && atoi(splits) <= 64) t.attn_splits = (uint32_t)atoi(splits), t.source = "environment";
+    if (prompt && atoi(prompt) >= LVK_MAX_BATCH && atoi(prompt) <= LVK_MAX_PROMPT_COLUMNS && atoi(prompt) % LVK_MAX_BATCH == 0)
+        t.prompt_columns = (uint32_t)atoi(prompt), t.source = "environment";
     return t;
 }
 

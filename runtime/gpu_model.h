@@ -44,6 +44,8 @@ typedef struct gpu_tuning {
     uint32_t reduce_wg;  /* rmsnorm, attention, logits reduction */
     uint32_t map_wg;     /* element-wise kernels */
     uint32_t attn_splits;/* flash-decoding: workgroups sharing one head's positions */
+    uint32_t prompt_columns; /* token columns of a prompt pass: a multiple of LVK_MAX_BATCH up to
+                                LVK_MAX_PROMPT_COLUMNS */
     lvk_exit_mode exit_mode; /* default exit decision mode on this device */
     lvk_kv_fill kv_fill;     /* default K/V fill of skipped blocks on this device */
     const char *source;  /* which table row or override chose these */

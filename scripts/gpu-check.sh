@@ -338,8 +338,9 @@ run_bench() {
     fi
     bench_part 60 --only default || ok=1
     bench_part 60 --only overhead --tmp "$tmp" || ok=1
-    # 1, 2, 4 and 8 token columns: the mat-vec of four types, a Q4_0 pass (its model is decode's)
-    bench_part 120 --only columns --types f16,q8_0,q4_0,q4_k --tmp "$tmp" || ok=1
+    # 1, 2, 4 and 8 token columns: the mat-vec and a whole pass of four types (the pass models
+    # are decode's), and a 64-token prompt in passes of 8 to 64 columns
+    bench_part 240 --only columns --types f16,q8_0,q4_0,q4_k --tmp "$tmp" || ok=1
     return $ok
 }
 
@@ -385,6 +386,9 @@ summary() {
         part == "columns:" && $1 ~ /^(f16|q8_0|q4_0|q4_k)$/ && ($2 == "matvec" || $2 == "pass") {
             print "| " $1 " " $2 ", 1 / 2 / 4 / 8 token columns | " $3 " / " $5 " / " $7 " / " $9 " ms (8 columns: " $10 \
                   " the time of 1) |" }
+        part == "columns:" && $1 ~ /^(f16|q8_0|q4_0|q4_k)$/ && $2 == "prompt" {
+            print "| " $1 " 64-token prompt, passes of 8 / 16 / 32 / 64 columns | " $3 " / " $5 " / " $7 " / " $9 \
+                  " ms per token (64: " $10 " the time of 8) |" }
         part == "matvec:" && $1 ~ /^(f32|f16|q8_0|q4_0)$/ {
             if ($2 == "wrong") print "| mat-vec 11008 x 4096, " $1 " | WRONG RESULT: " $0 " |"
             else print "| mat-vec 11008 x 4096, " $1 " | " $4 " GB/s of weights (" $6 " of copy), " $3 " ms |" }

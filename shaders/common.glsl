@@ -11,12 +11,12 @@
 #define PARAMS_ACCESS readonly // only speculate.comp writes them
 #endif
 layout(binding = 0) PARAMS_ACCESS buffer Params {
-    uint n_tokens;        // token columns in this pass (1..LVK_MAX_BATCH)
+    uint n_tokens;        // token columns in this pass (1..LVK_MAX_PROMPT_COLUMNS)
     uint pos;             // position of the first column
     uint decide_from;     // heads decide columns decide_from..n_tokens-1, one slot each
     uint pad;             // speculate.comp: the drafts a cycle may make
-    uint tokens[LVK_MAX_BATCH];      // token ids of the columns
-    uint start_layer[LVK_MAX_BATCH]; // blocks a column already ran: > 0 for tokens that exited
+    uint tokens[LVK_MAX_PROMPT_COLUMNS];      // token ids of the columns
+    uint start_layer[LVK_MAX_PROMPT_COLUMNS]; // blocks a column already ran: > 0 for tokens that exited
                                      // earlier and now catch up (deferred KV fill) or drafted
                                      // tokens being verified; LVK_COLUMN_HELD for a column that
                                      // keeps its x and runs nothing (drafting); else 0

@@ -15,9 +15,13 @@
 //            rows, the last to finish merges them.
 // OUT 1 and 2 work on row pairs, so NR is even and parts start at even rows.
 //
-// One workgroup computes NR rows for every column that runs this block, so
-// each weight read from memory and unpacked serves all of them (batched
-// prompt, deferred KV fill, verification). Lanes stride over the row's groups
+// One workgroup computes NR rows for every column of its tile that runs this
+// block, so each weight read from memory and unpacked serves all of them
+// (batched prompt, deferred KV fill, verification). A pass wider than NCOLS
+// columns (a wide prompt pass) runs in tiles of NCOLS, one per workgroup index
+// x, with W's row groups along y: the tiles of one row group are neighbours,
+// so a GPU reads those rows from its cache after the first. A head runs only
+// the tile that holds the columns it decides (all within one tile). Lanes stride over the row's groups
 // of units (weights.glsl); a subgroup reduction finishes each dot product.
 // x is read as texels (LVK_INPUT_BINDING, the same buffer as binding 1): on
 // lavapipe a storage-buffer load is a scalar load per lane and component, and
@@ -68,14 +72,14 @@ layout(push_constant) uniform Push {
     uint count_at;   // OUT 3: vec4 index of the count of finished workgroups
 } pc;
 
-// 4 floats of column c of x at float 4 i
+// 4 floats of column c (of the pass) of x at float 4 i
 vec4 x_vec4(uint c, uint i) { return uintBitsToFloat(texelFetch(x_texels, int(c * (pc.x_stride / 4u) + i))); }
 
 shared float partial[gl_WorkGroupSize.x * NR * NCOLS];
 shared bool merges;
 
-// OUT 3, the last workgroup: column c's decision from every workgroup's partial.
-void merge_head(uint c) {
+// OUT 3, the last workgroup: the decision of column col0 + c from every workgroup's partial.
+void merge_head(uint col0, uint c) {
     const uint lid = gl_LocalInvocationID.x;
     float best = -3.0e38, best_second = -3.0e38, others = -3.0e38;
     uint token = 0xffffffffu;
@@ -100,8 +104,8 @@ void merge_head(uint c) {
     sum = workgroup_sum(sum);
     if (lid == 0u) {
         const float prob = 1.0 / sum;
-        const uint slot = pc.slot + c - params.decide_from;
-        const bool taken = c == params.decide_from && slot < LVK_GPU_MAX_EXITS && confident(prob, params.thresholds[slot]);
+        const uint slot = pc.slot + col0 + c - params.decide_from;
+        const bool taken = col0 + c == params.decide_from && slot < LVK_GPU_MAX_EXITS && confident(prob, params.thresholds[slot]);
         decisions[slot] = vec4(uintBitsToFloat(arg), prob, exp(second - top) / sum, uintBitsToFloat(taken ? 1u : 0u));
     }
 }
@@ -129,13 +133,13 @@ void store_qkv(uint r, uint c, vec2 v) {
 }
 
 void main() {
-    const uint row0 = pc.first_row + gl_WorkGroupID.x * NR; // within the part
-    const uint n_cols = min(params.n_tokens, NCOLS);
+    const uint row0 = pc.first_row + gl_WorkGroupID.y * NR; // within the part
+    const uint col0 = OUT == 3u ? params.decide_from / NCOLS * NCOLS : gl_WorkGroupID.x * NCOLS; // the tile's first column
     // uniform: the columns this block computes; a head only those it decides
     // (the others are prompt tokens or tokens catching up: only their K/V is kept)
     bool runs[NCOLS], any = false;
     for (uint c = 0; c < NCOLS; c++) {
-        runs[c] = column_runs(c, pc.layer) && (OUT != 3u || c >= params.decide_from);
+        runs[c] = column_runs(col0 + c, pc.layer) && (OUT != 3u || col0 + c >= params.decide_from);
         any = any || runs[c];
     }
     if (!any) return; // every workgroup alike: no row to read (the warm-up at session creation compiles the kernel so)
@@ -150,7 +154,7 @@ void main() {
         if (NORM != 0u && runs[c]) { // runs[] is uniform: the reduction stays in uniform control flow
             float ss = 0.0;
             for (uint i = gl_LocalInvocationID.x; i < pc.x_stride / 4u; i += gl_WorkGroupSize.x) {
-                vec4 v = x_vec4(c, i);
+                vec4 v = x_vec4(col0 + c, i);
                 ss += dot(v, v); // the padding is zero
             }
             scale[c] = inversesqrt(workgroup_sum(ss) / float(pc.norm_n) + pc.norm_eps);
@@ -168,7 +172,7 @@ void main() {
             const vec4 na = NORM != 0u ? norm_w4[ia] : vec4(1.0), nb = NORM != 0u ? norm_w4[ib] : vec4(1.0);
             for (uint c = 0; c < NCOLS; c++) {
                 if (!runs[c]) continue;
-                vec4 xa = x_vec4(c, ia), xb = x_vec4(c, ib);
+                vec4 xa = x_vec4(col0 + c, ia), xb = x_vec4(col0 + c, ib);
                 if (NORM != 0u) {
                     xa = xa * scale[c] * na;
                     xb = xb * scale[c] * nb;
@@ -201,12 +205,13 @@ void main() {
             }
     }
     if (gl_LocalInvocationID.x == 0) {
-        for (uint c = 0; c < n_cols; c++) {
+        for (uint c = 0; c < NCOLS; c++) {
             if (!runs[c]) continue;
+            const uint col = col0 + c;
             if (OUT == 0u || OUT == 3u) {
                 for (uint i = 0; i < NR; i++) {
                     if (row0 + i >= pc.rows) break;
-                    const uint idx = c * pc.y_stride + pc.row_begin + row0 + i;
+                    const uint idx = col * pc.y_stride + pc.row_begin + row0 + i;
                     y[idx] = pc.accumulate != 0u ? y[idx] + acc[i][c] : acc[i][c];
                 }
             } else {
@@ -215,9 +220,9 @@ void main() {
                     const uint r = pc.row_begin + row0 + i;
                     const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
                     if (OUT == 1u) {
-                        store_qkv(r, c, rope_pair(r, c, v));
+                        store_qkv(r, col, rope_pair(r, col, v));
                     } else {
-                        y[c * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
+                        y[col * pc.y_stride + r / 2u] = v.x / (1.0 + exp(-v.x)) * v.y;
                     }
                 }
             }
@@ -234,7 +239,7 @@ void main() {
                 }
                 float sum = 0.0;
                 for (uint i = 0; i < NR; i++) sum += exp((row0 + i < pc.rows ? acc[i][c] : -3.0e38) - m);
-                partials[(pc.wg_first + gl_WorkGroupID.x) * NCOLS + c] = vec4(m, uintBitsToFloat(arg), sum, m2);
+                partials[(pc.wg_first + gl_WorkGroupID.y) * NCOLS + c] = vec4(m, uintBitsToFloat(arg), sum, m2);
             }
             memoryBarrierBuffer();
             merges = atomicAdd(count_words[4u * pc.count_at], 1u) == pc.wg_total - 1u;
@@ -245,6 +250,6 @@ void main() {
     if (!merges) return;
     memoryBarrierBuffer();
     for (uint c = 0; c < NCOLS; c++) // runs[] is uniform
-        if (runs[c]) merge_head(c);
+        if (runs[c]) merge_head(col0, c);
     if (gl_LocalInvocationID.x == 0u) count_words[4u * pc.count_at] = 0u;
 }

@@ -31,12 +31,14 @@ static int argmax(const float *x, int n) {
     return best;
 }
 
-/* Feeds `n_prompt` tokens in batches of up to 8 (so batches end mid-way),
+/* Feeds `n_prompt` tokens in prompt passes as wide as the session's (the
+ * device's tuning, or prompt_columns when not 0), so passes end mid-way,
  * then decodes `n_gen` greedy tokens one at a time, comparing the logits and
  * the chosen token of every pass's last column (the one its head decides)
  * with the reference, and at the end every block's K/V at every position,
  * which the other columns of a prompt pass leave. */
-static void check_model_on(vk_device *device, uint64_t max_texels, const char *path, int n_prompt, int n_gen) {
+static void check_model_on(vk_device *device, uint64_t max_texels, uint32_t prompt_columns, const char *path,
+                           int n_prompt, int n_gen) {
     lvk_host_model *hm;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
     const lvk_hparams *hp = &hm->hp;
@@ -49,6 +51,8 @@ static void check_model_on(vk_device *device, uint64_t max_texels, const char *p
     assert_int_equal(gpu_model_upload(device, hm, NULL, NULL, &gm), LVK_OK);
     device->max_texels = texels;
     if (max_texels) assert_true(gm->tok_embd.n_parts > 1 && gm->layers[0].wqkv.n_parts > 1);
+    if (prompt_columns) gm->tuning.prompt_columns = prompt_columns;
+    const int width = (int)gm->tuning.prompt_columns;
     assert_int_equal(gpu_session_create(gm, hp, n_ctx, NULL, &gs), LVK_OK);
     assert_int_equal(ref_create(hm, n_ctx, &ref), LVK_OK);
     float *logits = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -58,7 +62,7 @@ static void check_model_on(vk_device *device, uint64_t max_texels, const char *p
 
     double worst = 0;
     for (int pos = 0; pos < n_prompt + n_gen;) {
-        int n = pos < n_prompt ? (n_prompt - pos < LVK_MAX_BATCH ? n_prompt - pos : LVK_MAX_BATCH) : 1;
+        int n = pos < n_prompt ? (n_prompt - pos < width ? n_prompt - pos : width) : 1;
         gpu_step step;
         if (n > 1) assert_int_equal(gpu_session_prefill(gs, tokens + pos, n, pos, &step), LVK_OK);
         else assert_int_equal(gpu_session_decode(gs, tokens[pos], pos, &step), LVK_OK);
@@ -92,7 +96,8 @@ static void check_model_on(vk_device *device, uint64_t max_texels, const char *p
     }
     free(k);
     free(v);
-    printf("  %s: %d positions, worst logits NMSE %.3g, K/V %.3g\n", path, n_pos, worst, worst_kv);
+    printf("  %s: %d positions, prompt passes of %d, worst logits NMSE %.3g, K/V %.3g\n", path, n_pos, width, worst,
+           worst_kv);
     assert_int_equal(atomic_load(&device->validation_messages), 0);
     free(tokens);
     free(logits);
@@ -102,7 +107,9 @@ static void check_model_on(vk_device *device, uint64_t max_texels, const char *p
     host_model_free(hm);
 }
 
-static void check_model(const char *path, int n_prompt, int n_gen) { check_model_on(test_device, 0, path, n_prompt, n_gen); }
+static void check_model(const char *path, int n_prompt, int n_gen) {
+    check_model_on(test_device, 0, 0, path, n_prompt, n_gen);
+}
 
 static void test_default_model(void **state) {
     (void)state;
@@ -112,16 +119,30 @@ static void test_default_model(void **state) {
 /* The model file is this process's own (and removed after): ctest -j runs
  * test_forward and test_forward_multi_subgroup at once, and rewriting a file
  * the other has mapped kills it with SIGBUS. */
-static void check_synth_on(vk_device *device, uint64_t max_texels, synth_params p, const char *name, int n_prompt,
-                           int n_gen) {
+static void check_synth_on(vk_device *device, uint64_t max_texels, uint32_t prompt_columns, synth_params p,
+                           const char *name, int n_prompt, int n_gen) {
     char path[512];
     snprintf(path, sizeof path, "%s/forward_%s_%d.gguf", LITEVK_TMP_DIR, name, (int)getpid());
     assert_int_equal(synth_llama_gguf(&p, path), LVK_OK);
-    check_model_on(device, max_texels, path, n_prompt, n_gen);
+    check_model_on(device, max_texels, prompt_columns, path, n_prompt, n_gen);
     unlink(path);
 }
 
-static void check_synth(synth_params p, const char *name) { check_synth_on(test_device, 0, p, name, 19, 6); }
+static void check_synth(synth_params p, const char *name) { check_synth_on(test_device, 0, 0, p, name, 19, 6); }
+
+/* Prompt passes of every kind of width, whatever this device's tuning runs:
+ * one tile of 8 columns (8 passes and a part-filled one), 64 (one, then a
+ * pass whose last tile is part-filled), on the default model, and 24 on Q4_K
+ * with a Q6_K head and GQA. */
+static void test_prompt_pass_widths(void **state) {
+    (void)state;
+    check_model_on(test_device, 0, 8, LITEVK_ASSETS_DIR "/stories260K.gguf", 70, 3);
+    check_model_on(test_device, 0, LVK_MAX_PROMPT_COLUMNS, LITEVK_ASSETS_DIR "/stories260K.gguf", 77, 3);
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.output_type = GGML_Q6_K; p.tied = 0;
+    p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 2; p.n_ff = 512; p.n_vocab = 299;
+    check_synth_on(test_device, 0, 24, p, "wide_q4_k", 53, 2);
+}
 
 static void test_f32_gqa_tied(void **state) {
     (void)state;
@@ -191,7 +212,7 @@ static void test_q6_k_split_into_parts(void **state) {
     (void)state;
     synth_params p = synth_default_params();
     p.weight_type = GGML_Q6_K; p.n_embd = 256; p.n_heads = 8; p.n_kv_heads = 4; p.n_ff = 512; p.n_vocab = 317; p.tied = 0;
-    check_synth_on(test_device, 512, p, "q6_k_split", 11, 4);
+    check_synth_on(test_device, 512, 0, p, "q6_k_split", 11, 4);
 }
 
 /* Matrices larger than one texel view are split by rows (a view holds
@@ -202,7 +223,7 @@ static void test_matrices_split_into_parts(void **state) {
     (void)state;
     synth_params p = synth_default_params();
     p.weight_type = GGML_F16; p.n_vocab = 517; p.tied = 0;
-    check_synth_on(test_device, 512, p, "split", 11, 4);
+    check_synth_on(test_device, 512, 0, p, "split", 11, 4);
 }
 
 /* Devices whose memory the host cannot map get weights through a staging copy. */
@@ -216,13 +237,14 @@ static void test_staging_upload(void **state) {
     assert_false(staging_dev->weights_mappable);
     synth_params p = synth_default_params();
     p.weight_type = GGML_Q8_0;
-    check_synth_on(staging_dev, 0, p, "staging", 9, 3);
+    check_synth_on(staging_dev, 0, 0, p, "staging", 9, 3);
     vk_device_free(staging_dev);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_model),
+        cmocka_unit_test(test_prompt_pass_widths),
         cmocka_unit_test(test_f32_gqa_tied),
         cmocka_unit_test(test_f32_odd_shapes),
         cmocka_unit_test(test_f16_mha_separate_output),

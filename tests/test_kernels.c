@@ -147,7 +147,7 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
                             .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
     const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X}; /* bindings 4-6 are unused with OUT 0 */
     vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, &push, sizeof push,
-                       (rows + rows_per_wg - 1) / rows_per_wg, 1);
+                       1, (rows + rows_per_wg - 1) / rows_per_wg); /* one tile of 8 columns, the row groups */
     run_submit(&g);
 
     lvk_weight w = {type, rows, cols, wq, rows * row_bytes};

@@ -54,7 +54,7 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
                                 .row_begin = part->row_begin, .scale_off = part->scale_off};
         const vk_buffer *x = &j->m->x, *bufs[] = {x, &j->m->y, x, x, x, x}; /* bindings 3-6 unused here */
         vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push,
-                           div_up(part->rows, rows), 1);
+                           1, div_up(part->rows, rows)); /* one tile of columns, the row groups */
     }
 }
 

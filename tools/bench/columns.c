@@ -1,5 +1,6 @@
 /* columns.c — litevk-bench's columns part: the time of n token columns
- * against one, for a mat-vec alone and for a whole pass. */
+ * against one, for a mat-vec alone and for a whole pass, and of a prompt in
+ * passes of 8 to 64 columns. */
 #include "columns.h"
 #include "bench_matvec.h"
 #include "model.h"
@@ -16,9 +17,13 @@
 #define PASS_MAX_NMSE 1e-6    /* logits' normalised mean squared error against the reference, as the tests allow */
 #define PASS_RUNS 5           /* timed runs of a pass; the median is reported */
 #define PASS_TARGET_RUN_S 0.5 /* passes per timed run are chosen to fill about this */
+#define PROMPT_RUNS 3         /* timed runs of the prompt at each width; the median is reported */
+#define PROMPT_TOKENS LVK_MAX_PROMPT_COLUMNS /* fills the widest prompt pass */
 
 static const int widths[COLUMNS_WIDTHS] = {1, 2, 4, 8};
 _Static_assert(8 == LVK_MAX_BATCH, "the widest measured pass is the widest the runtime runs");
+static const int prompt_widths[COLUMNS_WIDTHS] = {8, 16, 32, 64};
+_Static_assert(8 == LVK_MAX_BATCH && 64 == LVK_MAX_PROMPT_COLUMNS, "the prompt widths are those a device may choose");
 
 /* One width's result: its cell of the table and its figure, or "wrong" (and
  * *ok cleared) where the check failed. base is the 1-column time, set here. */
@@ -37,7 +42,7 @@ static void report_width(const width_result *w, FILE *table, double *base, colum
         *ok = 0;
         return;
     }
-    if (w->n == 1) *base = w->seconds;
+    if (*base == 0) *base = w->seconds; /* the first width's */
     fprintf(table, " %7.2f %6.2fx", w->seconds * 1e3, *base > 0 ? w->seconds / *base : 0.0);
     if (r->n_figures < COLUMNS_MAX_FIGURES)
         r->figures[r->n_figures++] = (columns_figure){.type = w->type, .what = w->what, .n = w->n, .ms = w->seconds * 1e3};
@@ -121,6 +126,46 @@ static lvk_status time_pass(gpu_session *gs, const int32_t *tokens, int n, doubl
     return LVK_OK;
 }
 
+/* Seconds per token of a PROMPT_TOKENS-token prompt at positions 0.. in
+ * passes as wide as the session's: the median of PROMPT_RUNS runs. */
+static lvk_status time_prompt(gpu_session *gs, const int32_t *tokens, double *seconds, gpu_step *step) {
+    double runs[PROMPT_RUNS];
+    for (int r = 0; r < PROMPT_RUNS; r++) {
+        gpu_session_reset(gs);
+        double t0 = now_s();
+        LVK_TRY(gpu_session_prefill(gs, tokens, PROMPT_TOKENS, 0, step));
+        runs[r] = (now_s() - t0) / PROMPT_TOKENS;
+    }
+    *seconds = bench_median(runs, PROMPT_RUNS);
+    return LVK_OK;
+}
+
+/* The prompt at each of prompt_widths, a session of that width each; the
+ * error: the last position's logits' NMSE against the reference's (want). */
+static lvk_status prompt_widths_row(gpu_model *gm, const lvk_hparams *hp, uint32_t type, const int32_t *tokens,
+                                    const float *want, float *got, FILE *table, columns_report *out, int *ok) {
+    const uint32_t device_width = gm->tuning.prompt_columns;
+    fprintf(table, "  %-5s prompt", ggml_type_name(type));
+    double base = 0;
+    lvk_status s = LVK_OK;
+    for (int i = 0; s == LVK_OK && i < COLUMNS_WIDTHS; i++) {
+        gpu_session *gs = NULL;
+        gpu_step step;
+        double t = 0;
+        gm->tuning.prompt_columns = (uint32_t)prompt_widths[i];
+        s = gpu_session_create(gm, hp, PROMPT_TOKENS, NULL, &gs);
+        if (s == LVK_OK) s = time_prompt(gs, tokens, &t, &step);
+        if (s == LVK_OK) s = gpu_session_logits(gs, step.col, got);
+        if (s == LVK_OK)
+            report_width(&(width_result){.type = type, .what = "prompt", .n = prompt_widths[i], .seconds = t,
+                                         .error = nmse(got, want, hp->n_vocab), .limit = PASS_MAX_NMSE},
+                         table, &base, out, ok);
+        gpu_session_free(gs);
+    }
+    gm->tuning.prompt_columns = device_width;
+    return s;
+}
+
 lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *table, columns_report *out, int *ok) {
     const int max_cols = widths[COLUMNS_WIDTHS - 1];
     lvk_host_model *hm = NULL;
@@ -133,13 +178,13 @@ lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *tab
     lvk_exit_config cfg = {.n_exits = 1, .layers = {hp->n_layers / 2}, .thresholds = {1.0f}, .mode = LVK_EXIT_FENCE,
                            .kv_fill = LVK_KV_PROPAGATE, .decode = LVK_DECODE_SPECULATE,
                            .draft_exit = hp->n_layers / 2, .draft_max = LVK_MAX_DRAFTS, .draft_threshold = 0.5f};
-    int32_t tokens[LVK_MAX_BATCH];
-    for (int i = 0; i < max_cols; i++) tokens[i] = (int32_t)((i * 7919 + 1) % hp->n_vocab);
+    int32_t tokens[PROMPT_TOKENS]; /* the passes' columns are its first */
+    for (int i = 0; i < PROMPT_TOKENS; i++) tokens[i] = (int32_t)((i * 7919 + 1) % hp->n_vocab);
     tokens[0] = 1; /* BOS */
-    float *want = malloc((size_t)max_cols * hp->n_vocab * sizeof *want), *got = malloc((size_t)hp->n_vocab * sizeof *got);
+    float *want = malloc((size_t)PROMPT_TOKENS * hp->n_vocab * sizeof *want), *got = malloc((size_t)hp->n_vocab * sizeof *got);
     lvk_status s = want && got ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    fprintf(stderr, "bench: columns, %s: the reference forward of %d tokens\n", path, max_cols);
-    if (s == LVK_OK) s = reference_logits(hm, tokens, max_cols, want);
+    fprintf(stderr, "bench: columns, %s: the reference forward of %d tokens\n", path, PROMPT_TOKENS);
+    if (s == LVK_OK) s = reference_logits(hm, tokens, PROMPT_TOKENS, want);
     if (s == LVK_OK) s = gpu_model_upload(g->dev, hm, NULL, NULL, &gm);
     if (s == LVK_OK) s = gpu_session_create(gm, hp, max_cols, &cfg, &gs);
     fprintf(table, "  %-5s pass  ", ggml_type_name(type));
@@ -160,6 +205,12 @@ lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *tab
     }
     fprintf(table, "\n");
     gpu_session_free(gs);
+    if (s == LVK_OK) {
+        fprintf(stderr, "bench: columns, %s: a %d-token prompt at each width\n", path, PROMPT_TOKENS);
+        s = prompt_widths_row(gm, hp, type, tokens, want + (size_t)(PROMPT_TOKENS - 1) * hp->n_vocab, got, table, out,
+                              ok);
+        fprintf(table, "\n");
+    }
     gpu_model_free(gm);
     host_model_free(hm);
     free(want);

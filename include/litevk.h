@@ -226,6 +226,8 @@ typedef struct lvk_session_params {
     float temperature;   /* 0 = greedy */
     int top_k;           /* 0 = off */
     float top_p;         /* 1 = off */
+    float min_p;         /* 0 = off: drops tokens less likely than min_p times the most likely
+                            one, by the model's own probabilities (before temperature) */
     uint64_t seed;
     /* Early exit or speculation: NULL = the model's configuration
      * (lvk_model_exit_config). Speculation at temperature > 0 samples each

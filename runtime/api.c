@@ -191,8 +191,8 @@ lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t 
 /* ---- sessions ------------------------------------------------------------------ */
 
 lvk_session_params lvk_session_default_params(void) {
-    lvk_session_params p = {0, 0.0f, 0, 1.0f, 0, NULL};
-    return p;
+    return (lvk_session_params){.n_ctx = 0, .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
+                                .seed = 0, .exits = NULL};
 }
 
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
@@ -202,6 +202,7 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     CHECK_ARG(p.temperature >= 0 && p.temperature <= 100, "temperature %g is outside 0..100", p.temperature);
     CHECK_ARG(p.top_k >= 0, "top-k %d is negative", p.top_k);
     CHECK_ARG(p.top_p > 0 && p.top_p <= 1, "top-p %g is outside (0, 1]", p.top_p);
+    CHECK_ARG(p.min_p >= 0 && p.min_p <= 1, "min-p %g is outside 0..1", p.min_p);
     const lvk_hparams *hp = &m->host->hp;
     if (p.exits) LVK_TRY(lvk_exit_config_validate(p.exits, hp->n_layers));
     int n_ctx = p.n_ctx ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
@@ -216,7 +217,8 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     lvk_status st = LVK_OK;
     s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
     s->probs = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!s->logits || !s->probs || sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.seed) != 0)
+    if (!s->logits || !s->probs ||
+        sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.min_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = speculator_init(&s->speculator, hp->n_vocab);
     if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);

@@ -1,14 +1,15 @@
-/* sampler.c — temperature, top-k and top-p sampling on the host. */
+/* sampler.c — temperature, top-k, top-p and min-p sampling on the host. */
 #include "alloc.h"
 #include "sampler.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, uint64_t seed) {
+int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, float min_p, uint64_t seed) {
     s->temperature = temperature;
     s->top_k = top_k;
     s->top_p = top_p;
+    s->min_p = min_p;
     s->rng = seed ? seed : 0x9e3779b97f4a7c15ull; /* xorshift must not start at 0 */
     s->n_vocab = n_vocab;
     s->candidates = lvk_malloc((size_t)n_vocab * sizeof *s->candidates);
@@ -61,6 +62,11 @@ void sampler_distribution(lvk_sampler *s, const float *logits, float *probs) {
             cum += s->candidates[i].p;
             if (cum >= s->top_p) { keep = i + 1; break; }
         }
+    }
+    if (s->min_p > 0) { /* exp(l - max) is the token's probability over the top token's, at temperature 1 */
+        const float floor = logf(s->min_p);
+        for (int i = 1; i < keep; i++)
+            if (logits[s->candidates[i].id] - max < floor) { keep = i; break; }
     }
     double kept = 0;
     for (int i = 0; i < keep; i++) kept += s->candidates[i].p;

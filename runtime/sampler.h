@@ -1,4 +1,4 @@
-/* sampler.h — choosing a token from logits: temperature, top-k, top-p, seeded. */
+/* sampler.h — choosing a token from logits: temperature, top-k, top-p, min-p, seeded. */
 #ifndef LVK_SAMPLER_H
 #define LVK_SAMPLER_H
 
@@ -8,18 +8,21 @@ typedef struct lvk_sampler {
     float temperature; /* <= 0: greedy */
     int top_k;         /* <= 0: all */
     float top_p;       /* >= 1: all */
+    float min_p;       /* <= 0: all */
     uint64_t rng;      /* xorshift64* state */
     struct sampler_candidate { float p; int32_t id; } *candidates; /* [n_vocab] */
     int n_vocab;
 } lvk_sampler;
 
 /* Returns 0 on success, -1 when out of memory. */
-int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, uint64_t seed);
+int sampler_init(lvk_sampler *s, int n_vocab, float temperature, int top_k, float top_p, float min_p, uint64_t seed);
 void sampler_free(lvk_sampler *s);
 /* The distribution tokens are sampled from: softmax(logits / temperature)
- * restricted to the top_k most likely tokens and the smallest set whose
- * probability reaches top_p, renormalised, into probs[n_vocab] (0 outside
- * the set); at temperature 0, all of it on the argmax. */
+ * restricted to the top_k most likely tokens, the smallest set whose
+ * probability reaches top_p, and the tokens whose softmax(logits) is at least
+ * min_p times the top token's (llama.cpp applies min-p before temperature
+ * too), renormalised, into probs[n_vocab] (0 outside the set); at
+ * temperature 0, all of it on the argmax. */
 void sampler_distribution(lvk_sampler *s, const float *logits, float *probs);
 /* Draws an id with probability proportional to weights[id] (negative
  * weights count as 0; at least one must be positive). */

@@ -206,7 +206,7 @@ static void check_kv_of_accepted_positions(lvk_exit_mode mode) {
     assert_int_equal(gpu_session_create(gm, &hm->hp, N_CTX, NULL, &full), LVK_OK);
     lvk_sampler greedy;
     speculator sp;
-    assert_int_equal(sampler_init(&greedy, hm->hp.n_vocab, 0.0f, 0, 1.0f, 1), 0);
+    assert_int_equal(sampler_init(&greedy, hm->hp.n_vocab, 0.0f, 0, 1.0f, 0.0f, 1), 0);
     assert_int_equal(speculator_init(&sp, hm->hp.n_vocab), LVK_OK);
     int32_t tokens[N_CTX] = {1, 403, 407, 261, 378, 434, 300, 261, 263, 281}; /* BOS and a 9-token prompt */
     int pos = 9, rejected = 0;
@@ -261,8 +261,8 @@ static void test_acceptance_rule_exactly(void **state) {
     enum { V = 5, N = 20000 };
     const float p[V] = {0.5f, 0.3f, 0.2f, 0.0f, 0.0f}, q[V] = {0.1f, 0.6f, 0.1f, 0.2f, 0.0f};
     lvk_sampler rule, replay;
-    assert_int_equal(sampler_init(&rule, V, 1.0f, 0, 1.0f, 42), 0);
-    assert_int_equal(sampler_init(&replay, V, 1.0f, 0, 1.0f, 42), 0);
+    assert_int_equal(sampler_init(&rule, V, 1.0f, 0, 1.0f, 0.0f, 42), 0);
+    assert_int_equal(sampler_init(&replay, V, 1.0f, 0, 1.0f, 0.0f, 42), 0);
     float residual[V];
     int counts[V] = {0}, accepted = 0;
     for (int i = 0; i < N; i++) {
@@ -321,7 +321,7 @@ static double chi_square_critical(int df) {
 
 /* Sampling with speculation: the first two sampled tokens after a prompt,
  * over many seeds, against full depth's distributions computed with the plain-C
- * reference and the sampler's own processing (temperature, top-k, top-p).
+ * reference and the sampler's own processing (temperature, top-k, top-p, min-p).
  * Each test is a chi-square at 0.1 %: a correct implementation fails one of
  * the two with probability 0.2 % (with the fixed seed it passes or fails
  * always). */
@@ -334,7 +334,7 @@ static void test_sampled_distribution_is_full_depths(void **state) {
     sy.n_vocab = 280;
     sy.seed = 7;
     assert_int_equal(synth_llama_gguf(&sy, path), LVK_OK);
-    const float temperature = 0.4f, top_p = 0.97f;
+    const float temperature = 0.4f, top_p = 0.97f, min_p = 0.05f;
     const int top_k = 6, n_samples = SANITIZED ? 400 : 2000;
     const int32_t prompt[] = {1, 270, 271, 272};
     const int n_prompt = 4;
@@ -346,7 +346,7 @@ static void test_sampled_distribution_is_full_depths(void **state) {
     const int V = hm->hp.n_vocab;
     assert_int_equal(ref_create(hm, 16, &ref), LVK_OK);
     lvk_sampler proc;
-    assert_int_equal(sampler_init(&proc, V, temperature, top_k, top_p, 1), 0);
+    assert_int_equal(sampler_init(&proc, V, temperature, top_k, top_p, min_p, 1), 0);
     const float *logits;
     for (int i = 0; i < n_prompt; i++) assert_int_equal(ref_forward(ref, prompt[i], i, &logits), LVK_OK);
     float *p1 = malloc((size_t)V * sizeof(float)), *pt = malloc((size_t)V * sizeof(float));
@@ -371,6 +371,7 @@ static void test_sampled_distribution_is_full_depths(void **state) {
     sp.temperature = temperature;
     sp.top_k = top_k;
     sp.top_p = top_p;
+    sp.min_p = min_p;
     sp.seed = 1000;
     lvk_session *s;
     assert_int_equal(lvk_session_create(m, &sp, &s), LVK_OK);

@@ -33,7 +33,9 @@ static const char help[] =
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        sample from the K most likely tokens; 0 = all (default 40)\n"
     "      --top-p P        sample from the smallest set with probability P (default 0.95)\n"
-    "      --seed S         random seed (default: from the clock)\n"
+    "      --min-p P        drop tokens less likely than P times the most likely, by the\n"
+    "                       model's probabilities before temperature; 0 = off (default 0.05)\n"
+    "  -s, --seed S         random seed (default: from the clock)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --font PATH      a TrueType font (default: DejaVu Sans via fontconfig)\n"
     "      --size WxH       initial window size in points (default 1100x720)\n"
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
     cfg.params.temperature = 0.8f;
     cfg.params.top_k = 40;
     cfg.params.top_p = 0.95f;
+    cfg.params.min_p = 0.05f;
     cfg.params.seed = (uint64_t)time(NULL);
     cfg.n_predict = 256;
     ui_options ui = {.width = 1100, .height = 720};
@@ -90,7 +93,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--top-k")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &n)) return 2; cfg.params.top_k = (int)n; }
         else if (!strcmp(a, "--temp")) { VALUE(); if (cli_float(a, v, 0, 100, &d)) return 2; cfg.params.temperature = (float)d; }
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &d)) return 2; cfg.params.top_p = (float)d; }
-        else if (!strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; cfg.params.seed = (uint64_t)n; }
+        else if (!strcmp(a, "--min-p")) { VALUE(); if (cli_float(a, v, 0, 1, &d)) return 2; cfg.params.min_p = (float)d; }
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; cfg.params.seed = (uint64_t)n; }
         else return cli_usage_error("litevk-chat", "unknown option '%s'", a);
 #undef VALUE
     }

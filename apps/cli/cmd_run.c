@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "exit_options.h"
 #include "json.h"
+#include "prompts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +11,21 @@
 #include <unistd.h>
 
 static const char help_head[] =
-    "usage: litevk run [-m MODEL] -p PROMPT [options]\n"
+    "usage: litevk run [-m MODEL] (-p PROMPT | -f FILE) [options]\n"
     "\n"
     "Generates text after PROMPT and streams it to stdout; timings go to stderr.\n"
     "\n"
     "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
-    "  -p, --prompt TEXT    the prompt (required; UTF-8)\n"
+    "  -p, --prompt TEXT    the prompt (UTF-8); this or -f is required\n"
+    "  -f, --file FILE      the prompt from FILE (one trailing newline dropped; - reads stdin)\n"
     "  -n, --n-predict N    tokens to generate (default 128); stops early at end of text\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        sample from the K most likely tokens; 0 = all (default 40)\n"
     "      --top-p P        sample from the smallest set with probability P (default 0.95)\n"
-    "      --seed S         random seed (default: from the clock; printed on stderr)\n"
+    "      --min-p P        drop tokens less likely than P times the most likely, by the\n"
+    "                       model's probabilities before temperature; 0 = off (default 0.05)\n"
+    "  -s, --seed S         random seed (default: from the clock; printed on stderr)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --json           one JSON object per generated token per line, then a summary:\n"
     "                       {\"i\":0,\"id\":403,\"piece\":\" upon\",\"layer\":5,\"n_layers\":5,\"confidence\":0.93,\n"
@@ -46,9 +50,9 @@ static const char help_head[] =
     "\n";
 
 typedef struct run_options {
-    const char *model, *prompt, *device;
+    const char *model, *prompt, *prompt_file, *device;
     long n_predict, n_ctx, top_k;
-    double temp, top_p;
+    double temp, top_p, min_p;
     unsigned long long seed;
     int seed_given, json;
     int show_exits;
@@ -57,7 +61,8 @@ typedef struct run_options {
 } run_options;
 
 static int parse(int argc, char **argv, run_options *o) {
-    *o = (run_options){.model = NULL, .n_predict = 128, .temp = 0.8, .top_k = 40, .top_p = 0.95, .color = -1};
+    *o = (run_options){.model = NULL, .n_predict = 128, .temp = 0.8, .top_k = 40, .top_p = 0.95,
+                        .min_p = 0.05, .color = -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         long n;
@@ -68,13 +73,15 @@ static int parse(int argc, char **argv, run_options *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(help_head, stdout); fputs(exit_options_help, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
         else if (!strcmp(a, "--device")) { VALUE(); o->device = v; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->n_predict)) return 2; }
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->n_ctx)) return 2; }
         else if (!strcmp(a, "--top-k")) { VALUE(); if (cli_int(a, v, 0, 1 << 24, &o->top_k)) return 2; }
         else if (!strcmp(a, "--temp")) { VALUE(); if (cli_float(a, v, 0, 100, &o->temp)) return 2; }
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &o->top_p)) return 2; }
-        else if (!strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; o->seed = (unsigned long long)n; o->seed_given = 1; }
+        else if (!strcmp(a, "--min-p")) { VALUE(); if (cli_float(a, v, 0, 1, &o->min_p)) return 2; }
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; o->seed = (unsigned long long)n; o->seed_given = 1; }
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--show-exits")) o->show_exits = 1;
         else if (!strcmp(a, "--color") || !strcmp(a, "--color=always")) o->color = 1;
@@ -84,7 +91,8 @@ static int parse(int argc, char **argv, run_options *o) {
         else return cli_usage_error("run", "unknown option '%s'", a);
 #undef VALUE
     }
-    if (!o->prompt) return cli_usage_error("run", "a prompt is required (-p TEXT)");
+    if (o->prompt && o->prompt_file) return cli_usage_error("run", "give the prompt once: -p TEXT or -f FILE");
+    if (!o->prompt && !o->prompt_file) return cli_usage_error("run", "a prompt is required (-p TEXT or -f FILE)");
     if (!o->model) o->model = cli_default_model();
     if (!o->seed_given) o->seed = (unsigned long long)time(NULL);
     return 0;
@@ -115,10 +123,39 @@ int cmd_run_check(int argc, char **argv) {
     return parse(argc, argv, &o);
 }
 
+/* -f: the file's text, one trailing newline dropped (as editors end a file);
+ * NULL after printing why. */
+static char *read_prompt_file(const char *path) {
+    char err[512];
+    size_t size;
+    char *text = prompts_read_file(path, &size, err, sizeof err);
+    if (!text) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    if (memchr(text, '\0', size)) {
+        cli_error("%s contains a NUL byte: a prompt must be text", path);
+        free(text);
+        return NULL;
+    }
+    if (size > 0 && text[size - 1] == '\n') size--;
+    if (size > 0 && text[size - 1] == '\r') size--;
+    char *prompt = realloc(text, size + 1); /* room for the terminator: the buffer may be exactly full */
+    if (!prompt) {
+        cli_error("%s: out of memory", path);
+        free(text);
+        return NULL;
+    }
+    prompt[size] = '\0';
+    return prompt;
+}
+
 int cmd_run(int argc, char **argv) {
     run_options o;
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
+    char *prompt_text = NULL; /* -f's, read before the model loads: a bad file costs no load */
+    if (o.prompt_file && !(o.prompt = prompt_text = read_prompt_file(o.prompt_file))) return 1;
 
     lvk_context *ctx = NULL;
     lvk_model *model = NULL;
@@ -134,6 +171,7 @@ int cmd_run(int argc, char **argv) {
     sp.temperature = (float)o.temp;
     sp.top_k = (int)o.top_k;
     sp.top_p = (float)o.top_p;
+    sp.min_p = (float)o.min_p;
     sp.seed = o.seed;
     sp.exits = &exits;
     if (lvk_session_create(model, &sp, &session) != LVK_OK) {
@@ -211,5 +249,6 @@ done:
     lvk_session_free(session);
     lvk_model_free(model);
     lvk_context_free(ctx);
+    free(prompt_text);
     return status;
 }

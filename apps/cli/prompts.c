@@ -125,9 +125,9 @@ static int add_record(json_reader *r, prompt_set *set) {
     return 0;
 }
 
-/* The whole file in a malloc'd buffer (read in a loop: a pipe has no size). */
-static char *read_file(const char *path, size_t *size, char *err, size_t err_size) {
-    FILE *f = fopen(path, "rb");
+char *prompts_read_file(const char *path, size_t *size, char *err, size_t err_size) {
+    const int from_stdin = !strcmp(path, "-");
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
         return NULL;
@@ -140,7 +140,7 @@ static char *read_file(const char *path, size_t *size, char *err, size_t err_siz
             if (!grown) {
                 snprintf(err, err_size, "%s: out of memory", path);
                 free(buf);
-                fclose(f);
+                if (!from_stdin) fclose(f);
                 return NULL;
             }
             buf = grown;
@@ -153,7 +153,7 @@ static char *read_file(const char *path, size_t *size, char *err, size_t err_siz
         free(buf);
         buf = NULL;
     }
-    fclose(f);
+    if (!from_stdin) fclose(f);
     *size = len;
     return buf;
 }
@@ -195,7 +195,7 @@ int prompts_parse(const char *buf, size_t size, const char *name, prompt_set *ou
 int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size) {
     *out = (prompt_set){0};
     size_t size;
-    char *buf = read_file(path, &size, err, err_size);
+    char *buf = prompts_read_file(path, &size, err, err_size);
     if (!buf) return -1;
     int r = prompts_parse(buf, size, path, out, err, err_size);
     free(buf);

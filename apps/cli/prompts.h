@@ -1,4 +1,4 @@
-/* prompts.h — prompt files for calibrate and bench.
+/* prompts.h — prompt files: run's -f, and the prompt sets of calibrate and bench.
  *
  * Two formats:
  *   JSONL: one object per line (blank lines skipped) with a "prompt",
@@ -22,6 +22,10 @@ typedef struct prompt_set {
     uint64_t hash; /* FNV-1a 64 of the file's bytes: names the set in calibration metadata */
 } prompt_set;
 
+/* The whole of file `path` ("-": standard input) in a malloc'd buffer, read in
+ * a loop (a pipe has no size), *size bytes; NULL with a message in err on
+ * failure. */
+char *prompts_read_file(const char *path, size_t *size, char *err, size_t err_size);
 /* Loads a prompt file. On failure returns -1 with a message in err
  * ("FILE:17: expected ',' or '}' after an object member, found ']'",
  * "no prompts in FILE", ...) and leaves *out empty. */

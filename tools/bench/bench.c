@@ -6,7 +6,8 @@
  *            the public API, next to the bound the copy bandwidth sets
  *   default  the shipped stories260K model: API and plain-C reference tokens/s
  *   overhead per-token cost of a model whose weights are negligible
- *   columns  what 2, 4 and 8 token columns cost against 1 (tools/bench/columns.c)
+ *   columns  what 2, 4 and 8 token columns cost against 1, and a prompt in passes
+ *            of 8 to 64 columns (tools/bench/columns.c)
  *
  * --compare sets the decode figures beside reference figures given on the
  * command line (other runtimes' tokens/s), in one table.
@@ -71,7 +72,9 @@ static const char help[] =
     "  columns  the time of 1, 2, 4 and 8 token columns, and the ratio to 1: the mat-vec on\n"
     "           the 11008 x 4096 matrix per type (--types, all six by default), and a whole\n"
     "           full-depth pass of the TinyLlama-shaped model per type (--types, q4_0 by\n"
-    "           default); every width is first checked against the plain-C reference\n"
+    "           default); then, on that model, a 64-token prompt in passes of 8, 16, 32\n"
+    "           and 64 columns (ms per token, the ratio to 8); every width is first\n"
+    "           checked against the plain-C reference\n"
     "matvec and decode also run copy: their figures are compared with it.\n"
     "The prompt is BOS, then the tokens of \"" PROMPT "\" repeated to 64 tokens.\n"
     "\n"
@@ -84,7 +87,8 @@ static const char help[] =
     "  --tmp DIR              directory of the decode models (default /tmp)\n"
     "  --clean                delete the decode models after use\n"
     "  --json                 with --only columns: its figures as one JSON object on stdout,\n"
-    "                         {\"columns\":[{\"type\":\"q4_0\",\"what\":\"matvec\"|\"pass\",\"n\":1,\"ms\":12.3},\n"
+    "                         {\"columns\":[{\"type\":\"q4_0\",\"what\":\"matvec\"|\"pass\"|\"prompt\",\n"
+    "                         \"n\":1,\"ms\":12.3},\n"
     "                         ...]}, and its table on stderr\n"
     "  --compare LABEL:KEY=VALUE[,KEY=VALUE...]\n"
     "                         after the parts, one table of decode tokens/s: LiteVK's, each\n"

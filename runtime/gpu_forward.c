@@ -519,7 +519,7 @@ static lvk_status session_init(gpu_session *s) {
      * lets a pass's attention scores fit one binding (a long context on
      * lavapipe's 128 MiB keeps 8 columns rather than failing). */
     uint32_t W = g->tuning.prompt_columns;
-    if (W < LVK_MAX_BATCH || W > LVK_MAX_PROMPT_COLUMNS || W % LVK_MAX_BATCH)
+    if (!gpu_prompt_columns_valid(W))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "a prompt pass of %u token columns: it takes a multiple of %d up to %d",
                         W, LVK_MAX_BATCH, LVK_MAX_PROMPT_COLUMNS);
     const VkDeviceSize column_scores = (VkDeviceSize)hp->n_heads * ctx * 4;

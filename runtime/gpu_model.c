@@ -69,7 +69,7 @@ gpu_tuning gpu_tuning_for(const vk_device *dev) {
     if (map && atoi(map) > 0 && atoi(map) <= 256) t.map_wg = (uint32_t)atoi(map), t.source = "environment";
     if (reduce && atoi(reduce) > 0 && atoi(reduce) <= 256) t.reduce_wg = (uint32_t)atoi(reduce), t.source = "environment";
     if (splits && atoi(splits) > 0 && atoi(splits) <= 64) t.attn_splits = (uint32_t)atoi(splits), t.source = "environment";
-    if (prompt && atoi(prompt) >= LVK_MAX_BATCH && atoi(prompt) <= LVK_MAX_PROMPT_COLUMNS && atoi(prompt) % LVK_MAX_BATCH == 0)
+    if (prompt && gpu_prompt_columns_valid(atoi(prompt)))
         t.prompt_columns = (uint32_t)atoi(prompt), t.source = "environment";
     return t;
 }

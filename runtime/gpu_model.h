@@ -7,6 +7,7 @@
 #define LVK_GPU_MODEL_H
 
 #include "model.h"
+#include "gpu_shared.h"
 #include "vk_device.h"
 
 /* Rows [row_begin, row_begin + rows) of a matrix, all of one type, in one buffer. */
@@ -50,6 +51,11 @@ typedef struct gpu_tuning {
     lvk_kv_fill kv_fill;     /* default K/V fill of skipped blocks on this device */
     const char *source;  /* which table row or override chose these */
 } gpu_tuning;
+
+/* Whether a prompt pass of n token columns can be run: whole tiles, at most the widest. */
+static inline int gpu_prompt_columns_valid(long n) {
+    return n >= LVK_MAX_BATCH && n <= LVK_MAX_PROMPT_COLUMNS && n % LVK_MAX_BATCH == 0;
+}
 
 typedef struct gpu_model {
     vk_device *dev;

@@ -281,8 +281,8 @@ lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenize
     if (!checkpoint_path || !tokenizer_path || !out_path)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "lvk_convert_llama2c: NULL path");
     if (!lvk_type_supported(out_type))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "cannot convert to %s: choose f32, f16, q8_0, q4_0, q4_k or q6_k",
-                        ggml_type_name(out_type));
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "cannot convert to %s: choose %s", ggml_type_name(out_type),
+                        lvk_weight_type_names(", ", " or "));
     lvk_mapped_file ckpt = {0}, tok = {0};
     vocab_data v = {0};
     conv_tensor *jobs = NULL;

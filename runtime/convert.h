@@ -11,9 +11,8 @@
  * convert-llama2c-to-ggml does: same tensor names, shapes, metadata and
  * vocabulary. The embedding doubles as the classifier unless the checkpoint
  * has its own (negative vocab_size), in which case "output.weight" is written.
- * Norm weights stay F32; matrices become out_type (GGML_F32, GGML_F16,
- * GGML_Q8_0, GGML_Q4_0, GGML_Q4_K or GGML_Q6_K), or F16 where a row is not a
- * whole number of the type's blocks. */
+ * Norm weights stay F32; matrices become out_type (one of lvk_weight_types),
+ * or F16 where a row is not a whole number of the type's blocks. */
 lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenizer_path,
                                const char *out_path, uint32_t out_type);
 

@@ -83,20 +83,31 @@ uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs) {
 static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
 
 /* K-quant super-blocks carry 5 scale words each (shaders/weights.glsl):
- * 148 bytes per 256 weights for Q4_K (4.625 bits a weight, GGUF 4.5) and
- * 212 for Q6_K (6.625 bits, GGUF 6.5625): 4 bytes more than ggml's block buy
- * a unit's sub-block scales in one aligned word, unpacked with shifts. */
+ * 148 bytes per 256 weights for Q4_K (4.625 bits a weight, GGUF 4.5), 180
+ * for Q5_K (5.625, GGUF 5.5) and 212 for Q6_K (6.625, GGUF 6.5625): 4 bytes
+ * more than ggml's block buy a unit's sub-block scales in one aligned word,
+ * unpacked with shifts. Q5_0 takes 2 bytes more than ggml's block (24 a 32):
+ * its scale and its fifth bits in two aligned words. */
 #define K_SCALE_WORDS 5
 
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols) {
     switch (type) {
     case GGML_F32: return pad8(cols) * 4;
-    case GGML_F16: return pad8(cols) * 2;
+    case GGML_F16:
+    case GGML_BF16: return pad8(cols) * 2;
     case GGML_Q8_0: return cols / QK * 34;
     case GGML_Q4_0: return cols / QK * 18;
+    case GGML_Q4_1: return cols / QK * 20;
+    case GGML_Q5_0:
+    case GGML_Q5_1: return cols / QK * 24;
     case GGML_Q4_K: return cols / QK_K * (QK_K / 2 + K_SCALE_WORDS * 4);
+    case GGML_Q5_K: return cols / QK_K * (QK_K / 2 + QK_K / 8 + K_SCALE_WORDS * 4);
     default: return cols / QK_K * (QK_K / 2 + QK_K / 4 + K_SCALE_WORDS * 4); /* GGML_Q6_K */
     }
+}
+
+uint32_t gpu_row_units(uint32_t type, uint64_t cols) {
+    return (uint32_t)(ggml_block_elems(type) == 1 ? pad8(cols) / 8 : cols / 8);
 }
 
 static uint32_t bytes4(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
@@ -109,7 +120,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
     uint8_t *out = dst;
     switch (type) {
     case GGML_F32:
-    case GGML_F16: {
+    case GGML_F16:
+    case GGML_BF16: {
         const size_t es = type == GGML_F32 ? 4 : 2;
         for (uint64_t r = 0; r < n; r++) {
             uint8_t *row = out + (first + r) * stride * es;
@@ -136,22 +148,52 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
         }
         return (uint32_t)(rows * nb * 4);
     }
-    case GGML_Q4_K: { /* quants as in ggml; scale words: d | dmin << 16, then per
-                       * 64 elements sc and m of its two sub-blocks as bytes */
-        const block_q4_K *b = src;
-        uint32_t *scales = (uint32_t *)(out + rows * kb * (QK_K / 2));
+    case GGML_Q4_1: { /* quants as in ggml, then a word d | m << 16 per block */
+        const block_q4_1 *b = src;
+        uint32_t *scales = (uint32_t *)(out + rows * nb * 16);
+        for (uint64_t i = 0, at = first * nb; i < n * nb; i++, at++) {
+            memcpy(out + at * 16, b[i].qs, 16);
+            scales[at] = b[i].d | (uint32_t)b[i].m << 16;
+        }
+        return (uint32_t)(rows * nb * 4);
+    }
+    case GGML_Q5_0:
+    case GGML_Q5_1: { /* quants as in ggml, then two words per block: d | m << 16 (m 0 for Q5_0), qh */
+        const size_t block_bytes = type == GGML_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q5_1);
+        uint32_t *scales = (uint32_t *)(out + rows * nb * 16);
+        for (uint64_t i = 0, at = first * nb; i < n * nb; i++, at++) {
+            const uint8_t *blk = (const uint8_t *)src + i * block_bytes;
+            const block_q5_0 *b0 = (const block_q5_0 *)blk;
+            const block_q5_1 *b1 = (const block_q5_1 *)blk;
+            memcpy(out + at * 16, type == GGML_Q5_0 ? b0->qs : b1->qs, 16);
+            scales[2 * at] = type == GGML_Q5_0 ? b0->d : b1->d | (uint32_t)b1->m << 16;
+            memcpy(&scales[2 * at + 1], type == GGML_Q5_0 ? b0->qh : b1->qh, 4);
+        }
+        return (uint32_t)(rows * nb * 4);
+    }
+    case GGML_Q4_K:
+    case GGML_Q5_K: { /* quants as in ggml (Q5_K: qs then qh); scale words: d | dmin << 16,
+                       * then per 64 elements sc and m of its two sub-blocks as bytes */
+        const int five = type == GGML_Q5_K;
+        const size_t block_bytes = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
+        const uint64_t quant_bytes = QK_K / 2 + (five ? QK_K / 8 : 0);
+        uint32_t *scales = (uint32_t *)(out + rows * kb * quant_bytes);
         for (uint64_t i = 0, at = first * kb; i < n * kb; i++, at++) {
-            memcpy(out + at * (QK_K / 2), b[i].qs, QK_K / 2);
+            const uint8_t *blk = (const uint8_t *)src + i * block_bytes;
+            const block_q4_K *b4 = (const block_q4_K *)blk; /* d, dmin and scales lie alike */
+            const block_q5_K *b5 = (const block_q5_K *)blk;
+            memcpy(out + at * quant_bytes, five ? b5->qs : b4->qs, QK_K / 2);
+            if (five) memcpy(out + at * quant_bytes + QK_K / 2, b5->qh, QK_K / 8);
             uint32_t *w = scales + at * K_SCALE_WORDS;
-            w[0] = b[i].d | (uint32_t)b[i].dmin << 16;
+            w[0] = b4->d | (uint32_t)b4->dmin << 16;
             for (int c = 0; c < 4; c++) {
                 uint8_t sc0, m0, sc1, m1;
-                lvk_q4_K_scale_min(&b[i], 2 * c, &sc0, &m0);
-                lvk_q4_K_scale_min(&b[i], 2 * c + 1, &sc1, &m1);
+                lvk_k_scale_min(b4->scales, 2 * c, &sc0, &m0);
+                lvk_k_scale_min(b4->scales, 2 * c + 1, &sc1, &m1);
                 w[1 + c] = bytes4(sc0, sc1, m0, m1);
             }
         }
-        return (uint32_t)(rows * kb * (QK_K / 8));
+        return (uint32_t)(rows * kb * quant_bytes / 4);
     }
     default: { /* GGML_Q6_K: ql then qh as in ggml; scale words: d as an f32 (exact),
                 * then the int8 scales in the pairs one unit uses (its elements e, e + 64) */
@@ -217,7 +259,7 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
         uint64_t rows = end - begin;
         size_t size = (size_t)(row_bytes * rows + 4); /* +4: odd scale counts end in a half word */
         gpu_matrix_part part = {.type = first->type, .row_begin = (uint32_t)begin, .rows = (uint32_t)rows};
-        part.units = (uint32_t)(first->type == GGML_F32 || first->type == GGML_F16 ? pad8(m->cols) / 8 : m->cols / 8);
+        part.units = gpu_row_units(first->type, m->cols);
         gpu_matrix_part *parts = lvk_realloc(m->parts, (m->n_parts + 1) * sizeof *parts);
         if (!parts) st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
         if (st == LVK_OK) {

@@ -83,6 +83,8 @@ gpu_tuning gpu_tuning_for(const vk_device *dev);
 uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs);
 /* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
+/* Units of 8 weights in one row of `cols` in the GPU layout (float rows are padded to 8). */
+uint32_t gpu_row_units(uint32_t type, uint64_t cols);
 /* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
  * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
 uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);

@@ -76,8 +76,8 @@ static lvk_status bind_weight(const gguf_file *f, const char *name, uint64_t col
                         (unsigned long long)cols, (unsigned long long)rows);
     if (vector ? t->type != GGML_F32 : !lvk_type_supported(t->type))
         return lvk_fail(LVK_ERR_UNSUPPORTED,
-                        "tensor '%s' has type %s; LiteVK runs %s", name, ggml_type_name(t->type),
-                        vector ? "f32 norm weights" : "f32, f16, q8_0, q4_0, q4_k and q6_k matrices");
+                        "tensor '%s' has type %s; LiteVK runs %s%s", name, ggml_type_name(t->type),
+                        vector ? "f32 norm weights" : lvk_weight_type_names(", ", " and "), vector ? "" : " matrices");
     w->type = t->type;
     w->rows = rows;
     w->cols = cols;

@@ -1,14 +1,38 @@
-/* quant.c — fp16 and the ggml Q8_0 / Q4_0 / Q4_K / Q6_K block formats, plain C. */
+/* quant.c — fp16, bf16 and the ggml block formats, plain C. */
 #include "quant.h"
 #include "gguf.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0 block must match ggml");
 _Static_assert(sizeof(block_q4_0) == 18, "q4_0 block must match ggml");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1 block must match ggml");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0 block must match ggml");
+_Static_assert(sizeof(block_q5_1) == 24, "q5_1 block must match ggml");
 _Static_assert(sizeof(block_q4_K) == 144, "q4_K block must match ggml");
+_Static_assert(sizeof(block_q5_K) == 176, "q5_K block must match ggml");
 _Static_assert(sizeof(block_q6_K) == 210, "q6_K block must match ggml");
+
+const uint32_t lvk_weight_types[] = {GGML_F32,  GGML_F16,  GGML_BF16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_1,
+                                     GGML_Q5_0, GGML_Q5_1, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K};
+_Static_assert(sizeof lvk_weight_types / sizeof lvk_weight_types[0] == LVK_N_WEIGHT_TYPES, "one entry per type");
+
+int lvk_type_supported(uint32_t t) {
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
+        if (lvk_weight_types[i] == t) return 1;
+    return 0;
+}
+
+const char *lvk_weight_type_names(const char *sep, const char *last_sep) {
+    static _Thread_local char buf[256];
+    size_t n = 0;
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i == 0 ? "" : i == LVK_N_WEIGHT_TYPES - 1 ? last_sep : sep,
+                              ggml_type_name(lvk_weight_types[i]));
+    return buf;
+}
 
 float lvk_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
@@ -51,6 +75,20 @@ uint16_t lvk_f32_to_f16(float f) {
     return (uint16_t)h;
 }
 
+float lvk_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t lvk_f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
 /* The smallest fp16 not below x >= 0: a super-block scale rounded up, so
  * that sub-block scales of up to 63 (127) times it reach every element. */
 static uint16_t f16_not_below(float x) {
@@ -58,13 +96,7 @@ static uint16_t f16_not_below(float x) {
     return lvk_f16_to_f32(h) < x ? (uint16_t)(h + 1) : h;
 }
 
-int lvk_type_supported(uint32_t t) {
-    return t == GGML_F32 || t == GGML_F16 || t == GGML_Q8_0 || t == GGML_Q4_0 || t == GGML_Q4_K ||
-           t == GGML_Q6_K;
-}
-
-void lvk_q4_K_scale_min(const block_q4_K *b, int j, uint8_t *sc, uint8_t *m) {
-    const uint8_t *s = b->scales;
+void lvk_k_scale_min(const uint8_t s[12], int j, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
         *sc = s[j] & 63;
         *m = s[j + 4] & 63;
@@ -82,12 +114,21 @@ static int q6_K_quant(const block_q6_K *b, int e) {
     return low | ((b->qh[half * 32 + l] >> (2 * quarter)) & 3) << 4;
 }
 
+/* The 5th bits of a Q5_0 / Q5_1 block: element e at bit e. */
+static uint32_t q5_high_bits(const uint8_t qh[4]) {
+    return qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+/* Element j (0..31) of a 4- or 5-bit 32-block, without its offset. */
+static int low_nibble_quant(const uint8_t qs[QK / 2], int j) { return j < QK / 2 ? qs[j] & 15 : qs[j - QK / 2] >> 4; }
+
 void lvk_dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n) {
     switch (type) {
     case GGML_F32: memcpy(dst, src, n * 4); break;
-    case GGML_F16: {
+    case GGML_F16:
+    case GGML_BF16: {
         const uint16_t *h = src;
-        for (uint64_t i = 0; i < n; i++) dst[i] = lvk_f16_to_f32(h[i]);
+        for (uint64_t i = 0; i < n; i++) dst[i] = type == GGML_F16 ? lvk_f16_to_f32(h[i]) : lvk_bf16_to_f32(h[i]);
         break;
     }
     case GGML_Q8_0: {
@@ -102,24 +143,57 @@ void lvk_dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n) 
         const block_q4_0 *b = src;
         for (uint64_t i = 0; i < n / QK; i++) {
             float d = lvk_f16_to_f32(b[i].d);
-            for (int j = 0; j < QK / 2; j++) {
-                dst[i * QK + j] = ((b[i].qs[j] & 0xf) - 8) * d;
-                dst[i * QK + j + QK / 2] = ((b[i].qs[j] >> 4) - 8) * d;
-            }
+            for (int j = 0; j < QK; j++) dst[i * QK + j] = (low_nibble_quant(b[i].qs, j) - 8) * d;
         }
         break;
     }
-    case GGML_Q4_K: {
-        const block_q4_K *b = src;
+    case GGML_Q4_1: {
+        const block_q4_1 *b = src;
+        for (uint64_t i = 0; i < n / QK; i++) {
+            float d = lvk_f16_to_f32(b[i].d), m = lvk_f16_to_f32(b[i].m);
+            for (int j = 0; j < QK; j++) dst[i * QK + j] = low_nibble_quant(b[i].qs, j) * d + m;
+        }
+        break;
+    }
+    case GGML_Q5_0: {
+        const block_q5_0 *b = src;
+        for (uint64_t i = 0; i < n / QK; i++) {
+            float d = lvk_f16_to_f32(b[i].d);
+            uint32_t qh = q5_high_bits(b[i].qh);
+            for (int j = 0; j < QK; j++)
+                dst[i * QK + j] = ((low_nibble_quant(b[i].qs, j) | (int)(qh >> j & 1) << 4) - 16) * d;
+        }
+        break;
+    }
+    case GGML_Q5_1: {
+        const block_q5_1 *b = src;
+        for (uint64_t i = 0; i < n / QK; i++) {
+            float d = lvk_f16_to_f32(b[i].d), m = lvk_f16_to_f32(b[i].m);
+            uint32_t qh = q5_high_bits(b[i].qh);
+            for (int j = 0; j < QK; j++)
+                dst[i * QK + j] = (low_nibble_quant(b[i].qs, j) | (int)(qh >> j & 1) << 4) * d + m;
+        }
+        break;
+    }
+    case GGML_Q4_K:
+    case GGML_Q5_K: {
+        const int five = type == GGML_Q5_K;
+        const size_t block_bytes = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
         for (uint64_t i = 0; i < n / QK_K; i++) {
-            float d = lvk_f16_to_f32(b[i].d), dmin = lvk_f16_to_f32(b[i].dmin);
+            const uint8_t *blk = (const uint8_t *)src + i * block_bytes;
+            const block_q4_K *b4 = (const block_q4_K *)blk; /* d, dmin and scales lie alike */
+            const block_q5_K *b5 = (const block_q5_K *)blk;
+            float d = lvk_f16_to_f32(b4->d), dmin = lvk_f16_to_f32(b4->dmin);
             for (int j = 0; j < 8; j++) { /* sub-block j: the low (j even) or high nibbles of 32 bytes */
                 uint8_t sc, m;
-                lvk_q4_K_scale_min(&b[i], j, &sc, &m);
+                lvk_k_scale_min(b4->scales, j, &sc, &m);
                 float dj = d * sc, mj = dmin * m;
-                const uint8_t *q = b[i].qs + j / 2 * 32;
-                for (int l = 0; l < 32; l++)
-                    dst[i * QK_K + j * 32 + l] = dj * (j % 2 ? q[l] >> 4 : q[l] & 15) - mj;
+                const uint8_t *q = (five ? b5->qs : b4->qs) + j / 2 * 32;
+                for (int l = 0; l < 32; l++) {
+                    int v = j % 2 ? q[l] >> 4 : q[l] & 15;
+                    if (five) v |= (b5->qh[l] >> j & 1) << 4;
+                    dst[i * QK_K + j * 32 + l] = dj * v - mj;
+                }
             }
         }
         break;
@@ -135,12 +209,15 @@ void lvk_dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n) 
     }
 }
 
-/* One Q4_K block: per sub-block, the minimum (clamped to <= 0: the offset
- * dmin * m is subtracted) and the range give the 6-bit min m and scale sc,
- * each rounded up so that the range is covered; then round to nearest. */
-static void quantize_q4_K(const float *x, block_q4_K *b) {
+/* A K-quant block's affine sub-blocks (Q4_K: levels 15, Q5_K: 31): per
+ * sub-block the minimum (clamped to <= 0: the offset dmin * m is subtracted)
+ * and the range give the 6-bit min m and scale sc, each rounded up so that
+ * the range is covered; then round to nearest. Fills d, dmin, the packed
+ * scales and one quant per element. */
+static void quantize_k_affine(const float *x, int levels, uint16_t *d_out, uint16_t *dmin_out, uint8_t scales[12],
+                              uint8_t q[QK_K]) {
     float lo[8], hi[8], need[8], max_min = 0, max_need = 0;
-    uint8_t sc[8], m[8], q[QK_K];
+    uint8_t sc[8], m[8];
     for (int j = 0; j < 8; j++) {
         lo[j] = 0;
         hi[j] = x[j * 32];
@@ -150,31 +227,50 @@ static void quantize_q4_K(const float *x, block_q4_K *b) {
         }
         max_min = fmaxf(max_min, -lo[j]);
     }
-    b->dmin = f16_not_below(max_min / 63);
-    float dmin = lvk_f16_to_f32(b->dmin);
+    *dmin_out = f16_not_below(max_min / 63);
+    float dmin = lvk_f16_to_f32(*dmin_out);
     for (int j = 0; j < 8; j++) {
         float mj = dmin > 0 ? ceilf(-lo[j] / dmin) : 0;
         m[j] = (uint8_t)fminf(mj, 63);
-        need[j] = (hi[j] + dmin * m[j]) / 15; /* the step that reaches hi from -dmin * m */
+        need[j] = (hi[j] + dmin * m[j]) / (float)levels; /* the step that reaches hi from -dmin * m */
         max_need = fmaxf(max_need, need[j]);
     }
-    b->d = f16_not_below(max_need / 63);
-    float d = lvk_f16_to_f32(b->d);
+    *d_out = f16_not_below(max_need / 63);
+    float d = lvk_f16_to_f32(*d_out);
     for (int j = 0; j < 8; j++) {
         sc[j] = (uint8_t)fminf(d > 0 ? ceilf(need[j] / d) : 0, 63);
         float step = d * sc[j], id = step > 0 ? 1.0f / step : 0, off = dmin * m[j];
         for (int l = 0; l < 32; l++) {
             float v = roundf((x[j * 32 + l] + off) * id);
-            q[j * 32 + l] = (uint8_t)fminf(fmaxf(v, 0), 15);
+            q[j * 32 + l] = (uint8_t)fminf(fmaxf(v, 0), (float)levels);
         }
     }
-    for (int j = 0; j < 4; j++) { /* the packing lvk_q4_K_scale_min reads */
-        b->scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
-        b->scales[j + 4] = (uint8_t)(m[j] | (m[j + 4] >> 4) << 6);
-        b->scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+    for (int j = 0; j < 4; j++) { /* the packing lvk_k_scale_min reads */
+        scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        scales[j + 4] = (uint8_t)(m[j] | (m[j + 4] >> 4) << 6);
+        scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
     }
+}
+
+/* Byte 32c + l of a K-quant's qs: elements 64c + l (low nibble) and 64c + 32 + l (high). */
+static void pack_k_nibbles(const uint8_t q[QK_K], uint8_t qs[QK_K / 2]) {
     for (int c = 0; c < 4; c++)
-        for (int l = 0; l < 32; l++) b->qs[c * 32 + l] = (uint8_t)(q[c * 64 + l] | q[c * 64 + 32 + l] << 4);
+        for (int l = 0; l < 32; l++) qs[c * 32 + l] = (uint8_t)((q[c * 64 + l] & 15) | (q[c * 64 + 32 + l] & 15) << 4);
+}
+
+static void quantize_q4_K(const float *x, block_q4_K *b) {
+    uint8_t q[QK_K];
+    quantize_k_affine(x, 15, &b->d, &b->dmin, b->scales, q);
+    pack_k_nibbles(q, b->qs);
+}
+
+static void quantize_q5_K(const float *x, block_q5_K *b) {
+    uint8_t q[QK_K];
+    quantize_k_affine(x, 31, &b->d, &b->dmin, b->scales, q);
+    pack_k_nibbles(q, b->qs);
+    memset(b->qh, 0, sizeof b->qh);
+    for (int e = 0; e < QK_K; e++) /* element e = 32j + l: bit j of qh[l] */
+        b->qh[e % 32] |= (uint8_t)((q[e] >> 4) << (e / 32));
 }
 
 /* One Q6_K block: per 16 elements a symmetric scale amax / 31, as an int8
@@ -203,12 +299,20 @@ static void quantize_q6_K(const float *x, block_q6_K *b) {
     }
 }
 
+/* 32 5-bit quants into a Q5_0 / Q5_1 block's nibbles and fifth bits. */
+static void pack_5bit(const uint8_t q[QK], uint8_t qs[QK / 2], uint8_t qh[4]) {
+    memset(qh, 0, 4);
+    for (int j = 0; j < QK / 2; j++) qs[j] = (uint8_t)((q[j] & 15) | (q[j + QK / 2] & 15) << 4);
+    for (int j = 0; j < QK; j++) qh[j / 8] |= (uint8_t)((q[j] >> 4) << (j % 8));
+}
+
 void lvk_quantize_row(uint32_t type, const float *src, void *dst, uint64_t n) {
     switch (type) {
     case GGML_F32: memcpy(dst, src, n * 4); break;
-    case GGML_F16: {
+    case GGML_F16:
+    case GGML_BF16: {
         uint16_t *h = dst;
-        for (uint64_t i = 0; i < n; i++) h[i] = lvk_f32_to_f16(src[i]);
+        for (uint64_t i = 0; i < n; i++) h[i] = type == GGML_F16 ? lvk_f32_to_f16(src[i]) : lvk_f32_to_bf16(src[i]);
         break;
     }
     case GGML_Q8_0: {
@@ -223,26 +327,62 @@ void lvk_quantize_row(uint32_t type, const float *src, void *dst, uint64_t n) {
         }
         break;
     }
-    case GGML_Q4_0: { /* ggml's rule: the signed value of largest magnitude maps to -8 */
-        block_q4_0 *b = dst;
+    case GGML_Q4_0:
+    case GGML_Q5_0: { /* ggml's rule: the signed value of largest magnitude maps to -8 (-16) */
+        const int half = type == GGML_Q4_0 ? 8 : 16;
         for (uint64_t i = 0; i < n / QK; i++) {
             const float *x = src + i * QK;
             float amax = 0, max = 0;
             for (int j = 0; j < QK; j++)
                 if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-            float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
-            b[i].d = lvk_f32_to_f16(d);
-            for (int j = 0; j < QK / 2; j++) {
-                int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + QK / 2] * id + 8.5f);
-                q0 = q0 > 15 ? 15 : q0 < 0 ? 0 : q0;
-                q1 = q1 > 15 ? 15 : q1 < 0 ? 0 : q1;
-                b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
+            float d = max / (float)-half, id = d ? 1.0f / d : 0.0f;
+            uint8_t q[QK];
+            for (int j = 0; j < QK; j++)
+                q[j] = (uint8_t)fminf(fmaxf(floorf(x[j] * id + (float)half + 0.5f), 0), (float)(2 * half - 1));
+            if (type == GGML_Q4_0) {
+                block_q4_0 *b = (block_q4_0 *)dst + i;
+                b->d = lvk_f32_to_f16(d);
+                for (int j = 0; j < QK / 2; j++) b->qs[j] = (uint8_t)(q[j] | q[j + QK / 2] << 4);
+            } else {
+                block_q5_0 *b = (block_q5_0 *)dst + i;
+                b->d = lvk_f32_to_f16(d);
+                pack_5bit(q, b->qs, b->qh);
+            }
+        }
+        break;
+    }
+    case GGML_Q4_1:
+    case GGML_Q5_1: { /* the block's minimum is the offset, its range spans the levels */
+        const int levels = type == GGML_Q4_1 ? 15 : 31;
+        for (uint64_t i = 0; i < n / QK; i++) {
+            const float *x = src + i * QK;
+            float min = x[0], max = x[0];
+            for (int j = 1; j < QK; j++) {
+                min = fminf(min, x[j]);
+                max = fmaxf(max, x[j]);
+            }
+            float d = (max - min) / (float)levels, id = d ? 1.0f / d : 0.0f;
+            uint8_t q[QK];
+            for (int j = 0; j < QK; j++) q[j] = (uint8_t)fminf(fmaxf(floorf((x[j] - min) * id + 0.5f), 0), (float)levels);
+            if (type == GGML_Q4_1) {
+                block_q4_1 *b = (block_q4_1 *)dst + i;
+                b->d = lvk_f32_to_f16(d);
+                b->m = lvk_f32_to_f16(min);
+                for (int j = 0; j < QK / 2; j++) b->qs[j] = (uint8_t)(q[j] | q[j + QK / 2] << 4);
+            } else {
+                block_q5_1 *b = (block_q5_1 *)dst + i;
+                b->d = lvk_f32_to_f16(d);
+                b->m = lvk_f32_to_f16(min);
+                pack_5bit(q, b->qs, b->qh);
             }
         }
         break;
     }
     case GGML_Q4_K:
         for (uint64_t i = 0; i < n / QK_K; i++) quantize_q4_K(src + i * QK_K, (block_q4_K *)dst + i);
+        break;
+    case GGML_Q5_K:
+        for (uint64_t i = 0; i < n / QK_K; i++) quantize_q5_K(src + i * QK_K, (block_q5_K *)dst + i);
         break;
     case GGML_Q6_K:
         for (uint64_t i = 0; i < n / QK_K; i++) quantize_q6_K(src + i * QK_K, (block_q6_K *)dst + i);

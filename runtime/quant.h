@@ -1,14 +1,19 @@
-/* quant.h — fp16 conversion and ggml block formats (Q8_0, Q4_0, Q4_K, Q6_K) on the host. */
+/* quant.h — fp16/bf16 conversion and the ggml block formats the runtime computes with, on the host. */
 #ifndef LVK_QUANT_H
 #define LVK_QUANT_H
 
 #include <stdint.h>
 
-#define QK 32 /* elements per Q8_0 / Q4_0 block */
+#define QK 32 /* elements per Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block */
 
-/* ggml block layouts, byte for byte */
-typedef struct { uint16_t d; int8_t qs[QK]; } block_q8_0;      /* 34 bytes */
-typedef struct { uint16_t d; uint8_t qs[QK / 2]; } block_q4_0; /* 18 bytes: low nibbles = elements 0..15 */
+/* ggml block layouts, byte for byte. In the 4- and 5-bit ones byte j of qs
+ * holds element j in its low nibble and element j + 16 in its high nibble;
+ * the 5-bit ones keep the fifth bits in qh, element e at bit e. */
+typedef struct { uint16_t d; int8_t qs[QK]; } block_q8_0;                         /* 34 bytes: d * q */
+typedef struct { uint16_t d; uint8_t qs[QK / 2]; } block_q4_0;                    /* 18 bytes: d * (q - 8) */
+typedef struct { uint16_t d, m; uint8_t qs[QK / 2]; } block_q4_1;                 /* 20 bytes: d * q + m */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_0;     /* 22 bytes: d * (q - 16) */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_1;  /* 24 bytes: d * q + m */
 
 #define QK_K 256 /* elements per K-quant super-block */
 
@@ -18,6 +23,9 @@ typedef struct { uint16_t d; uint8_t qs[QK / 2]; } block_q4_0; /* 18 bytes: low 
  * nibble, m high nibble), the top 2 bits in bits 6-7 of scales[j - 4] (sc)
  * and scales[j] (m). qs: per 64 elements 32 bytes, low nibbles the first 32. */
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 bytes */
+/* Q5_K: Q4_K with a fifth bit: qh byte l holds it for elements 64c + l (bit
+ * 2c) and 64c + 32 + l (bit 2c + 1), c = 0..3. */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K; /* 176 bytes */
 /* Q6_K: 16 sub-blocks of 16, element = d * scales[e / 16] * (q - 32), q 6 bits.
  * Per 128 elements: ql 64 bytes (byte l < 32: elements l and l + 64 in its low
  * and high nibble; byte 32 + l: elements 32 + l and 96 + l), qh 32 bytes (byte
@@ -26,12 +34,18 @@ typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K 
 
 float lvk_f16_to_f32(uint16_t h);
 uint16_t lvk_f32_to_f16(float f); /* round to nearest even */
+float lvk_bf16_to_f32(uint16_t h);
+uint16_t lvk_f32_to_bf16(float f); /* round to nearest even; NaN stays NaN */
 
-/* Sub-block j's (0..7) 6-bit scale and min from a Q4_K block's packed scales. */
-void lvk_q4_K_scale_min(const block_q4_K *b, int j, uint8_t *sc, uint8_t *m);
+/* Sub-block j's (0..7) 6-bit scale and min from the packed scales of a Q4_K or Q5_K block. */
+void lvk_k_scale_min(const uint8_t scales[12], int j, uint8_t *sc, uint8_t *m);
 
-/* Types the runtime computes with. */
+/* The matrix types the runtime computes with, in the order they are listed to users. */
+#define LVK_N_WEIGHT_TYPES 11
+extern const uint32_t lvk_weight_types[LVK_N_WEIGHT_TYPES];
 int lvk_type_supported(uint32_t ggml_type);
+/* Their names joined by `sep`, with `last_sep` before the last ("f32, f16 … or q6_k"). */
+const char *lvk_weight_type_names(const char *sep, const char *last_sep);
 /* Rows of n elements (a multiple of the type's block) between f32 and `type`.
  * Dequantisation is ggml's, value for value; quantisation is a plain
  * round-to-nearest (K-quants: scales from each sub-block's range, rounded

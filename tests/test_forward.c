@@ -179,6 +179,23 @@ static void test_q4_0_tied(void **state) {
     check_synth(p, "q4_0_tied");
 }
 
+/* The other 32-block types: Q4_1 under a BF16 LM head, with Q5_0 (the
+ * symmetric 5-bit type) in odd blocks; then Q5_1 tied, 96 wide. */
+static void test_q4_1_q5_0_bf16_head(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_1; p.mixed_type = GGML_Q5_0; p.output_type = GGML_BF16; p.tied = 0;
+    p.n_layers = 3; p.n_vocab = 313;
+    check_synth(p, "q4_1_q5_0_bf16");
+}
+
+static void test_q5_1_tied(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q5_1; p.n_embd = 96; p.n_heads = 6; p.n_kv_heads = 3; p.n_ff = 160; p.n_vocab = 307;
+    check_synth(p, "q5_1_tied");
+}
+
 /* Types mixed within a block, as in Q4_K_M files: in odd blocks V is not of
  * Q/K's type (Wqkv in two parts) and up is not of gate's (no fused SwiGLU). */
 static void test_mixed_types(void **state) {
@@ -204,6 +221,15 @@ static void test_q4_k_q6_k_head(void **state) {
     p.weight_type = GGML_Q4_K; p.output_type = GGML_Q6_K; p.tied = 0;
     p.n_embd = 256; p.n_heads = 4; p.n_kv_heads = 4; p.n_ff = 768; p.n_vocab = 299;
     check_synth(p, "q4_k_q6_k_head");
+}
+
+/* Q5_K_M's kind of mix: Q5_K matrices, Q4_K in odd blocks, a Q6_K LM head. */
+static void test_q5_k_mixed(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q5_K; p.mixed_type = GGML_Q4_K; p.output_type = GGML_Q6_K; p.tied = 0;
+    p.n_embd = 256; p.n_heads = 4; p.n_kv_heads = 2; p.n_ff = 768; p.n_layers = 3; p.n_vocab = 293;
+    check_synth(p, "q5_k_mixed");
 }
 
 /* Q6_K throughout, every matrix and the embedding table split into row parts
@@ -250,9 +276,12 @@ int main(void) {
         cmocka_unit_test(test_f16_mha_separate_output),
         cmocka_unit_test(test_q8_0_gqa),
         cmocka_unit_test(test_q4_0_tied),
+        cmocka_unit_test(test_q4_1_q5_0_bf16_head),
+        cmocka_unit_test(test_q5_1_tied),
         cmocka_unit_test(test_mixed_types),
         cmocka_unit_test(test_q4_k_tied),
         cmocka_unit_test(test_q4_k_q6_k_head),
+        cmocka_unit_test(test_q5_k_mixed),
         cmocka_unit_test(test_q6_k_split_into_parts),
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),

@@ -628,13 +628,18 @@ static void check_converted(const char *gguf_path, const uint8_t *ckpt, int has_
                 float amax = 0; /* of the element's block */
                 for (uint64_t j = c / block * block; j < c / block * block + block; j++)
                     amax = fmaxf(amax, fabsf(x[j]));
-                /* K-quants: half a step of a sub-block range up to 2 amax in 15
-                 * (Q4_K) or 62 (Q6_K) steps, plus the scales' rounding (test_quant.c) */
+                /* half a step of a range up to 2 amax (symmetric types: up to a
+                 * whole step at the far end), plus the scales' rounding (test_quant.c) */
                 float tol = want == GGML_F32 ? 0
                           : want == GGML_F16 ? fabsf(x[c]) / 1024 + 1e-7f
+                          : want == GGML_BF16 ? fabsf(x[c]) / 256 + 1e-7f
                           : want == GGML_Q8_0 ? amax / 127
                           : want == GGML_Q4_0 ? amax / 8 * 1.01f
-                          : want == GGML_Q4_K ? amax / 14 : amax / 60;
+                          : want == GGML_Q5_0 ? amax / 16 * 1.01f
+                          : want == GGML_Q4_1 ? amax / 14
+                          : want == GGML_Q5_1 ? amax / 30
+                          : want == GGML_Q4_K ? amax / 14
+                          : want == GGML_Q5_K ? amax / 28 : amax / 60;
                 if (fabsf(out[c] - x[c]) > tol)
                     fail_msg("%s [%llu][%llu]: %g converted to %g (%s)", r->name,
                              (unsigned long long)row, (unsigned long long)c, x[c], out[c],
@@ -715,11 +720,12 @@ static void test_convert_quantized(void **state) {
     (void)state;
     uint64_t size;
     uint8_t *ckpt = read_all(CHECKPOINT, &size);
-    const uint32_t types[] = {GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++) {
+        const uint32_t type = lvk_weight_types[i];
+        if (type == GGML_F32) continue; /* test_convert_f32 */
         const char *path = TMP("stories260K_q.gguf");
-        assert_int_equal(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, path, types[i]), LVK_OK);
-        check_converted(path, ckpt, 1, types[i]); /* ffn_down (rows of 172) stays F16; for K-quants every matrix */
+        assert_int_equal(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, path, type), LVK_OK);
+        check_converted(path, ckpt, 1, type); /* ffn_down (rows of 172) stays F16; for K-quants every matrix */
     }
     free(ckpt);
 
@@ -740,14 +746,15 @@ static void test_convert_quantized(void **state) {
     }
     const char *bin = TMP("wide.bin");
     write_all(bin, ckpt, size);
-    for (size_t i = 3; i < sizeof types / sizeof types[0]; i++) {
+    const uint32_t k_quants[] = {GGML_Q4_K, GGML_Q5_K, GGML_Q6_K};
+    for (size_t i = 0; i < sizeof k_quants / sizeof k_quants[0]; i++) {
         const char *path = TMP("wide_q.gguf");
-        assert_int_equal(lvk_convert_llama2c(bin, TOKENIZER, path, types[i]), LVK_OK);
-        check_converted(path, ckpt, 0, types[i]);
+        assert_int_equal(lvk_convert_llama2c(bin, TOKENIZER, path, k_quants[i]), LVK_OK);
+        check_converted(path, ckpt, 0, k_quants[i]);
     }
     free(ckpt);
-    expect_fail(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, TMP("x.gguf"), GGML_Q4_1),
-                LVK_ERR_INVALID_ARGUMENT, "q4_1");
+    expect_fail(lvk_convert_llama2c(CHECKPOINT, TOKENIZER, TMP("x.gguf"), GGML_Q3_K), LVK_ERR_INVALID_ARGUMENT,
+                "cannot convert to q3_k: choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k");
 }
 
 /* Variants of the checkpoint: without the RoPE tables, and with a separate

@@ -38,10 +38,6 @@ static uint8_t *random_matrix(uint32_t type, uint32_t rows, uint32_t cols, uint6
     return wq;
 }
 
-static uint32_t units_of(uint32_t type, uint32_t cols) {
-    return type == GGML_F32 || type == GGML_F16 ? (cols + 7) / 8 : cols / 8;
-}
-
 /* One command buffer of dispatches, its buffers and the params every kernel reads. */
 typedef struct gpu_run {
     vk_arena arena, host;
@@ -143,7 +139,7 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     const float eps = 1e-5f;
     const uint32_t rows_per_wg = gpu_matvec_rows(&g.tuning, 8, 0);
     uint32_t spec[] = {g.tuning.matvec_wg, rows_per_wg, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
-    gpu_matvec_push push = {.rows = rows, .units = units_of(type, cols), .x_stride = x_stride, .y_stride = y_stride,
+    gpu_matvec_push push = {.rows = rows, .units = gpu_row_units(type, cols), .x_stride = x_stride, .y_stride = y_stride,
                             .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
     const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X}; /* bindings 4-6 are unused with OUT 0 */
     vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, &push, sizeof push,
@@ -177,7 +173,7 @@ static void check_embed(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n_
     uint64_t seed = rows * 31u + cols + type;
     size_t row_bytes;
     uint8_t *wq = random_matrix(type, rows, cols, &seed, &row_bytes);
-    uint32_t x_stride = (cols + 7) & ~7u, units = units_of(type, cols), part_rows = (rows + n_parts - 1) / n_parts;
+    uint32_t x_stride = (cols + 7) & ~7u, units = gpu_row_units(type, cols), part_rows = (rows + n_parts - 1) / n_parts;
     gpu_params p = {.n_tokens = n_cols};
     for (uint32_t c = 0; c < 8; c++) p.tokens[c] = c == 0 ? rows - 1 : (c * 7919u) % rows; /* the last row too */
 
@@ -225,6 +221,12 @@ static void test_matvec_f16(void **state) {
     check_matvec(GGML_F16, 83, 250, 7, 1, 1);
 }
 
+static void test_matvec_bf16(void **state) {
+    (void)state;
+    check_matvec(GGML_BF16, 37, 102, 1, 0, 0);
+    check_matvec(GGML_BF16, 83, 250, 7, 1, 1);
+}
+
 static void test_matvec_q8_0(void **state) {
     (void)state;
     check_matvec(GGML_Q8_0, 37, 96, 1, 0, 0); /* odd number of blocks per row: scales straddle words */
@@ -237,11 +239,36 @@ static void test_matvec_q4_0(void **state) {
     check_matvec(GGML_Q4_0, 129, 544, 8, 1, 1);
 }
 
+static void test_matvec_q4_1(void **state) {
+    (void)state;
+    check_matvec(GGML_Q4_1, 37, 96, 3, 0, 0);
+    check_matvec(GGML_Q4_1, 129, 544, 8, 1, 1);
+}
+
+static void test_matvec_q5_0(void **state) {
+    (void)state;
+    check_matvec(GGML_Q5_0, 37, 96, 1, 0, 0);
+    check_matvec(GGML_Q5_0, 131, 320, 8, 1, 1);
+}
+
+static void test_matvec_q5_1(void **state) {
+    (void)state;
+    check_matvec(GGML_Q5_1, 19, 160, 5, 1, 0);
+    check_matvec(GGML_Q5_1, 129, 544, 8, 0, 1);
+}
+
 static void test_matvec_q4_k(void **state) {
     (void)state;
     check_matvec(GGML_Q4_K, 37, 256, 1, 0, 0);
     check_matvec(GGML_Q4_K, 131, 768, 8, 1, 0); /* 3 super-blocks a row */
     check_matvec(GGML_Q4_K, 19, 512, 5, 0, 1);
+}
+
+static void test_matvec_q5_k(void **state) {
+    (void)state;
+    check_matvec(GGML_Q5_K, 37, 256, 1, 0, 0);
+    check_matvec(GGML_Q5_K, 131, 768, 8, 1, 0);
+    check_matvec(GGML_Q5_K, 19, 512, 6, 1, 1);
 }
 
 static void test_matvec_q6_k(void **state) {
@@ -255,6 +282,11 @@ static void test_embed(void **state) {
     (void)state;
     check_embed(GGML_F32, 37, 101, 3, 1);
     check_embed(GGML_F16, 41, 250, 8, 3);
+    check_embed(GGML_BF16, 29, 250, 6, 2);
+    check_embed(GGML_Q4_1, 37, 96, 5, 2);
+    check_embed(GGML_Q5_0, 41, 544, 8, 3);
+    check_embed(GGML_Q5_1, 23, 160, 7, 1);
+    check_embed(GGML_Q5_K, 37, 768, 8, 3);
     check_embed(GGML_Q8_0, 37, 96, 5, 2);
     check_embed(GGML_Q4_0, 53, 544, 8, 3);
     check_embed(GGML_Q4_K, 37, 768, 8, 3);
@@ -267,9 +299,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matvec_f32),
         cmocka_unit_test(test_matvec_f16),
+        cmocka_unit_test(test_matvec_bf16),
         cmocka_unit_test(test_matvec_q8_0),
         cmocka_unit_test(test_matvec_q4_0),
+        cmocka_unit_test(test_matvec_q4_1),
+        cmocka_unit_test(test_matvec_q5_0),
+        cmocka_unit_test(test_matvec_q5_1),
         cmocka_unit_test(test_matvec_q4_k),
+        cmocka_unit_test(test_matvec_q5_k),
         cmocka_unit_test(test_matvec_q6_k),
         cmocka_unit_test(test_embed),
     };

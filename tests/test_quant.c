@@ -1,6 +1,6 @@
-/* test_quant.c — the K-quant block formats on the host: dequantisation of
- * hand-built Q4_K and Q6_K blocks against values worked out by hand from the
- * format (ggml's block layouts), and quantise -> dequantise error bounds. */
+/* test_quant.c — the block formats on the host: dequantisation of hand-built
+ * blocks against values worked out by hand from the format (ggml's block
+ * layouts), bf16 rounding, and quantise -> dequantise error bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,78 @@ static void test_block_layouts(void **state) {
     assert_int_equal(offsetof(block_q6_K, d), 208);
     assert_int_equal(ggml_block_elems(GGML_Q4_K), QK_K);
     assert_int_equal(ggml_block_elems(GGML_Q6_K), QK_K);
-    assert_true(lvk_type_supported(GGML_Q4_K) && lvk_type_supported(GGML_Q6_K));
+    assert_int_equal(sizeof(block_q5_K), ggml_block_bytes(GGML_Q5_K));
+    assert_int_equal(offsetof(block_q5_K, scales), 4);
+    assert_int_equal(offsetof(block_q5_K, qh), 16);
+    assert_int_equal(offsetof(block_q5_K, qs), 48);
+    assert_int_equal(sizeof(block_q4_1), ggml_block_bytes(GGML_Q4_1));
+    assert_int_equal(offsetof(block_q4_1, qs), 4);
+    assert_int_equal(sizeof(block_q5_0), ggml_block_bytes(GGML_Q5_0));
+    assert_int_equal(offsetof(block_q5_0, qh), 2);
+    assert_int_equal(offsetof(block_q5_0, qs), 6);
+    assert_int_equal(sizeof(block_q5_1), ggml_block_bytes(GGML_Q5_1));
+    assert_int_equal(offsetof(block_q5_1, qh), 4);
+    assert_int_equal(offsetof(block_q5_1, qs), 8);
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++) assert_true(lvk_type_supported(lvk_weight_types[i]));
+    assert_false(lvk_type_supported(GGML_Q8_1) || lvk_type_supported(GGML_Q3_K));
+    assert_string_equal(lvk_weight_type_names(", ", " or "),
+                        "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k");
+}
+
+/* bf16 is the top half of an f32: exact both ways where it fits, round to
+ * nearest even otherwise, NaN kept a NaN. */
+static void test_bf16(void **state) {
+    (void)state;
+    const uint16_t h[] = {0x3F80, 0xC040, 0x7F80, 0x0001, 0x8000};
+    const float want[] = {1.0f, -3.0f, INFINITY, 0x1p-133f, -0.0f};
+    float got[5];
+    lvk_dequantize_row(GGML_BF16, h, got, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_true(got[i] == want[i]);
+        assert_int_equal(lvk_f32_to_bf16(want[i]), h[i]);
+    }
+    assert_true(signbit(got[4]));
+    assert_int_equal(lvk_f32_to_bf16(1.00390625f), 0x3F80); /* halfway, to the even 0x3F80 */
+    assert_int_equal(lvk_f32_to_bf16(1.01171875f), 0x3F82); /* halfway, to the even 0x3F82 */
+    assert_int_equal(lvk_f32_to_bf16(0x1.010002p0f), 0x3F81); /* just above halfway */
+    assert_true(isnan(lvk_bf16_to_f32(lvk_f32_to_bf16(NAN))));
+    assert_int_equal(lvk_f32_to_bf16(3.4e38f), 0x7F80); /* rounds past the largest finite bf16 */
+}
+
+/* Q4_1, Q5_0 and Q5_1 blocks with the same quants: byte j of qs holds
+ * element j (low nibble) and j + 16 (high), qh bit e is element e's fifth
+ * bit. Set: qs[0] = 0x21 (elements 0: 1, 16: 2), qs[1] = 0x0F (1: 15, 17: 0),
+ * qs[15] = 0xF0 (15: 0, 31: 15); qh bits 0, 17 and 31. All other quants 0. */
+static void test_32_blocks_known_values(void **state) {
+    (void)state;
+    uint8_t qs[16] = {0x21, 0x0F}, qh[4] = {0x01, 0x00, 0x02, 0x80};
+    qs[15] = 0xF0;
+    const int e[6] = {0, 16, 1, 17, 15, 31};
+    const int q4[6] = {1, 2, 15, 0, 0, 15}, q5[6] = {17, 2, 15, 16, 0, 31}; /* their quants, other elements 0 */
+
+    block_q4_1 b41 = {.d = 0x3800, .m = 0xBC00}; /* 0.5 * q - 1 */
+    block_q5_0 b50 = {.d = 0x4000};              /* 2 * (q - 16) */
+    block_q5_1 b51 = {.d = 0x3800, .m = 0x3C00}; /* 0.5 * q + 1 */
+    memcpy(b41.qs, qs, 16);
+    memcpy(b50.qs, qs, 16);
+    memcpy(b51.qs, qs, 16);
+    memcpy(b50.qh, qh, 4);
+    memcpy(b51.qh, qh, 4);
+    float w41[QK], w50[QK], w51[QK], got[QK];
+    for (int j = 0; j < QK; j++) w41[j] = -1, w50[j] = -32, w51[j] = 1;
+    for (int k = 0; k < 6; k++) {
+        w41[e[k]] = 0.5f * q4[k] - 1;
+        w50[e[k]] = 2.0f * (q5[k] - 16);
+        w51[e[k]] = 0.5f * q5[k] + 1;
+    }
+    const struct { uint32_t type; const void *block; const float *want; } cases[] = {
+        {GGML_Q4_1, &b41, w41}, {GGML_Q5_0, &b50, w50}, {GGML_Q5_1, &b51, w51}};
+    for (int c = 0; c < 3; c++) {
+        lvk_dequantize_row(cases[c].type, cases[c].block, got, QK);
+        for (int j = 0; j < QK; j++)
+            if (got[j] != cases[c].want[j])
+                fail_msg("%s element %d: %g, expected %g", ggml_type_name(cases[c].type), j, got[j], cases[c].want[j]);
+    }
 }
 
 /* Two Q4_K blocks. Sub-block scales sc = {1, 2, 3, 63, 17, 33, 48, 5} and mins
@@ -37,10 +108,8 @@ static void test_block_layouts(void **state) {
  *   bytes 8-11: (sc4..7 & 15) | (m4..7 & 15) << 4   = 1|5<<4, 1|8<<4, 0|0<<4, 5|15<<4
  * Quants all 0 but four bytes; byte 32c + l holds elements 64c + l (low
  * nibble) and 64c + 32 + l (high nibble). */
-static void test_q4_K_known_values(void **state) {
-    (void)state;
-    block_q4_K b[2];
-    memset(b, 0, sizeof b);
+static void q4_K_known_blocks(block_q4_K b[2], float want[2 * QK_K]) {
+    memset(b, 0, 2 * sizeof *b);
     const uint8_t scales[12] = {0x41, 0x82, 0xC3, 0x3F, 0x40, 0x84, 0x4A, 0xFF, 0x51, 0x81, 0x00, 0xF5};
     for (int i = 0; i < 2; i++) {
         memcpy(b[i].scales, scales, 12);
@@ -54,7 +123,6 @@ static void test_q4_K_known_values(void **state) {
     b[1].d = 0x4000;    /* 2.0 */
     b[1].dmin = 0;
 
-    float want[2 * QK_K];
     /* block 0: d * sc * q - dmin * m; q = 0 leaves -0.5 * m of the sub-block */
     const float base[8] = {0, -2, -5, -31.5f, -10.5f, -20, -8, -31.5f};
     for (int e = 0; e < QK_K; e++) want[e] = base[e / 32];
@@ -76,11 +144,41 @@ static void test_q4_K_known_values(void **state) {
     want[QK_K + 191] = 198;
     want[QK_K + 192] = 96;
     want[QK_K + 224] = 140;
+}
 
-    float got[2 * QK_K];
+static void test_q4_K_known_values(void **state) {
+    (void)state;
+    block_q4_K b[2];
+    float want[2 * QK_K], got[2 * QK_K];
+    q4_K_known_blocks(b, want);
     lvk_dequantize_row(GGML_Q4_K, b, got, 2 * QK_K);
     for (int e = 0; e < 2 * QK_K; e++)
         if (got[e] != want[e]) fail_msg("q4_k element %d: %g, expected %g", e, got[e], want[e]);
+}
+
+/* Q5_K: the Q4_K blocks above with fifth bits; qh byte l holds them for
+ * elements 32j + l at bit j, adding 16 * d * sc[j]. Set: element 0 (qh[0]
+ * bit 0), 101 (qh[5] bit 3), 255 (qh[31] bit 7), 130 (qh[2] bit 4). */
+static void test_q5_K_known_values(void **state) {
+    (void)state;
+    block_q4_K b4[2];
+    block_q5_K b[2];
+    float want[2 * QK_K], got[2 * QK_K];
+    q4_K_known_blocks(b4, want);
+    const float sc[8] = {1, 2, 3, 63, 17, 33, 48, 5}, d[2] = {1, 2};
+    const int set[4] = {0, 101, 255, 130};
+    for (int i = 0; i < 2; i++) {
+        b[i] = (block_q5_K){.d = b4[i].d, .dmin = b4[i].dmin};
+        memcpy(b[i].scales, b4[i].scales, 12);
+        memcpy(b[i].qs, b4[i].qs, sizeof b[i].qs);
+        for (int k = 0; k < 4; k++) {
+            b[i].qh[set[k] % 32] |= (uint8_t)(1 << (set[k] / 32));
+            want[i * QK_K + set[k]] += 16 * d[i] * sc[set[k] / 32];
+        }
+    }
+    lvk_dequantize_row(GGML_Q5_K, b, got, 2 * QK_K);
+    for (int e = 0; e < 2 * QK_K; e++)
+        if (got[e] != want[e]) fail_msg("q5_k element %d: %g, expected %g", e, got[e], want[e]);
 }
 
 /* Two Q6_K blocks with d = 0.5 and -1.0 and int8 scales {1, -2, 3, ..., 13,
@@ -146,36 +244,87 @@ static void make_data(int kind, float *x) {
 }
 
 /* The error bounds follow from the quantiser's rule (quant.h): scales rounded
- * up, so every element is within half a step of a level. Q4_K: a sub-block
- * spans [min(0, lo), hi] in 15 steps, widened by the quantised min (dmin, at
- * most R/63 for the block's largest sub-block range R) and the step's own
- * rounding up (d, at most about R/945): |err| <= (hi - min(0, lo))/30 + R/900. */
-static void test_q4_K_roundtrip(void **state) {
-    (void)state;
+ * up, so every element is within half a step of a level. Q4_K (Q5_K): a
+ * sub-block spans [min(0, lo), hi] in L = 15 (31) steps, widened by the
+ * quantised min (dmin, at most M/63 for the block's largest -min(0, lo) M)
+ * and the step's own rounding up (d, at most about (R + M/63)/(63 L) for its
+ * largest sub-block range R): |err| <= (hi - min(0, lo))/2L + (R + M)/60L. */
+static void check_k_affine_roundtrip(uint32_t type, int levels) {
     static float x[N_BLOCKS * QK_K], y[N_BLOCKS * QK_K];
-    static block_q4_K q[N_BLOCKS];
+    static block_q5_K q[N_BLOCKS]; /* the larger of the two */
     for (int kind = 0; kind < 6; kind++) {
         make_data(kind, x);
-        lvk_quantize_row(GGML_Q4_K, x, q, N_BLOCKS * QK_K);
-        lvk_dequantize_row(GGML_Q4_K, q, y, N_BLOCKS * QK_K);
+        lvk_quantize_row(type, x, q, N_BLOCKS * QK_K);
+        lvk_dequantize_row(type, q, y, N_BLOCKS * QK_K);
         for (int blk = 0; blk < N_BLOCKS; blk++) {
-            float lo[8], hi[8], R = 0;
+            float lo[8], hi[8], R = 0, M = 0;
             for (int j = 0; j < 8; j++) {
                 const float *v = x + blk * QK_K + j * 32;
                 lo[j] = 0;
                 hi[j] = v[0];
                 for (int l = 0; l < 32; l++) lo[j] = fminf(lo[j], v[l]), hi[j] = fmaxf(hi[j], v[l]);
                 R = fmaxf(R, hi[j] - lo[j]);
+                M = fmaxf(M, -lo[j]);
             }
             for (int e = 0; e < QK_K; e++) {
                 int i = blk * QK_K + e, j = e / 32;
-                float tol = (hi[j] - lo[j]) / 30 + R / 900 + 1e-6f * R;
+                float tol = (hi[j] - lo[j]) / (2.0f * levels) + (R + M) / (60.0f * levels) + 1e-6f * (R + M);
                 if (!(fabsf(y[i] - x[i]) <= tol))
-                    fail_msg("q4_k data %d element %d: %g came back as %g (bound %g)", kind, i, x[i], y[i], tol);
+                    fail_msg("%s data %d element %d: %g came back as %g (bound %g)", ggml_type_name(type), kind, i,
+                             x[i], y[i], tol);
             }
         }
         if (kind == 5)
             for (int i = 0; i < N_BLOCKS * QK_K; i++) assert_true(x[i] != 0 || y[i] == 0); /* zero blocks stay zero */
+    }
+}
+
+static void test_q4_K_roundtrip(void **state) {
+    (void)state;
+    check_k_affine_roundtrip(GGML_Q4_K, 15);
+}
+
+static void test_q5_K_roundtrip(void **state) {
+    (void)state;
+    check_k_affine_roundtrip(GGML_Q5_K, 31);
+}
+
+/* The 32-blocks and bf16. Symmetric (Q8_0, Q4_0, Q5_0): the value of largest
+ * magnitude A sets the step A/H (H = 127, 8, 16), every element within half
+ * a step, but the far end of the range may clip by a whole step (-H..H-1).
+ * (Q8_0 rounds to -127..127: half a step). Affine (Q4_1, Q5_1): the
+ * block's [min, max] in L = 15 (31) steps, within half a step. The fp16
+ * scale's and offset's rounding add to both. bf16: a relative 2^-8. */
+static void test_32_blocks_and_bf16_roundtrip(void **state) {
+    (void)state;
+    static float x[N_BLOCKS * QK_K], y[N_BLOCKS * QK_K];
+    static uint8_t q[N_BLOCKS * QK_K * 2];
+    const struct { uint32_t type; int half, levels; } cases[] = {
+        {GGML_Q8_0, 127, 0}, {GGML_Q4_0, 8, 0}, {GGML_Q5_0, 16, 0}, {GGML_Q4_1, 0, 15}, {GGML_Q5_1, 0, 31}, {GGML_BF16, 0, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int kind = 0; kind < 6; kind++) {
+            make_data(kind, x);
+            lvk_quantize_row(cases[c].type, x, q, N_BLOCKS * QK_K);
+            lvk_dequantize_row(cases[c].type, q, y, N_BLOCKS * QK_K);
+            for (int blk = 0; blk < N_BLOCKS * QK_K / QK; blk++) {
+                const float *v = x + blk * QK;
+                float lo = v[0], hi = v[0], amax = 0;
+                for (int j = 0; j < QK; j++) lo = fminf(lo, v[j]), hi = fmaxf(hi, v[j]), amax = fmaxf(amax, fabsf(v[j]));
+                for (int j = 0; j < QK; j++) {
+                    int i = blk * QK + j;
+                    const int h = cases[c].half, L = cases[c].levels;
+                    /* the fp16 scale's (and offset's) rounding: relative 2^-11, or half of 2^-24 when subnormal */
+                    float tol = h   ? (h == 127 ? amax / 254 : amax / h) + amax * 0x1p-11f + h * 0x1p-24f
+                                : L ? (hi - lo) / (2.0f * L) + (hi - lo + fabsf(lo)) * 0x1p-11f + (L + 1) * 0x1p-24f
+                                    : fabsf(x[i]) * 0x1p-8f;
+                    if (!(fabsf(y[i] - x[i]) <= tol))
+                        fail_msg("%s data %d element %d: %g came back as %g (bound %g)",
+                                 ggml_type_name(cases[c].type), kind, i, x[i], y[i], tol);
+                }
+            }
+            if (kind == 5)
+                for (int i = 0; i < N_BLOCKS * QK_K; i++) assert_true(x[i] != 0 || y[i] == 0);
+        }
     }
 }
 
@@ -209,9 +358,14 @@ static void test_q6_K_roundtrip(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_layouts),
+        cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_32_blocks_known_values),
         cmocka_unit_test(test_q4_K_known_values),
+        cmocka_unit_test(test_q5_K_known_values),
         cmocka_unit_test(test_q6_K_known_values),
         cmocka_unit_test(test_q4_K_roundtrip),
+        cmocka_unit_test(test_q5_K_roundtrip),
+        cmocka_unit_test(test_32_blocks_and_bf16_roundtrip),
         cmocka_unit_test(test_q6_K_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,25 +2,24 @@
 #include "cli.h"
 #include "convert.h"
 #include "gguf.h"
+#include "quant.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type f32|f16|q8_0|q4_0|q4_k|q6_k]\n"
-    "\n"
-    "Converts a llama2.c checkpoint (.bin, run.c's format) and its tokenizer (.bin) into a\n"
-    "LLaMA GGUF with the same tensors and vocabulary as llama.cpp's converter writes.\n"
-    "Norm weights stay f32; matrices get --type (default f32), or f16 where a row is not\n"
-    "a whole number of the type's blocks (32 weights, 256 for q4_k and q6_k).\n";
-
-static const struct { const char *name; uint32_t type; } types[] = {
-    {"f32", GGML_F32}, {"f16", GGML_F16}, {"q8_0", GGML_Q8_0}, {"q4_0", GGML_Q4_0},
-    {"q4_k", GGML_Q4_K}, {"q6_k", GGML_Q6_K}};
+static void print_help(void) {
+    printf("usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
+           "\n"
+           "Converts a llama2.c checkpoint (.bin, run.c's format) and its tokenizer (.bin) into a\n"
+           "LLaMA GGUF with the same tensors and vocabulary as llama.cpp's converter writes.\n"
+           "Norm weights stay f32; matrices get --type (default f32), or f16 where a row is not\n"
+           "a whole number of the type's blocks (32 weights, 256 for the k-quants).\n",
+           lvk_weight_type_names("|", "|"));
+}
 
 typedef struct convert_options {
     const char *in[2], *out;
-    int type; /* index into types */
+    uint32_t type;
 } convert_options;
 
 /* 0, -1 after --help, 2 after a usage error. */
@@ -29,7 +28,7 @@ static int parse(int argc, char **argv, convert_options *o) {
     const char *type = "f32";
     int n_in = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(help, stdout); return -1; }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { print_help(); return -1; }
         if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (!(o->out = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(argv[i], "--type")) {
@@ -41,11 +40,12 @@ static int parse(int argc, char **argv, convert_options *o) {
         }
     }
     if (n_in < 2 || !o->out) return cli_usage_error("convert", "needs CHECKPOINT, TOKENIZER and -o OUT");
-    o->type = -1;
-    for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++)
-        if (!strcmp(type, types[i].name)) o->type = i;
-    if (o->type < 0) return cli_usage_error("convert", "unknown --type '%s'", type);
-    return 0;
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
+        if (!strcmp(type, ggml_type_name(lvk_weight_types[i]))) {
+            o->type = lvk_weight_types[i];
+            return 0;
+        }
+    return cli_usage_error("convert", "unknown --type '%s' (%s)", type, lvk_weight_type_names(", ", ", "));
 }
 
 int cmd_convert_check(int argc, char **argv) {
@@ -57,8 +57,8 @@ int cmd_convert(int argc, char **argv) {
     convert_options o;
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
-    if (lvk_convert_llama2c(o.in[0], o.in[1], o.out, types[o.type].type) != LVK_OK)
+    if (lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type) != LVK_OK)
         return cli_error("%s", lvk_last_error());
-    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, types[o.type].name);
+    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
     return 0;
 }

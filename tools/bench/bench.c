@@ -70,7 +70,7 @@ static const char help[] =
     "           blocks 16 wide, 100 greedy tokens; time per token, per block and per\n"
     "           dispatch (what recording, submitting and kernel launches cost)\n"
     "  columns  the time of 1, 2, 4 and 8 token columns, and the ratio to 1: the mat-vec on\n"
-    "           the 11008 x 4096 matrix per type (--types, all six by default), and a whole\n"
+    "           the 11008 x 4096 matrix per type (--types, all by default), and a whole\n"
     "           full-depth pass of the TinyLlama-shaped model per type (--types, q4_0 by\n"
     "           default); then, on that model, a 64-token prompt in passes of 8, 16, 32\n"
     "           and 64 columns (ms per token, the ratio to 8); every width is first\n"
@@ -80,9 +80,9 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --only PART[,PART...]  run only these parts (repeatable)\n"
-    "  --types T[,T...]       weight types for matvec, decode and columns: f32, f16, q8_0, q4_0,\n"
-    "                         q4_k, q6_k (default: all six for matvec, f16,q8_0,q4_0 for\n"
-    "                         decode)\n"
+    "  --types T[,T...]       weight types for matvec, decode and columns: f32, f16, bf16,\n"
+    "                         q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (default: all for\n"
+    "                         matvec, f16,q8_0,q4_0 for decode)\n"
     "  --decode-tokens N      decode steps timed per model in decode (default 16)\n"
     "  --tmp DIR              directory of the decode models (default /tmp)\n"
     "  --clean                delete the decode models after use\n"
@@ -118,10 +118,6 @@ static const char help[] =
 
 _Static_assert(PROMPT_TOKENS == 64, "--help says the prompt has 64 tokens, 8 per pass");
 
-/* Every weight type the kernels take, in --types' default order for matvec. */
-static const uint32_t all_types[] = {GGML_F32, GGML_F16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_K, GGML_Q6_K};
-#define N_TYPES 6
-
 enum { PART_COPY = 1, PART_MATVEC = 2, PART_DECODE = 4, PART_DEFAULT = 8, PART_OVERHEAD = 16, PART_COLUMNS = 32 };
 
 /* The models whose decode tokens/s --compare sets side by side: the default
@@ -149,7 +145,7 @@ typedef struct measured {
 
 typedef struct options {
     unsigned parts;
-    uint32_t types[N_TYPES];
+    uint32_t types[LVK_N_WEIGHT_TYPES];
     int n_types; /* 0: each part's default types */
     long decode_tokens;
     const char *tmp;
@@ -557,14 +553,14 @@ static int add_part(const char *item, options *o) {
 }
 
 static int add_type(const char *item, options *o) {
-    for (int i = 0; i < N_TYPES; i++)
-        if (!strcmp(item, ggml_type_name(all_types[i]))) {
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
+        if (!strcmp(item, ggml_type_name(lvk_weight_types[i]))) {
             for (int k = 0; k < o->n_types; k++)
-                if (o->types[k] == all_types[i]) return 0;
-            o->types[o->n_types++] = all_types[i];
+                if (o->types[k] == lvk_weight_types[i]) return 0;
+            o->types[o->n_types++] = lvk_weight_types[i];
             return 0;
         }
-    return usage_error("--types: unknown type '%s' (f32, f16, q8_0, q4_0, q4_k, q6_k)", item);
+    return usage_error("--types: unknown type '%s' (%s)", item, lvk_weight_type_names(", ", ", "));
 }
 
 /* A positive decimal number at s (1, 0.53, 2.5e3), up to the first character
@@ -637,7 +633,7 @@ static unsigned compare_parts(const options *o) {
 
 /* The decode part's weight types: --types, then the types --compare names;
  * f16, q8_0 and q4_0 where neither names any. Returns how many. */
-static int decode_types(const options *o, uint32_t types[N_TYPES]) {
+static int decode_types(const options *o, uint32_t types[LVK_N_WEIGHT_TYPES]) {
     int n = 0;
     for (int i = 0; i < o->n_types; i++) types[n++] = o->types[i];
     for (int row = ROW_F32; row < N_ROWS; row++) {
@@ -700,7 +696,7 @@ static lvk_status bench_columns(bench_gpu *g, const options *o, int *ok) {
     FILE *table = o->json ? stderr : stdout;
     columns_report report = {0};
     LVK_TRY(o->n_types ? columns_matvec(g, o->types, o->n_types, table, &report, ok)
-                       : columns_matvec(g, all_types, N_TYPES, table, &report, ok));
+                       : columns_matvec(g, lvk_weight_types, LVK_N_WEIGHT_TYPES, table, &report, ok));
     const uint32_t *types = o->n_types ? o->types : pass_default;
     for (int i = 0; i < (o->n_types ? o->n_types : 1); i++) {
         char path[4096];
@@ -733,7 +729,7 @@ static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
     if (s == LVK_OK && (o->parts & PART_MATVEC)) {
         double t0 = now_s();
         s = o->n_types ? matvec_part(&g, o->types, o->n_types, *copy_gbps, ok)
-                       : matvec_part(&g, all_types, N_TYPES, *copy_gbps, ok);
+                       : matvec_part(&g, lvk_weight_types, LVK_N_WEIGHT_TYPES, *copy_gbps, ok);
         part_done("matvec", t0);
     }
     if (s == LVK_OK && (o->parts & PART_COLUMNS)) {
@@ -766,7 +762,7 @@ int main(int argc, char **argv) {
     }
     if (s == LVK_OK && (o.parts & PART_DECODE)) {
         double t0 = now_s();
-        uint32_t types[N_TYPES];
+        uint32_t types[LVK_N_WEIGHT_TYPES];
         int n_types = decode_types(&o, types);
         s = bench_decode(ctx, &o, types, n_types, copy_gbps, &m);
         part_done("decode", t0);

@@ -21,7 +21,9 @@ early exit is off). llama.cpp evaluates the prompt twice: the first, cold, gives
 time to the first token, the second the rates (LiteVK runs its kernels once while
 it loads). The table gives the median and range over the repetitions of
 decode and prompt tokens/s, load time and time to the first token, and of the
-LiteVK / llama.cpp ratios taken within each repetition.
+LiteVK / llama.cpp ratios taken within each repetition; under it, how many of the
+greedy tokens the runtimes agree on from the start (the same file and prompt: a
+check of the weight formats and the forward pass, where near-ties may differ).
 
 models (default: assets/stories260K.gguf and the TinyLlama-1.1B-shaped random-weight
 model of each --types that \`litevk-bench --only decode\` writes, DIR/litevk-bench-
@@ -36,8 +38,8 @@ options:
                       text, and the table shows the tokens each side counted
   --runtimes LIST     comma-separated, of litevk, llama-cpu, llama-vulkan (default all)
   --threads N         llama.cpp CPU threads (default 2)
-  --types T[,T...]    weight types of the default TinyLlama-shaped models: f16, q8_0,
-                      q4_0, q4_k, q6_k, f32 (default q4_0)
+  --types T[,T...]    weight types of the default TinyLlama-shaped models, any that
+                      litevk-bench --types takes (default q4_0)
   --tmp DIR           where those models are (litevk-bench's --tmp; default /tmp)
   --litevk DIR        directory of the litevk and litevk-bench binaries
                       (default: build/bin of this repository)
@@ -111,9 +113,6 @@ for rt in "${runtime_list[@]}"; do
     case $rt in litevk | llama-cpu | llama-vulkan) ;; *) usage_error "unknown runtime '$rt' (litevk, llama-cpu, llama-vulkan)" ;; esac
 done
 IFS=, read -r -a type_list <<<"$types"
-for t in "${type_list[@]}"; do
-    case $t in f16 | q8_0 | q4_0 | q4_k | q6_k | f32) ;; *) usage_error "unknown type '$t' (f16, q8_0, q4_0, q4_k, q6_k, f32)" ;; esac
-done
 
 # ---- what is needed -----------------------------------------------------------
 
@@ -230,7 +229,10 @@ run_litevk() { # MODEL PROMPT CTX
     local summary
     summary=$(grep '"done":true' "$out" | tail -n 1 || true)
     if ((status == 0)) && [[ -n $summary ]]; then
-        echo "$summary"
+        # the summary with the ids of the tokens chosen, as the driver reports llama.cpp's
+        node -e 'const fs = require("fs"), lines = fs.readFileSync(process.argv[1], "utf8").split("\n");
+            const ids = lines.filter((l) => l.startsWith("{\"i\":")).map((l) => JSON.parse(l).id);
+            console.log(JSON.stringify(Object.assign(JSON.parse(process.argv[2]), {ids})))' "$out" "$summary"
     else
         local why
         ((status == 124)) && why="timed out after $timeout_s s" || why=$(tail -n 1 "$err")

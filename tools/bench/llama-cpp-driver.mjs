@@ -218,10 +218,12 @@ async function measure() {
     const first = await generator.next(); // the prompt's evaluation and the first new token
     const tFirst = performance.now();
     if (first.done) throw new Error("the evaluation ended before the first token");
+    const ids = [first.value];
     let nGen = 0;
     for (; nGen < args.nPredict; nGen++) {
         const step = await generator.next(); // one token's forward pass and choice
         if (step.done) break;
+        ids.push(step.value);
     }
     const tEnd = performance.now();
     await generator.return();
@@ -236,6 +238,7 @@ async function measure() {
         first_token_ms: round(tColdFirst - tLoad),
         prompt_tokens_per_s: round(tokens.length / ((tFirst - tPrompt) / 1e3)),
         decode_tokens_per_s: nGen > 0 ? round(nGen / ((tEnd - tFirst) / 1e3)) : 0,
+        ids, // the greedy tokens chosen, the first new one included
     });
     await context.dispose();
     await model.dispose();
@@ -336,6 +339,24 @@ function report() {
             if (!st[METRICS[0][0]] && !st[METRICS[2][0]]) continue;
             entry.ratios[rt] = st;
             rows.push([`LiteVK / ${RUNTIME_NAMES[rt]}`, "", "", ...METRICS.map(([k]) => cell(st[k], "x"))]);
+        }
+        // greedy agreement: the same file and prompt should give the same tokens, up to
+        // near-ties that the two runtimes' arithmetic resolves differently
+        for (const rt of runtimes.filter((r) => r !== "litevk")) {
+            const prefixes = [];
+            let compared = 0;
+            for (const lv of of("litevk").filter((r) => r.ok && r.ids)) {
+                const ll = of(rt).find((r) => r.ok && r.ids && r.rep === lv.rep);
+                if (!ll) continue;
+                const n = Math.min(lv.ids.length, ll.ids.length);
+                let same = 0;
+                while (same < n && lv.ids[same] === ll.ids[same]) same++;
+                prefixes.push(same);
+                compared = n;
+            }
+            if (!prefixes.length) continue;
+            entry.ratios[rt] = Object.assign(entry.ratios[rt] ?? {}, { same_greedy_prefix: spread(prefixes), compared });
+            notes.push(`  greedy tokens: LiteVK and ${RUNTIME_NAMES[rt]} agree on the first ${spread(prefixes)} of ${compared}`);
         }
         summary.push(entry);
         out.push(table(rows).split("\n").map((l) => "  " + l).join("\n"));

@@ -145,7 +145,8 @@ lvk_status lvk_tokenize_ex(const lvk_model *model, const char *text, unsigned fl
 /* lvk_tokenize_ex with flags LVK_TOKENIZE_BOS when add_bos, else 0. */
 lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, int32_t *tokens,
                         int capacity, int *n_tokens);
-/* Text of one token (byte tokens give their byte; BOS/EOS give ""). */
+/* Text of one token: the bytes it stands for, which may be part of a UTF-8
+ * character (byte tokens, byte-level BPE); control tokens (BOS/EOS) give "". */
 lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, size_t size);
 
 /* ---- sessions ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "tokenizer.h"
 #include "unicode.h"
 
@@ -546,6 +547,43 @@ static void test_bad_flags(void **state) {
     assert_int_equal(n, 0);
 }
 
+/* Every host allocation of loading a vocabulary and of encoding can fail:
+ * the call returns LVK_ERR_OUT_OF_MEMORY and leaks nothing. */
+static void test_out_of_memory(void **state) {
+    (void)state;
+    static const char text[] = "Hello <|endoftext|> world</s><s> 123 \xf0\x9f\xa6\x99<|endoftext|>";
+    const char *const paths[] = {VOCAB_PATH("gpt-2"), VOCAB_PATH("llama-spm")};
+    for (size_t v = 0; v < sizeof paths / sizeof paths[0]; v++) {
+        gguf_file *f;
+        assert_int_equal(gguf_open(paths[v], &f), LVK_OK);
+        lvk_tokenizer *t = NULL;
+        for (uint64_t n = 1; !t; n++) {
+            int64_t before = lvk_alloc_outstanding();
+            lvk_alloc_fail_at(n);
+            lvk_status s = tokenizer_load(f, &t);
+            lvk_alloc_fail_at(0);
+            if (s == LVK_OK) break;
+            assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
+            assert_null(t);
+            assert_int_equal(lvk_alloc_outstanding(), before);
+        }
+        gguf_close(f);
+        int32_t ids[64];
+        for (uint64_t n = 1;; n++) {
+            int64_t before = lvk_alloc_outstanding();
+            int count;
+            lvk_alloc_fail_at(n);
+            lvk_status s = tokenizer_encode(t, text, strlen(text), LVK_TOKENIZE_PARSE_SPECIAL, ids, 64, &count);
+            lvk_alloc_fail_at(0);
+            assert_int_equal(lvk_alloc_outstanding(), before);
+            if (s == LVK_OK) break;
+            assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
+            assert_non_null(strstr(lvk_last_error(), "out of memory"));
+        }
+        tokenizer_free(t);
+    }
+}
+
 /* ---- vocabularies built in memory --------------------------------------- */
 
 typedef struct image {
@@ -819,6 +857,7 @@ int main(void) {
         cmocka_unit_test(test_special_tokens),
         cmocka_unit_test(test_add_special),
         cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_tiny_vocab),
         cmocka_unit_test(test_tiny_bpe_vocab),
         cmocka_unit_test(test_malformed_vocab),

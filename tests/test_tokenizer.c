@@ -670,7 +670,7 @@ static lvk_status load_image(image *b, lvk_tokenizer **t) {
 /* A tiny vocabulary: "ab" and "ba" score the same, so "aba" shows that the
  * leftmost pair wins; "x" has neither a token nor a byte token. */
 static const char *const tiny_tokens[] = {
-    "<unk>", "<s>", "</s>", "<0x0A>", "\xe2\x96\x81", "a", "b", "ab", "ba", "\xe2\x96\x81" "a",
+    "<unk>", "<s>", "</s>", "<0x0A>", "\xe2\x96\x81", "a", "b", "ab", "ba", ("\xe2\x96\x81" "a"),
 };
 static const float tiny_scores[] = {0, 0, 0, 0, -1, -1, -1, -2, -2, -3};
 static const int32_t tiny_types[] = {2, 3, 3, 6, 1, 1, 1, 1, 1, 1};
@@ -705,7 +705,7 @@ static void test_tiny_vocab(void **state) {
 /* A tiny byte-level BPE vocabulary. "Ġ" is the space; "b c" merges before
  * "a b"; "<|a" (control) and "a|>y" (user-defined) overlap in "<|a|>y". */
 static const char *const bpe_tokens[] = {
-    "a", "b", "c", "\xc4\xa0", "ab", "bc", "abc", "\xc4\xa0" "a", "<|a", "a|>y", "<", "|", ">", "y",
+    "a", "b", "c", "\xc4\xa0", "ab", "bc", "abc", ("\xc4\xa0" "a"), "<|a", "a|>y", "<", "|", ">", "y",
 };
 static const int32_t bpe_types[] = {1, 1, 1, 1, 1, 1, 1, 1, 3, 4, 1, 1, 1, 1};
 enum { BPE_N = sizeof bpe_tokens / sizeof bpe_tokens[0] };

@@ -105,7 +105,7 @@ typedef struct lvk_model_info {
     int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx_train;
     int head_dim, rope_dim;
     float rms_eps, rope_base;
-    int bos_id, eos_id;
+    int bos_id, eos_id;      /* -1 when the vocabulary has none */
     uint64_t n_params;
     uint64_t weight_bytes; /* bytes of weights as stored in the file */
     char name[128];
@@ -121,11 +121,32 @@ lvk_status lvk_model_get_info(const lvk_model *model, lvk_model_info *out);
  * llama.cpp's converters store it), truncated to size; "" when it has none. */
 lvk_status lvk_model_chat_template(const lvk_model *model, char *buf, size_t size);
 
+/* How text becomes tokens: flags of lvk_tokenize_ex and lvk_session_feed_ex,
+ * ORed together (0: the text alone, as plain text). */
+enum lvk_tokenize_flags {
+    /* BOS first, whatever the model says (add_bos of lvk_tokenize). */
+    LVK_TOKENIZE_BOS = 1 << 0,
+    /* BOS first and EOS last as the model wants them: its
+     * tokenizer.ggml.add_bos_token and add_eos_token, else the tokenizer's
+     * default (SentencePiece and Llama 3 add BOS, other byte-level BPE
+     * vocabularies nothing). llama.cpp's add_special. */
+    LVK_TOKENIZE_ADD_SPECIAL = 1 << 1,
+    /* Control, user-defined and unknown tokens written in the text
+     * ("<|im_start|>", "</s>") become those tokens, the longest first; without
+     * this flag they are tokenized as the plain text they look like.
+     * llama.cpp's parse_special. */
+    LVK_TOKENIZE_PARSE_SPECIAL = 1 << 2,
+};
+
 /* Tokenizer of the model. Writes up to `capacity` ids; *n_tokens receives the
  * number needed (call with capacity 0 to size). */
+lvk_status lvk_tokenize_ex(const lvk_model *model, const char *text, unsigned flags, int32_t *tokens,
+                           int capacity, int *n_tokens);
+/* lvk_tokenize_ex with flags LVK_TOKENIZE_BOS when add_bos, else 0. */
 lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, int32_t *tokens,
                         int capacity, int *n_tokens);
-/* Text of one token (byte tokens give their byte; BOS/EOS give ""). */
+/* Text of one token: the bytes it stands for, which may be part of a UTF-8
+ * character (byte tokens, byte-level BPE); control tokens (BOS/EOS) give "". */
 lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, size_t size);
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -250,8 +271,12 @@ lvk_session_params lvk_session_default_params(void);
 lvk_status lvk_session_create(lvk_model *model, const lvk_session_params *params,
                               lvk_session **out);
 void lvk_session_free(lvk_session *session);
-/* Feed text (tokenized with the model's tokenizer; BOS added when add_bos
- * and the session is empty). Runs the prompt through the model in batches. */
+/* Feed text, tokenized with the model's tokenizer and `flags`
+ * (LVK_TOKENIZE_*); LVK_TOKENIZE_BOS and LVK_TOKENIZE_ADD_SPECIAL apply only
+ * while the session is empty (later text continues it, as llama.cpp's chat
+ * does). Runs the prompt through the model in batches. */
+lvk_status lvk_session_feed_ex(lvk_session *session, const char *text, unsigned flags);
+/* lvk_session_feed_ex with flags LVK_TOKENIZE_BOS when add_bos, else 0. */
 lvk_status lvk_session_feed(lvk_session *session, const char *text, int add_bos);
 /* Feed token ids. */
 lvk_status lvk_session_feed_tokens(lvk_session *session, const int32_t *tokens, int n_tokens);

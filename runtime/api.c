@@ -170,10 +170,15 @@ lvk_status lvk_model_chat_template(const lvk_model *m, char *buf, size_t size) {
     return LVK_OK;
 }
 
+lvk_status lvk_tokenize_ex(const lvk_model *m, const char *text, unsigned flags, int32_t *tokens, int capacity,
+                           int *n_tokens) {
+    CHECK_ARG(m && text && n_tokens && (tokens || capacity == 0), "lvk_tokenize: NULL argument");
+    return tokenizer_encode(m->host->tokenizer, text, strlen(text), flags, tokens, capacity, n_tokens);
+}
+
 lvk_status lvk_tokenize(const lvk_model *m, const char *text, int add_bos, int32_t *tokens, int capacity,
                         int *n_tokens) {
-    CHECK_ARG(m && text && n_tokens && (tokens || capacity == 0), "lvk_tokenize: NULL argument");
-    return tokenizer_encode(m->host->tokenizer, text, strlen(text), add_bos, tokens, capacity, n_tokens);
+    return lvk_tokenize_ex(m, text, add_bos ? LVK_TOKENIZE_BOS : 0, tokens, capacity, n_tokens);
 }
 
 lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t size) {
@@ -311,19 +316,23 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     return advance(s, tokens[n - 1]);
 }
 
-lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
+lvk_status lvk_session_feed_ex(lvk_session *s, const char *text, unsigned flags) {
     CHECK_ARG(s && text, "lvk_session_feed: NULL argument");
     int n = 0;
     const lvk_tokenizer *tok = s->model->host->tokenizer;
-    int bos = add_bos && s->n_past == 0;
-    LVK_TRY(tokenizer_encode(tok, text, strlen(text), bos, NULL, 0, &n));
+    if (s->n_past > 0) flags &= ~(unsigned)(LVK_TOKENIZE_BOS | LVK_TOKENIZE_ADD_SPECIAL); /* text that continues */
+    LVK_TRY(tokenizer_encode(tok, text, strlen(text), flags, NULL, 0, &n));
     if (n == 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "nothing to feed: the prompt is empty");
     int32_t *ids = lvk_malloc((size_t)n * sizeof *ids);
     if (!ids) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    lvk_status st = tokenizer_encode(tok, text, strlen(text), bos, ids, n, &n);
+    lvk_status st = tokenizer_encode(tok, text, strlen(text), flags, ids, n, &n);
     if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n);
     lvk_free(ids);
     return st;
+}
+
+lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
+    return lvk_session_feed_ex(s, text, add_bos ? LVK_TOKENIZE_BOS : 0);
 }
 
 /* Fills *out for token id. */

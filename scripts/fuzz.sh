@@ -48,11 +48,17 @@ seed() {
       $build/bin/fuzz_gguf_seeds "$dir" ;; # tiny models: mutations reach their header, not megabytes of weights
     tokenizer)
       # the first byte picks the mode (see fuzz_tokenizer.c): 0 encodes llama.cpp's
-      # test strings; 2 builds a tiny model's vocabulary and encodes "Hello"
+      # test strings with SentencePiece, 3 with byte-level BPE (GPT-2's vocabulary;
+      # 0x1b: StarCoder's, special tokens parsed); 2 builds a vocabulary (a tiny
+      # model's, a tiny byte-level BPE one with special tokens parsed) and encodes text
       { printf '\0'; cat tests/fixtures/ggml-vocab-llama-spm.gguf.inp; } > "$dir/encode-llama-vectors"
+      { printf '\3'; cat tests/fixtures/ggml-vocab-gpt-2.gguf.inp; } > "$dir/encode-gpt2-vectors"
+      { printf '\x1b'; cat tests/fixtures/ggml-vocab-starcoder.gguf.inp; } > "$dir/encode-starcoder-vectors"
       mkdir -p "$build/gguf-seeds"
       $build/bin/fuzz_gguf_seeds "$build/gguf-seeds"
-      { printf '\2\5Hello'; cat "$build/gguf-seeds/tiny-f32.gguf"; } > "$dir/vocabulary-tiny" ;;
+      { printf '\2\5Hello'; cat "$build/gguf-seeds/tiny-f32.gguf"; } > "$dir/vocabulary-tiny"
+      { printf '\x0e\x18<|endoftext|>the <tag>in'; cat "$build/gguf-seeds/tiny-bpe-vocabulary.gguf"; } \
+        > "$dir/vocabulary-bpe" ;;
     prompts)
       cp assets/prompts/* tests/fixtures/alpaca_tiny.json "$dir"/ ;;
   esac

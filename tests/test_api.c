@@ -206,6 +206,40 @@ static void test_bad_calls(void **state) {
     lvk_session_free(s);
 }
 
+/* lvk_tokenize_ex's flags and lvk_session_feed_ex: BOS as the model wants it
+ * (the default model's SentencePiece vocabulary adds it), special tokens'
+ * texts as those tokens only when asked, BOS only at the start of a session. */
+static void test_tokenize_flags(void **state) {
+    fixture *f = *state;
+    int32_t ids[16], plain[16];
+    int n, n_plain;
+    assert_int_equal(lvk_tokenize_ex(f->model, "Once", LVK_TOKENIZE_ADD_SPECIAL, ids, 16, &n), LVK_OK);
+    assert_int_equal(lvk_tokenize(f->model, "Once", 1, plain, 16, &n_plain), LVK_OK);
+    assert_int_equal(n, n_plain);
+    assert_memory_equal(ids, plain, (size_t)n * sizeof *ids);
+    assert_int_equal(ids[0], 1);
+
+    assert_int_equal(lvk_tokenize(f->model, "Once", 0, plain, 16, &n_plain), LVK_OK);
+    assert_int_equal(lvk_tokenize_ex(f->model, "<s>Once", LVK_TOKENIZE_PARSE_SPECIAL, ids, 16, &n), LVK_OK);
+    assert_int_equal(n, n_plain + 1);
+    assert_int_equal(ids[0], 1); /* "<s>" is BOS's text */
+    assert_memory_equal(ids + 1, plain, (size_t)n_plain * sizeof *ids);
+    assert_int_equal(lvk_tokenize_ex(f->model, "<s>Once", 0, ids, 16, &n), LVK_OK);
+    for (int i = 0; i < n; i++) assert_int_not_equal(ids[i], 1);
+    expect_error(lvk_tokenize_ex(f->model, "Once", 1u << 9, ids, 16, &n), LVK_ERR_INVALID_ARGUMENT);
+
+    lvk_session *s;
+    assert_int_equal(lvk_session_create(f->model, NULL, &s), LVK_OK);
+    assert_int_equal(lvk_session_feed_ex(s, "Once", LVK_TOKENIZE_ADD_SPECIAL), LVK_OK);
+    assert_int_equal(lvk_session_n_past(s), n_plain + 1);
+    assert_int_equal(lvk_tokenize(f->model, " upon", 0, plain, 16, &n_plain), LVK_OK);
+    int before = lvk_session_n_past(s);
+    assert_int_equal(lvk_session_feed_ex(s, " upon", LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_BOS), LVK_OK);
+    assert_int_equal(lvk_session_n_past(s), before + n_plain); /* no BOS in the middle */
+    expect_error(lvk_session_feed_ex(s, "x", 1u << 9), LVK_ERR_INVALID_ARGUMENT);
+    lvk_session_free(s);
+}
+
 /* Copies the default model with `patch` applied at the first occurrence of `find`. */
 static void write_patched(const char *path, const char *find, size_t offset, const void *patch, size_t n) {
     FILE *in = fopen(MODEL, "rb");
@@ -290,6 +324,7 @@ int main(void) {
         cmocka_unit_test(test_greedy_matches_llama2c),
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_tokenize_flags),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_many_sessions_on_one_model),
     };

@@ -160,7 +160,7 @@ static void test_heads_q4_0(void **state) {
 static int story_prompt(const rig *r, int32_t *tokens, int capacity) {
     static const char text[] = "Once upon a time, there was a";
     int n;
-    assert_int_equal(tokenizer_encode(r->hm->tokenizer, text, strlen(text), 1, tokens, capacity, &n), LVK_OK);
+    assert_int_equal(tokenizer_encode(r->hm->tokenizer, text, strlen(text), LVK_TOKENIZE_BOS, tokens, capacity, &n), LVK_OK);
     return n;
 }
 

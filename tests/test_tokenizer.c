@@ -1,6 +1,8 @@
-/* test_tokenizer.c — the SentencePiece tokenizer against llama.cpp's own
- * test vectors (models/ggml-vocab-llama-spm.gguf.{inp,out}), plus decoding,
- * error handling and malformed vocabularies built in memory. */
+/* test_tokenizer.c — both tokenizers against llama.cpp's own test vectors
+ * (tests/fixtures/ggml-vocab-NAME.gguf{,.inp,.out}: SentencePiece for LLaMA
+ * and Phi-3, byte-level BPE for GPT-2 and StarCoder, and for Llama 3 and
+ * Qwen2 when their vocabularies have been made), plus decoding, special
+ * tokens, error handling and malformed vocabularies built in memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +13,11 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "tokenizer.h"
+#include "unicode.h"
 
-#define VOCAB LITEVK_FIXTURES "/ggml-vocab-llama-spm.gguf"
+#define VOCAB_PATH(name) LITEVK_FIXTURES "/ggml-vocab-" name ".gguf"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -88,34 +92,53 @@ static int parse_outputs(char *out, vector *v, int max) {
     return n;
 }
 
-static int setup(void **state) {
+/* Loads a vocabulary and its vectors; NULL when the vocabulary's file is
+ * missing and `optional`. */
+static fixture *load_fixture(const char *path, int optional) {
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        assert_true(optional);
+        return NULL;
+    }
+    fclose(probe);
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     gguf_file *f;
-    assert_int_equal(gguf_open(VOCAB, &f), LVK_OK);
+    assert_int_equal(gguf_open(path, &f), LVK_OK);
     assert_int_equal(tokenizer_load(f, &fx->tok), LVK_OK);
     gguf_close(f); /* the tokenizer keeps its own copy */
 
     enum { MAX_VECTORS = 256 };
+    char name[1024];
     size_t inp_size, out_size;
-    fx->inp = read_file(VOCAB ".inp", &inp_size);
-    char *out = read_file(VOCAB ".out", &out_size);
+    snprintf(name, sizeof name, "%s.inp", path);
+    fx->inp = read_file(name, &inp_size);
+    snprintf(name, sizeof name, "%s.out", path);
+    char *out = read_file(name, &out_size);
     fx->vectors = calloc(MAX_VECTORS, sizeof *fx->vectors);
     assert_non_null(fx->vectors);
     fx->n_vectors = split_inputs(fx->inp, inp_size, fx->vectors, MAX_VECTORS);
     assert_int_equal(parse_outputs(out, fx->vectors, MAX_VECTORS), fx->n_vectors);
     free(out);
-    *state = fx;
-    return 0;
+    return fx;
 }
 
-static int teardown(void **state) {
-    fixture *fx = *state;
+static void free_fixture(fixture *fx) {
     for (int i = 0; i < fx->n_vectors; i++) free(fx->vectors[i].ids);
     free(fx->vectors);
     free(fx->inp);
     tokenizer_free(fx->tok);
     free(fx);
+}
+
+/* The group's fixture: LLaMA's SentencePiece vocabulary. */
+static int setup(void **state) {
+    *state = load_fixture(VOCAB_PATH("llama-spm"), 0);
+    return 0;
+}
+
+static int teardown(void **state) {
+    free_fixture(*state);
     return 0;
 }
 
@@ -142,21 +165,55 @@ static void print_ids(const char *label, const int32_t *ids, int n) {
 }
 
 /* Encodes into a fresh array (freed by the caller); *n receives the count. */
-static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, int add_bos,
-                       int *n) {
-    assert_int_equal(tokenizer_encode(t, text, len, add_bos, NULL, 0, n), LVK_OK);
+static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags, int *n) {
+    assert_int_equal(tokenizer_encode(t, text, len, flags, NULL, 0, n), LVK_OK);
     int32_t *ids = malloc(((size_t)*n + 1) * sizeof *ids);
     assert_non_null(ids);
     int n2;
-    assert_int_equal(tokenizer_encode(t, text, len, add_bos, ids, *n, &n2), LVK_OK);
+    assert_int_equal(tokenizer_encode(t, text, len, flags, ids, *n, &n2), LVK_OK);
     assert_int_equal(n2, *n);
     return ids;
 }
 
-/* ---- tests ------------------------------------------------------------- */
+/* The concatenated pieces of ids (freed by the caller); *n receives the length. */
+static char *decode(const lvk_tokenizer *t, const int32_t *ids, int n_ids, size_t *n) {
+    size_t cap = 1;
+    for (int j = 0; j < n_ids; j++) {
+        size_t len;
+        tokenizer_piece(t, ids[j], &len);
+        cap += len;
+    }
+    char *text = malloc(cap);
+    assert_non_null(text);
+    *n = 0;
+    for (int j = 0; j < n_ids; j++) {
+        size_t len;
+        const char *piece = tokenizer_piece(t, ids[j], &len);
+        memcpy(text + *n, piece, len);
+        *n += len;
+    }
+    return text;
+}
 
-static void test_vectors(void **state) {
-    fixture *fx = *state;
+/* Encodes text with flags and checks the ids, given after their count. */
+static void expect_ids(const lvk_tokenizer *t, unsigned flags, const char *text, int n_expected, ...) {
+    int n;
+    int32_t *ids = encode(t, text, strlen(text), flags, &n);
+    if (n != n_expected) {
+        print_ids("got", ids, n);
+        fail_msg("\"%s\" gave %d ids, expected %d", text, n, n_expected);
+    }
+    va_list ap;
+    va_start(ap, n_expected);
+    for (int i = 0; i < n; i++) assert_int_equal(ids[i], va_arg(ap, int));
+    va_end(ap);
+    free(ids);
+}
+
+/* ---- llama.cpp's vectors ------------------------------------------------- */
+
+/* Every vector encodes (without BOS, as the .out files have it) to its ids. */
+static void check_vectors(const fixture *fx, const char *name) {
     int failed = 0;
     assert_true(fx->n_vectors > 0);
     for (int i = 0; i < fx->n_vectors; i++) {
@@ -164,7 +221,7 @@ static void test_vectors(void **state) {
         int n;
         int32_t *ids = encode(fx->tok, v->text, v->len, 0, &n);
         if (n != v->n_ids || memcmp(ids, v->ids, (size_t)n * sizeof *ids) != 0) {
-            print_message("vector %d differs:\n", i);
+            print_message("%s vector %d differs:\n", name, i);
             print_text("  text    ", v->text, v->len);
             print_ids("  expected", v->ids, v->n_ids);
             print_ids("  got     ", ids, n);
@@ -172,44 +229,77 @@ static void test_vectors(void **state) {
         }
         free(ids);
     }
-    print_message("%d of %d tokenizer vectors match\n", fx->n_vectors - failed, fx->n_vectors);
+    print_message("%s: %d of %d tokenizer vectors match\n", name, fx->n_vectors - failed, fx->n_vectors);
     assert_int_equal(failed, 0);
 }
 
-/* Decoding the expected ids gives the text back, after the one leading
- * space that add_space_prefix put in front (llama.cpp strips it too). */
-static void test_decode_round_trip(void **state) {
-    fixture *fx = *state;
+/* Decoding the expected ids gives the text back: exactly for byte-level BPE,
+ * after the one leading space that add_space_prefix put in front for
+ * SentencePiece (llama.cpp strips it too). */
+static void check_decode(const fixture *fx, const char *name) {
+    int spm = strcmp(tokenizer_model_name(fx->tok), "llama") == 0;
     for (int i = 0; i < fx->n_vectors; i++) {
         const vector *v = &fx->vectors[i];
-        size_t cap = 64, n = 0;
-        for (int j = 0; j < v->n_ids; j++) {
-            size_t len;
-            tokenizer_piece(fx->tok, v->ids[j], &len);
-            cap += len;
-        }
-        char *text = malloc(cap);
-        assert_non_null(text);
-        for (int j = 0; j < v->n_ids; j++) {
-            size_t len;
-            const char *piece = tokenizer_piece(fx->tok, v->ids[j], &len);
-            memcpy(text + n, piece, len);
-            n += len;
-        }
+        size_t n;
+        char *text = decode(fx->tok, v->ids, v->n_ids, &n);
         const char *back = text;
-        if (v->len > 0) {
+        if (spm && v->len > 0) {
             assert_true(n > 0 && text[0] == ' ');
             back++;
             n--;
         }
         if (n != v->len || memcmp(back, v->text, n) != 0) {
-            print_message("vector %d does not decode back:\n", i);
+            print_message("%s vector %d does not decode back:\n", name, i);
             print_text("  text   ", v->text, v->len);
             print_text("  decoded", back, n);
             fail();
         }
         free(text);
     }
+}
+
+static void test_vectors(void **state) {
+    check_vectors(*state, "llama-spm");
+    check_decode(*state, "llama-spm");
+}
+
+/* A vocabulary's vectors and decoding; an optional one that is missing is
+ * skipped with a message. */
+static void vocab_vectors(const char *path, const char *name, int optional) {
+    fixture *fx = load_fixture(path, optional);
+    if (!fx) {
+        print_message("%s is missing, so its vectors are skipped: the vocabulary is too large to "
+                      "ship; convert the model's tokenizer.json to it to run them\n", path);
+        skip();
+    }
+    check_vectors(fx, name);
+    check_decode(fx, name);
+    free_fixture(fx);
+}
+
+static void test_vectors_phi3(void **state) {
+    (void)state;
+    vocab_vectors(VOCAB_PATH("phi-3"), "phi-3", 0);
+}
+
+static void test_vectors_gpt2(void **state) {
+    (void)state;
+    vocab_vectors(VOCAB_PATH("gpt-2"), "gpt-2", 0);
+}
+
+static void test_vectors_starcoder(void **state) {
+    (void)state;
+    vocab_vectors(VOCAB_PATH("starcoder"), "starcoder", 0);
+}
+
+static void test_vectors_llama_bpe(void **state) {
+    (void)state;
+    vocab_vectors(VOCAB_PATH("llama-bpe"), "llama-bpe", 1);
+}
+
+static void test_vectors_qwen2(void **state) {
+    (void)state;
+    vocab_vectors(VOCAB_PATH("qwen2"), "qwen2", 1);
 }
 
 static void test_pieces(void **state) {
@@ -243,10 +333,10 @@ static void test_bos_and_empty(void **state) {
     int n = -1;
     assert_int_equal(tokenizer_encode(fx->tok, "", 0, 0, ids, 4, &n), LVK_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(tokenizer_encode(fx->tok, NULL, 0, 1, ids, 4, &n), LVK_OK);
+    assert_int_equal(tokenizer_encode(fx->tok, NULL, 0, LVK_TOKENIZE_BOS, ids, 4, &n), LVK_OK);
     assert_int_equal(n, 1);
     assert_int_equal(ids[0], 1);
-    assert_int_equal(tokenizer_encode(fx->tok, "Hello world", 11, 1, ids, 4, &n), LVK_OK);
+    assert_int_equal(tokenizer_encode(fx->tok, "Hello world", 11, LVK_TOKENIZE_BOS, ids, 4, &n), LVK_OK);
     assert_int_equal(n, 3);
     assert_int_equal(ids[0], 1);
     assert_int_equal(ids[1], 15043);
@@ -267,7 +357,7 @@ static void test_invalid_utf8(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int32_t ids[16];
         int n = -1;
-        assert_int_equal(tokenizer_encode(fx->tok, bad[i], strlen(bad[i]), 1, ids, 16, &n),
+        assert_int_equal(tokenizer_encode(fx->tok, bad[i], strlen(bad[i]), LVK_TOKENIZE_BOS, ids, 16, &n),
                          LVK_ERR_INVALID_ARGUMENT);
         assert_true(lvk_last_error()[0] != 0);
         assert_int_equal(n, 0);
@@ -289,7 +379,7 @@ static void test_capacity(void **state) {
     int32_t ids[8];
     for (int i = 0; i < 8; i++) ids[i] = -7;
     int n;
-    assert_int_equal(tokenizer_encode(fx->tok, text, strlen(text), 1, ids, 3, &n), LVK_OK);
+    assert_int_equal(tokenizer_encode(fx->tok, text, strlen(text), LVK_TOKENIZE_BOS, ids, 3, &n), LVK_OK);
     assert_int_equal(n, 6);
     assert_int_equal(ids[0], 1);
     assert_int_equal(ids[1], 29871);
@@ -320,6 +410,178 @@ static void test_long_text(void **state) {
     assert_true(n > (int)(len / 8) && n <= (int)(3 * len + 1));
     free(ids);
     free(text);
+}
+
+/* ---- byte-level BPE, special tokens and flags on real vocabularies -------- */
+
+/* Loads a fixture vocabulary without its vectors. */
+static lvk_tokenizer *load_vocab(const char *path) {
+    gguf_file *f;
+    lvk_tokenizer *t;
+    assert_int_equal(gguf_open(path, &f), LVK_OK);
+    assert_int_equal(tokenizer_load(f, &t), LVK_OK);
+    gguf_close(f);
+    return t;
+}
+
+static void test_pieces_gpt2(void **state) {
+    (void)state;
+    lvk_tokenizer *t = load_vocab(VOCAB_PATH("gpt-2"));
+    size_t len;
+    assert_string_equal(tokenizer_model_name(t), "gpt2");
+    assert_string_equal(tokenizer_pre_name(t), "gpt-2");
+    assert_int_equal(tokenizer_n_vocab(t), 50257);
+    assert_int_equal(tokenizer_bos(t), 50256);
+    assert_int_equal(tokenizer_eos(t), 50256);
+    assert_false(tokenizer_adds_bos(t));
+    assert_string_equal(tokenizer_piece(t, 262, &len), " the"); /* "Ġthe" */
+    assert_string_equal(tokenizer_piece(t, 198, &len), "\n");   /* "Ċ" */
+    assert_string_equal(tokenizer_piece(t, 960, &len), "\xe2\x80\x94"); /* "âĢĶ": an em dash's bytes */
+    assert_string_equal(tokenizer_piece(t, 50256, &len), "");   /* <|endoftext|>: control */
+    assert_int_equal(len, 0);
+    /* the first 256 tokens are the 256 bytes, each once */
+    int seen[256] = {0};
+    for (int32_t id = 0; id < 256; id++) {
+        const char *piece = tokenizer_piece(t, id, &len);
+        assert_int_equal(len, 1);
+        assert_int_equal(seen[(uint8_t)piece[0]]++, 0);
+    }
+    tokenizer_free(t);
+}
+
+/* Random valid UTF-8 of every kind of character decodes back exactly from
+ * byte-level BPE's ids, short texts and one long one (quick: merging stays
+ * O(n log n) per word). */
+static void test_bpe_round_trip(void **state) {
+    (void)state;
+    static const uint32_t pool[] = {
+        'a', 'Z', 'e', ' ', ' ', ' ', '\n', '\r', '\t', '0', '7', '\'', 's', 'L', '.', '!', '(', 0, 0x1f,
+        0x7f, 0x85, 0xa0, 0xad, 0xe9, 0x301, 0x3b1, 0x416, 0x663, 0x915, 0x94d, 0x1780, 0x2028, 0x3000,
+        0x4e2d, 0xfeff, 0xfffd, 0x1f999, 0x1f600, 0x10ffff,
+    };
+    const char *const vocabs[] = {VOCAB_PATH("gpt-2"), VOCAB_PATH("starcoder")};
+    enum { LONG = 1 << 17 };
+    char *text = malloc(LONG + 4);
+    assert_non_null(text);
+    uint64_t rng = 42;
+    for (size_t v = 0; v < sizeof vocabs / sizeof vocabs[0]; v++) {
+        lvk_tokenizer *t = load_vocab(vocabs[v]);
+        for (int round = 0; round < 300; round++) {
+            size_t max = round == 0 ? LONG : 40, len = 0;
+            while (len < max) {
+                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                len += utf8_encode(pool[(rng >> 33) % (sizeof pool / sizeof pool[0])], text + len);
+            }
+            int n;
+            int32_t *ids = encode(t, text, len, 0, &n);
+            size_t n_back;
+            char *back = decode(t, ids, n, &n_back);
+            if (n_back != len || memcmp(back, text, len) != 0) {
+                print_text("text   ", text, len < 200 ? len : 200);
+                print_text("decoded", back, n_back < 200 ? n_back : 200);
+                fail_msg("%s: round %d does not decode back", vocabs[v], round);
+            }
+            free(back);
+            free(ids);
+        }
+        tokenizer_free(t);
+    }
+    free(text);
+}
+
+static void test_special_tokens(void **state) {
+    fixture *fx = *state;
+    const lvk_tokenizer *spm = fx->tok;
+    /* SentencePiece: the text after a special token gets the space prefix too */
+    expect_ids(spm, LVK_TOKENIZE_PARSE_SPECIAL, "<s>Hello</s>world", 4, 1, 15043, 2, 3186);
+    expect_ids(spm, LVK_TOKENIZE_PARSE_SPECIAL, "Hello</s>", 2, 15043, 2);
+    expect_ids(spm, LVK_TOKENIZE_PARSE_SPECIAL | LVK_TOKENIZE_BOS, "</s>", 2, 1, 2);
+    /* without the flag they are text */
+    int n;
+    int32_t *ids = encode(spm, "<s>Hello</s>", 12, 0, &n);
+    assert_true(n > 4);
+    for (int i = 0; i < n; i++) assert_true(ids[i] > 2);
+    free(ids);
+
+    lvk_tokenizer *bpe = load_vocab(VOCAB_PATH("gpt-2"));
+    expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "a<|endoftext|>b", 3, 64, 50256, 65);
+    expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "a <|endoftext|> b", 4, 64, 220, 50256, 275);
+    expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "<|endoftext|><|endoftext|>", 2, 50256, 50256);
+    ids = encode(bpe, "a<|endoftext|>b", 15, 0, &n);
+    for (int i = 0; i < n; i++) assert_int_not_equal(ids[i], 50256);
+    free(ids);
+    tokenizer_free(bpe);
+}
+
+/* LVK_TOKENIZE_ADD_SPECIAL: BOS where the model wants it. */
+static void test_add_special(void **state) {
+    fixture *fx = *state;
+    assert_true(tokenizer_adds_bos(fx->tok)); /* add_bos_token: true */
+    expect_ids(fx->tok, LVK_TOKENIZE_ADD_SPECIAL, "Hello", 2, 1, 15043);
+    expect_ids(fx->tok, LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_BOS, "Hello", 2, 1, 15043);
+
+    lvk_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
+    assert_string_equal(tokenizer_model_name(t), "llama");
+    assert_null(tokenizer_pre_name(t));
+    assert_true(tokenizer_adds_bos(t));
+    assert_false(tokenizer_adds_eos(t));
+    tokenizer_free(t);
+
+    t = load_vocab(VOCAB_PATH("gpt-2")); /* byte-level BPE adds nothing by default */
+    expect_ids(t, LVK_TOKENIZE_ADD_SPECIAL, "Hello", 1, 15496);
+    expect_ids(t, LVK_TOKENIZE_BOS, "Hello", 2, 50256, 15496);
+    tokenizer_free(t);
+
+    t = load_vocab(VOCAB_PATH("starcoder"));
+    assert_string_equal(tokenizer_pre_name(t), "starcoder");
+    assert_false(tokenizer_adds_bos(t));
+    tokenizer_free(t);
+}
+
+static void test_bad_flags(void **state) {
+    fixture *fx = *state;
+    int32_t ids[4];
+    int n = -1;
+    assert_int_equal(tokenizer_encode(fx->tok, "a", 1, 1u << 7, ids, 4, &n), LVK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lvk_last_error(), "0x80"));
+    assert_int_equal(n, 0);
+}
+
+/* Every host allocation of loading a vocabulary and of encoding can fail:
+ * the call returns LVK_ERR_OUT_OF_MEMORY and leaks nothing. */
+static void test_out_of_memory(void **state) {
+    (void)state;
+    static const char text[] = "Hello <|endoftext|> world</s><s> 123 \xf0\x9f\xa6\x99<|endoftext|>";
+    const char *const paths[] = {VOCAB_PATH("gpt-2"), VOCAB_PATH("llama-spm")};
+    for (size_t v = 0; v < sizeof paths / sizeof paths[0]; v++) {
+        gguf_file *f;
+        assert_int_equal(gguf_open(paths[v], &f), LVK_OK);
+        lvk_tokenizer *t = NULL;
+        for (uint64_t n = 1; !t; n++) {
+            int64_t before = lvk_alloc_outstanding();
+            lvk_alloc_fail_at(n);
+            lvk_status s = tokenizer_load(f, &t);
+            lvk_alloc_fail_at(0);
+            if (s == LVK_OK) break;
+            assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
+            assert_null(t);
+            assert_int_equal(lvk_alloc_outstanding(), before);
+        }
+        gguf_close(f);
+        int32_t ids[64];
+        for (uint64_t n = 1;; n++) {
+            int64_t before = lvk_alloc_outstanding();
+            int count;
+            lvk_alloc_fail_at(n);
+            lvk_status s = tokenizer_encode(t, text, strlen(text), LVK_TOKENIZE_PARSE_SPECIAL, ids, 64, &count);
+            lvk_alloc_fail_at(0);
+            assert_int_equal(lvk_alloc_outstanding(), before);
+            if (s == LVK_OK) break;
+            assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
+            assert_non_null(strstr(lvk_last_error(), "out of memory"));
+        }
+        tokenizer_free(t);
+    }
 }
 
 /* ---- vocabularies built in memory --------------------------------------- */
@@ -408,66 +670,167 @@ static lvk_status load_image(image *b, lvk_tokenizer **t) {
 /* A tiny vocabulary: "ab" and "ba" score the same, so "aba" shows that the
  * leftmost pair wins; "x" has neither a token nor a byte token. */
 static const char *const tiny_tokens[] = {
-    "<unk>", "<s>", "</s>", "<0x0A>", "\xe2\x96\x81", "a", "b", "ab", "ba", "\xe2\x96\x81" "a",
+    "<unk>", "<s>", "</s>", "<0x0A>", "\xe2\x96\x81", "a", "b", "ab", "ba", ("\xe2\x96\x81" "a"),
 };
 static const float tiny_scores[] = {0, 0, 0, 0, -1, -1, -1, -2, -2, -3};
 static const int32_t tiny_types[] = {2, 3, 3, 6, 1, 1, 1, 1, 1, 1};
 enum { TINY_N = sizeof tiny_tokens / sizeof tiny_tokens[0] };
 
-static image tiny_image(const char *model, int n_scores, int add_space_prefix) {
+static image tiny_image(const char *model, int n_scores, int n_types, int add_space_prefix) {
     image b = new_image();
     kv_string(&b, "tokenizer.ggml.model", model);
     kv_strings(&b, "tokenizer.ggml.tokens", TINY_N, tiny_tokens);
     kv_floats(&b, "tokenizer.ggml.scores", n_scores, tiny_scores);
-    kv_ints(&b, "tokenizer.ggml.token_type", TINY_N, tiny_types);
+    kv_ints(&b, "tokenizer.ggml.token_type", n_types, tiny_types);
     kv_bool(&b, "tokenizer.ggml.add_space_prefix", add_space_prefix);
     return b;
-}
-
-static void expect_ids(const lvk_tokenizer *t, const char *text, int n_expected, ...) {
-    int n;
-    int32_t *ids = encode(t, text, strlen(text), 0, &n);
-    assert_int_equal(n, n_expected);
-    va_list ap;
-    va_start(ap, n_expected);
-    for (int i = 0; i < n; i++) assert_int_equal(ids[i], va_arg(ap, int));
-    va_end(ap);
-    free(ids);
 }
 
 static void test_tiny_vocab(void **state) {
     (void)state;
     lvk_tokenizer *t;
-    image b = tiny_image("llama", TINY_N, 0);
+    image b = tiny_image("llama", TINY_N, TINY_N, 0);
     assert_int_equal(load_image(&b, &t), LVK_OK);
-    expect_ids(t, "aba", 2, 7, 5);       /* ab|a, not a|ba */
-    expect_ids(t, "x\n", 2, 0, 3);       /* no token for 'x': <unk>; '\n' its byte */
-    expect_ids(t, " a", 1, 9);           /* '▁' + 'a' */
+    expect_ids(t, 0, "aba", 2, 7, 5); /* ab|a, not a|ba */
+    expect_ids(t, 0, "x\n", 2, 0, 3); /* no token for 'x': <unk>; '\n' its byte */
+    expect_ids(t, 0, " a", 1, 9);     /* '▁' + 'a' */
     tokenizer_free(t);
 
-    b = tiny_image("llama", TINY_N, 1);
+    b = tiny_image("llama", TINY_N, TINY_N, 1);
     assert_int_equal(load_image(&b, &t), LVK_OK);
-    expect_ids(t, "a", 1, 9);
+    expect_ids(t, 0, "a", 1, 9);
+    tokenizer_free(t);
+}
+
+/* A tiny byte-level BPE vocabulary. "Ġ" is the space; "b c" merges before
+ * "a b"; "<|a" (control) and "a|>y" (user-defined) overlap in "<|a|>y". */
+static const char *const bpe_tokens[] = {
+    "a", "b", "c", "\xc4\xa0", "ab", "bc", "abc", ("\xc4\xa0" "a"), "<|a", "a|>y", "<", "|", ">", "y",
+};
+static const int32_t bpe_types[] = {1, 1, 1, 1, 1, 1, 1, 1, 3, 4, 1, 1, 1, 1};
+enum { BPE_N = sizeof bpe_tokens / sizeof bpe_tokens[0] };
+static const char *const bpe_merges[] = {"b c", "a b", "\xc4\xa0 a", "ab c"};
+enum { BPE_MERGES = sizeof bpe_merges / sizeof bpe_merges[0] };
+
+/* The tiny vocabulary with pre-tokenizer `pre` (NULL: no key), the first
+ * n_merges of `merges` (negative: no key) and n_types token types. */
+static image bpe_image(const char *pre, const char *const *merges, int n_merges, int n_types) {
+    image b = new_image();
+    kv_string(&b, "tokenizer.ggml.model", "gpt2");
+    if (pre) kv_string(&b, "tokenizer.ggml.pre", pre);
+    kv_strings(&b, "tokenizer.ggml.tokens", BPE_N, bpe_tokens);
+    kv_ints(&b, "tokenizer.ggml.token_type", n_types, bpe_types);
+    if (n_merges >= 0) kv_strings(&b, "tokenizer.ggml.merges", n_merges, merges);
+    return b;
+}
+
+static void test_tiny_bpe_vocab(void **state) {
+    (void)state;
+    lvk_tokenizer *t;
+    image b = bpe_image("gpt-2", bpe_merges, BPE_MERGES, BPE_N);
+    assert_int_equal(load_image(&b, &t), LVK_OK);
+    expect_ids(t, 0, "abc", 2, 0, 5);       /* a|bc: "b c" ranks before "a b" */
+    expect_ids(t, 0, "ab", 1, 4);
+    expect_ids(t, 0, "ab c", 3, 4, 3, 2);   /* words "ab", " c"; "Ġ c" is no merge */
+    expect_ids(t, 0, " a", 1, 7);
+    expect_ids(t, 0, "ad", 1, 0);           /* 'd' has no token and there is no UNK: dropped */
+    expect_ids(t, 0, "<|a|>y", 6, 10, 11, 0, 11, 12, 13);
+    /* the longer special token is cut out first, as llama.cpp does */
+    expect_ids(t, LVK_TOKENIZE_PARSE_SPECIAL, "<|a|>y", 3, 10, 11, 9);
+    expect_ids(t, LVK_TOKENIZE_PARSE_SPECIAL, "<|ab", 2, 8, 1);
+    expect_ids(t, LVK_TOKENIZE_ADD_SPECIAL, "ab", 1, 4); /* no BOS wanted */
+    int32_t ids[4];
+    int n;
+    assert_int_equal(tokenizer_encode(t, "ab", 2, LVK_TOKENIZE_BOS, ids, 4, &n), LVK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lvk_last_error(), "no BOS"));
+    size_t len;
+    assert_string_equal(tokenizer_piece(t, 7, &len), " a");
+    assert_string_equal(tokenizer_piece(t, 8, &len), "");     /* control */
+    assert_string_equal(tokenizer_piece(t, 9, &len), "a|>y"); /* user-defined: verbatim */
+    assert_int_equal(tokenizer_bos(t), -1);
+    assert_int_equal(tokenizer_eos(t), -1);
+    tokenizer_free(t);
+
+    /* with UNK, EOS added as the model wants, and no pre-tokenizer key ("default") */
+    b = bpe_image(NULL, bpe_merges, BPE_MERGES, BPE_N);
+    kv_u32(&b, "tokenizer.ggml.unknown_token_id", 13);
+    kv_u32(&b, "tokenizer.ggml.eos_token_id", 12);
+    kv_bool(&b, "tokenizer.ggml.add_eos_token", 1);
+    assert_int_equal(load_image(&b, &t), LVK_OK);
+    assert_string_equal(tokenizer_pre_name(t), "default");
+    expect_ids(t, 0, "ad", 2, 0, 13);
+    expect_ids(t, LVK_TOKENIZE_ADD_SPECIAL, "ab", 2, 4, 12);
+    tokenizer_free(t);
+
+    /* Llama 3's: a word that is a token is that token, merges or not; BOS wanted */
+    b = bpe_image("llama-bpe", bpe_merges, BPE_MERGES, BPE_N);
+    kv_u32(&b, "tokenizer.ggml.bos_token_id", 8);
+    assert_int_equal(load_image(&b, &t), LVK_OK);
+    expect_ids(t, 0, "abc", 1, 6);
+    expect_ids(t, 0, "abcab", 3, 0, 5, 4);
+    expect_ids(t, LVK_TOKENIZE_ADD_SPECIAL, "ab", 2, 8, 4);
     tokenizer_free(t);
 }
 
 static void test_malformed_vocab(void **state) {
     (void)state;
     lvk_tokenizer *t = NULL;
-    image b = tiny_image("llama", TINY_N - 1, 1); /* one score short */
+    image b = tiny_image("llama", TINY_N - 1, TINY_N, 1); /* one score short */
     assert_int_equal(load_image(&b, &t), LVK_ERR_FORMAT);
     assert_non_null(strstr(lvk_last_error(), "scores"));
     assert_null(t);
 
-    b = tiny_image("gpt2", TINY_N, 1);
+    b = tiny_image("bert", TINY_N, TINY_N, 1);
     assert_int_equal(load_image(&b, &t), LVK_ERR_UNSUPPORTED);
-    assert_non_null(strstr(lvk_last_error(), "gpt2"));
+    assert_non_null(strstr(lvk_last_error(), "tokenizer model 'bert' is not supported"));
     assert_null(t);
 
-    b = tiny_image("llama", TINY_N, 1); /* EOS past the vocabulary */
+    b = tiny_image("llama", TINY_N, TINY_N - 1, 1); /* a token type short */
+    assert_int_equal(load_image(&b, &t), LVK_ERR_FORMAT);
+    assert_non_null(strstr(lvk_last_error(), "'tokenizer.ggml.token_type' has 9 entries but there are 10 tokens"));
+
+    b = tiny_image("llama", TINY_N, TINY_N, 1); /* EOS past the vocabulary */
     kv_u32(&b, "tokenizer.ggml.eos_token_id", TINY_N);
     assert_int_equal(load_image(&b, &t), LVK_ERR_FORMAT);
     assert_non_null(strstr(lvk_last_error(), "eos_token_id"));
+
+    /* byte-level BPE */
+    const struct {
+        const char *pre;
+        const char *const *merges;
+        int n_merges, n_types;
+        lvk_status status;
+        const char *message;
+    } bad[] = {
+        {"gpt-2", NULL, -1, BPE_N, LVK_ERR_FORMAT, "metadata 'tokenizer.ggml.merges' is missing"},
+        {"gpt-2", (const char *[]){"a b", "a x"}, 2, BPE_N, LVK_ERR_FORMAT,
+         "merge 1 'a x' names 'x', which is not a token"},
+        {"gpt-2", (const char *[]){"ab"}, 1, BPE_N, LVK_ERR_FORMAT,
+         "merge 0 is 'ab', not two tokens separated by a space"},
+        {"gpt-2", (const char *[]){" a"}, 1, BPE_N, LVK_ERR_FORMAT, "not two tokens"},
+        {"gpt-2", (const char *[]){"a c"}, 1, BPE_N, LVK_ERR_FORMAT,
+         "merge 0 'a c' makes 'ac', which is not a token"},
+        {"gpt-2", bpe_merges, BPE_MERGES, BPE_N - 1, LVK_ERR_FORMAT,
+         "metadata 'tokenizer.ggml.token_type' has 13 entries but there are 14 tokens"},
+        {"xyz", bpe_merges, BPE_MERGES, BPE_N, LVK_ERR_UNSUPPORTED,
+         "pre-tokenizer 'xyz' is not supported (LiteVK knows llama-bpe, "},
+        {"llama-bpe", bpe_merges, BPE_MERGES, BPE_N, LVK_ERR_FORMAT,
+         "the model wants BOS first, but metadata 'tokenizer.ggml.bos_token_id' is missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = NULL;
+        b = bpe_image(bad[i].pre, bad[i].merges, bad[i].n_merges, bad[i].n_types);
+        assert_int_equal(load_image(&b, &t), bad[i].status);
+        if (!strstr(lvk_last_error(), bad[i].message))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, lvk_last_error(), bad[i].message);
+        assert_null(t);
+    }
+    b = new_image(); /* merges that are not strings */
+    kv_string(&b, "tokenizer.ggml.model", "gpt2");
+    kv_strings(&b, "tokenizer.ggml.tokens", BPE_N, bpe_tokens);
+    kv_ints(&b, "tokenizer.ggml.merges", BPE_N, bpe_types);
+    assert_int_equal(load_image(&b, &t), LVK_ERR_FORMAT);
+    assert_non_null(strstr(lvk_last_error(), "'tokenizer.ggml.merges' should be an array of strings"));
 
     b = new_image(); /* no vocabulary at all */
     kv_string(&b, "tokenizer.ggml.model", "llama");
@@ -479,13 +842,24 @@ static void test_malformed_vocab(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_decode_round_trip),
+        cmocka_unit_test(test_vectors_phi3),
+        cmocka_unit_test(test_vectors_gpt2),
+        cmocka_unit_test(test_vectors_starcoder),
+        cmocka_unit_test(test_vectors_llama_bpe),
+        cmocka_unit_test(test_vectors_qwen2),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_bos_and_empty),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_long_text),
+        cmocka_unit_test(test_pieces_gpt2),
+        cmocka_unit_test(test_bpe_round_trip),
+        cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_add_special),
+        cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_tiny_vocab),
+        cmocka_unit_test(test_tiny_bpe_vocab),
         cmocka_unit_test(test_malformed_vocab),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

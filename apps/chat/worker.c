@@ -259,7 +259,10 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
         push_event(w, &done);
         return;
     }
-    lvk_status st = lvk_session_feed(w->session, turn, w->turns == 0);
+    /* The template's markers ("<|im_start|>") are the model's special tokens;
+     * BOS goes first as the model wants it. */
+    unsigned flags = LVK_TOKENIZE_PARSE_SPECIAL | (w->turns == 0 ? LVK_TOKENIZE_ADD_SPECIAL : 0);
+    lvk_status st = lvk_session_feed_ex(w->session, turn, flags);
     free(turn);
     if (st != LVK_OK) {
         snprintf(done.message, sizeof done.message, "%s", lvk_last_error());

@@ -120,7 +120,7 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
     g->n = 0;
     g->passes = g->blocks = 0;
     LVK_TRY(lvk_session_reset(s));
-    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    LVK_TRY(lvk_session_feed_ex(s, prompt, LVK_TOKENIZE_ADD_SPECIAL));
     LVK_TRY(lvk_session_stats_reset(s));
     double t0 = cli_now_ms();
     while (g->passes < capacity) {
@@ -143,7 +143,7 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
  * choice is that token. */
 static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, long *forced, long *agreed) {
     LVK_TRY(lvk_session_reset(s));
-    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    LVK_TRY(lvk_session_feed_ex(s, prompt, LVK_TOKENIZE_ADD_SPECIAL));
     for (int i = 0; i < full->n; i++) {
         lvk_token_info t;
         lvk_status st = lvk_session_step_forced(s, full->ids[i], &t);

@@ -127,7 +127,7 @@ static lvk_status observe(const lvk_session *s, int n_exits, observations *obs) 
 static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_predict, int n_exits,
                                    observations *obs) {
     LVK_TRY(lvk_session_reset(s));
-    LVK_TRY(lvk_session_feed(s, prompt, 1));
+    LVK_TRY(lvk_session_feed_ex(s, prompt, LVK_TOKENIZE_ADD_SPECIAL));
     for (long t = 0; t < n_predict; t++) {
         lvk_token_info tok;
         lvk_status st = lvk_session_step(s, &tok);
@@ -160,7 +160,7 @@ static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, cons
     LVK_TRY(lvk_session_set_exits(s, cfg));
     for (int i = 0; i < prompts->n; i++) {
         LVK_TRY(lvk_session_reset(s));
-        lvk_status st = lvk_session_feed(s, prompts->text[i], 1);
+        lvk_status st = lvk_session_feed_ex(s, prompts->text[i], LVK_TOKENIZE_ADD_SPECIAL);
         if (st == LVK_ERR_CONTEXT_FULL) continue;
         LVK_TRY(st);
         LVK_TRY(lvk_session_stats_reset(s));

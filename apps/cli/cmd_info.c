@@ -9,8 +9,8 @@
 static const char help[] =
     "usage: litevk info [-m MODEL]\n"
     "\n"
-    "Prints a GGUF model's hyper-parameters, tensor types and sizes, vocabulary and any\n"
-    "litevk.* metadata. Reads the file only; no device is used.\n";
+    "Prints a GGUF model's hyper-parameters, tensor types and sizes, vocabulary and tokenizer,\n"
+    "and any litevk.* metadata. Reads the file only; no device is used.\n";
 
 static void print_value(const gguf_value *v) {
     switch (v->type) {
@@ -26,6 +26,21 @@ static void print_value(const gguf_value *v) {
         break;
     default: printf("%llu", (unsigned long long)v->v.u64); break;
     }
+}
+
+/* A token id, or "none" for -1. */
+static const char *token_id(int id, char buf[16]) {
+    if (id < 0) return "none";
+    snprintf(buf, 16, "%d", id);
+    return buf;
+}
+
+static void print_tokenizer(const lvk_tokenizer *t) {
+    static const char *const added[4] = {"nothing", "BOS", "EOS", "BOS and EOS"};
+    const char *pre = tokenizer_pre_name(t);
+    printf("tokenizer:      %s (%s)", tokenizer_model_name(t), pre ? "byte-level BPE" : "SentencePiece BPE");
+    if (pre) printf(", pre-tokenizer %s", pre);
+    printf(", adds %s\n", added[tokenizer_adds_bos(t) | tokenizer_adds_eos(t) << 1]);
 }
 
 /* The model's path from the options: 0, -1 after --help, 2 after a usage error. */
@@ -65,8 +80,10 @@ int cmd_info(int argc, char **argv) {
     printf("heads:          %d query, %d key/value (head dim %d%s)\n", hp->n_heads, hp->n_kv_heads, hp->head_dim,
            hp->n_kv_heads < hp->n_heads ? ", grouped-query" : "");
     printf("feed-forward:   %d\n", hp->n_ff);
-    printf("vocabulary:     %d tokens (BOS %d, EOS %d)\n", hp->n_vocab, tokenizer_bos(m->tokenizer),
-           tokenizer_eos(m->tokenizer));
+    char bos[16], eos[16];
+    printf("vocabulary:     %d tokens (BOS %s, EOS %s)\n", hp->n_vocab, token_id(tokenizer_bos(m->tokenizer), bos),
+           token_id(tokenizer_eos(m->tokenizer), eos));
+    print_tokenizer(m->tokenizer);
     printf("context:        %d (training)\n", hp->n_ctx_train);
     printf("rope:           base %g, %d of %d dims\n", hp->rope_base, hp->rope_dim, hp->head_dim);
     printf("rms epsilon:    %g\n", hp->rms_eps);

@@ -188,7 +188,7 @@ int cmd_run(int argc, char **argv) {
     if (colour) print_exit_legend(&exits, info.n_layers);
 
     double t0 = cli_now_ms(), t_first = 0;
-    if (lvk_session_feed(session, o.prompt, 1) != LVK_OK) {
+    if (lvk_session_feed_ex(session, o.prompt, LVK_TOKENIZE_ADD_SPECIAL) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
     }

@@ -318,6 +318,10 @@ def spm_vectors():
     return [(t, [int(x) for x in line.split()]) for t, line in zip(texts, lines)]
 
 
+# tokenizer_encode's flags (litevk.h's enum lvk_tokenize_flags)
+LVK_TOKENIZE_BOS = 1
+
+
 class CTokenizer:
     """The C runtime's tokenizer through liblitevk.so (its gguf_open,
     tokenizer_load and tokenizer_encode), for exact id comparisons."""
@@ -330,7 +334,7 @@ class CTokenizer:
         lib.gguf_close.argtypes = [vp]
         lib.tokenizer_load.argtypes = [vp, ctypes.POINTER(vp)]
         lib.tokenizer_free.argtypes = [vp]
-        lib.tokenizer_encode.argtypes = [vp, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+        lib.tokenizer_encode.argtypes = [vp, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint,
                                          ctypes.POINTER(ctypes.c_int32), ctypes.c_int,
                                          ctypes.POINTER(ctypes.c_int)]
         f, t = vp(), vp()
@@ -346,10 +350,11 @@ class CTokenizer:
     def encode(self, text, add_bos):
         raw = text.encode("utf-8")
         n = ctypes.c_int()
-        assert self.lib.tokenizer_encode(self.t, raw, len(raw), int(add_bos), None, 0,
+        flags = LVK_TOKENIZE_BOS if add_bos else 0
+        assert self.lib.tokenizer_encode(self.t, raw, len(raw), flags, None, 0,
                                          ctypes.byref(n)) == 0
         ids = (ctypes.c_int32 * max(n.value, 1))()
-        assert self.lib.tokenizer_encode(self.t, raw, len(raw), int(add_bos), ids, n.value,
+        assert self.lib.tokenizer_encode(self.t, raw, len(raw), flags, ids, n.value,
                                          ctypes.byref(n)) == 0
         return list(ids[:n.value])
 

@@ -279,10 +279,11 @@ static void test_bad_models(void **state) {
     uint64_t rows = 32;
     write_patched(path, "blk.1.attn_q.weight", strlen("blk.1.attn_q.weight") + 12, &rows, 8);
     expect_load_error(f, path, LVK_ERR_FORMAT, "shape");
-    /* an unsupported tensor type (q5_0 = 6) on a matrix */
-    uint32_t type = 6;
+    /* an unsupported tensor type (q8_1 = 9, ggml's activation type) on a matrix */
+    uint32_t type = 9;
     write_patched(path, "blk.0.attn_k.weight", strlen("blk.0.attn_k.weight") + 4 + 16, &type, 4);
-    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "q5_0");
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED,
+                      "has type q8_1; LiteVK runs f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k and q6_k matrices");
     /* a K-quant (q4_k = 12) on rows of 64: K-quant rows are whole 256-blocks */
     type = 12;
     write_patched(path, "blk.0.attn_k.weight", strlen("blk.0.attn_k.weight") + 4 + 16, &type, 4);

@@ -152,6 +152,11 @@ static uint32_t matvec_workgroups(const gpu_matrix *W, uint32_t rows_per_wg) {
     return n;
 }
 
+/* Block l's Q, K and V biases, or NULL where the architecture has none. */
+static const vk_buffer *qkv_bias_of(const gpu_session *s, uint32_t layer) {
+    return s->hp->arch->qkv_bias ? &s->g->layers[layer].qkv_bias : NULL;
+}
+
 /* Rows first_row.. of y = W x (or y += W x) for the columns that run block
  * `layer`, one dispatch per part of W that holds some of them, a workgroup per
  * tile of columns and group of rows (a head: of the tile it decides in); with
@@ -169,21 +174,22 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
         const gpu_matrix_part *part = &W->parts[p];
         if (part->row_begin + part->rows <= first_row) continue;
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
-        uint32_t spec[] = {t->matvec_wg, rows_per_wg, tile, part->type, norm != NULL, out.kind};
+        const vk_buffer *bias = qkv ? qkv_bias_of(s, layer) : NULL;
+        uint32_t spec[] = {t->matvec_wg, rows_per_wg, tile, part->type, norm != NULL, out.kind, bias != NULL};
         uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = x_stride,
                                 .y_stride = out.y_stride, .row_begin = part->row_begin, .first_row = part_first,
                                 .scale_off = part->scale_off, .accumulate = out.accumulate, .layer = layer,
                                 .norm_n = (uint32_t)s->hp->n_embd, .norm_eps = s->hp->rms_eps,
-                                .q_rows = (uint32_t)s->hp->n_embd, .kv_dim = (uint32_t)hp_kv_dim(s->hp),
+                                .q_rows = (uint32_t)hp_q_dim(s->hp), .kv_dim = (uint32_t)hp_kv_dim(s->hp),
                                 .head_dim = (uint32_t)s->hp->head_dim, .rope_dim = (uint32_t)s->hp->rope_dim,
                                 .slot = out.slot, .wg_first = wg_first, .wg_total = wg_total,
                                 .count_at = s->head_workgroups * LVK_MAX_BATCH};
         const vk_buffer *bufs[] = {x, out.y, norm ? norm : x, /* unused bindings get x */
                                    qkv ? &s->k_cache[layer] : head ? &s->partials : x,
                                    qkv ? &s->v_cache[layer] : head ? &s->decisions : x,
-                                   qkv ? &s->rope_table : x};
-        dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push, tiles, groups);
+                                   qkv ? &s->rope_table : x, bias ? bias : x};
+        dispatch(r, "matvec", spec, 7, &part->buf, bufs, 7, &push, sizeof push, tiles, groups);
         wg_first += groups;
     }
 }
@@ -226,7 +232,7 @@ static void embed(recorder *r) {
 /* ---- the model ------------------------------------------------------------------ */
 
 /* Block `l` for the columns that run it. Shapes per column: x [n_embd],
- * q/att [n_embd], k/v [kv_dim] into the caches at pos, hb [n_ff]. */
+ * q/att [q_dim], k/v [kv_dim] into the caches at pos, hb [n_ff]. */
 static void block(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
@@ -281,7 +287,7 @@ static void gate(recorder *r, uint32_t k) {
 static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
-    matvec(r, &L->wqkv, (uint32_t)s->hp->n_embd, &L->attn_norm, r->x, s->x_stride,  /* K[pos], V[pos] = Wkv rmsnorm(x) */
+    matvec(r, &L->wqkv, (uint32_t)hp_q_dim(s->hp), &L->attn_norm, r->x, s->x_stride, /* K[pos], V[pos] = Wkv rmsnorm(x) */
            (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);
     barrier(r);
 }
@@ -538,7 +544,7 @@ static lvk_status session_init(gpu_session *s) {
                                           : lim->minTexelBufferOffsetAlignment) / 4;
     s->x_stride = pad8((uint32_t)hp->n_embd);
     if (align > 8) s->x_stride = (s->x_stride + align - 1) / align * align;
-    s->q_stride = s->x_stride;
+    s->q_stride = pad8((uint32_t)hp_q_dim(hp));
     s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
     s->vocab_stride = pad8((uint32_t)hp->n_vocab);
     /* the most workgroups a head has: in the widest pass, which takes the fewest rows each */
@@ -579,14 +585,14 @@ static lvk_status session_init(gpu_session *s) {
     memset(s->params.mapped, 0, sizeof(gpu_params));
     memset(s->depth.mapped, 0, (size_t)ctx * 4);
 
-    /* cos/sin of every (position, pair), computed exactly as the reference does */
+    /* cos/sin of every (position, pair), of the angles the reference takes */
     float *table = lvk_malloc((size_t)ctx * half * 2 * sizeof(float));
     if (!table) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t p = 0; p < ctx; p++)
         for (uint32_t i = 0; i < half; i++) {
-            float freq = powf(hp->rope_base, -(float)(2 * i) / (float)hp->rope_dim);
-            table[(p * half + i) * 2] = cosf((float)p * freq);
-            table[(p * half + i) * 2 + 1] = sinf((float)p * freq);
+            float angle = rope_angle(hp, (int)p, (int)i);
+            table[(p * half + i) * 2] = cosf(angle);
+            table[(p * half + i) * 2 + 1] = sinf(angle);
         }
     lvk_status st = alloc_zeroed(s, rope_bytes, &s->rope_table);
     if (st == LVK_OK) st = vk_buffer_write(dev, &s->rope_table, 0, table, rope_bytes);
@@ -961,10 +967,13 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
     uint16_t *half = lvk_malloc(n * 2 + 2);
     if (!half) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = LVK_OK;
+    const size_t hd = (size_t)s->hp->head_dim;
     for (int which = 0; which < 2 && st == LVK_OK; which++) {
         float *out = which ? v : k;
         st = vk_buffer_read(s->dev, which ? &s->v_cache[layer] : &s->k_cache[layer], 0, half, n * 2);
-        for (size_t i = 0; st == LVK_OK && i < n; i++) out[i] = lvk_f16_to_f32(half[i]);
+        /* K in the model's order of each head's dimensions, as the reference keeps it */
+        for (size_t i = 0; st == LVK_OK && i < n; i++)
+            out[which ? i : i / hd * hd + (size_t)rope_source_dim(s->hp, (int)(i % hd))] = lvk_f16_to_f32(half[i]);
     }
     lvk_free(half);
     return st;
@@ -988,7 +997,7 @@ gpu_pass_bytes gpu_session_bytes(const gpu_session *s) {
     for (int l = 0; l < g->n_layers; l++) {
         const gpu_layer *L = &g->layers[l];
         block += 2 * norm + L->wqkv.bytes + L->wo.bytes + L->w_gate_up.bytes + L->w_down.bytes;
-        kv += norm + rows_bytes(&L->wqkv, (uint32_t)s->hp->n_embd);
+        kv += norm + rows_bytes(&L->wqkv, (uint32_t)hp_q_dim(s->hp));
     }
     gpu_pass_bytes b;
     b.block = block / (uint64_t)g->n_layers;

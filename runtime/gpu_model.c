@@ -222,18 +222,22 @@ uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols
 }
 
 /* The i-th row of the matrix gpu_matrix_upload builds: which tensor, which row of it. */
-static const lvk_weight *source_row(const lvk_weight *const *w, int n, int interleave, uint64_t i, uint64_t *row) {
-    if (interleave) {
+static const lvk_weight *source_row(const lvk_weight *const *w, int n, gpu_row_order order, uint64_t i, uint64_t *row) {
+    if (order.interleave) {
         *row = i / 2;
         return w[i % 2];
     }
     int k = 0;
     while (k < n - 1 && i >= w[k]->rows) i -= w[k++]->rows;
+    if (order.qk_rope && k < 2) { /* Q or K: a head's rows as RoPE runs them on the GPU */
+        const uint64_t hd = (uint64_t)order.qk_rope->head_dim;
+        i = i / hd * hd + (uint64_t)rope_source_dim(order.qk_rope, (int)(i % hd));
+    }
     *row = i;
     return w[k];
 }
 
-lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *const *w, int n, int interleave,
+lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *const *w, int n, gpu_row_order order,
                              gpu_upload_report report, void *ctx, gpu_matrix *m) {
     memset(m, 0, sizeof *m);
     m->cols = (uint32_t)w[0]->cols;
@@ -244,12 +248,12 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
     for (uint64_t begin = 0; begin < m->rows && st == LVK_OK;) {
         /* the part: rows of one type from `begin`, as many as one descriptor range holds, an even count */
         uint64_t r0;
-        const lvk_weight *first = source_row(w, n, interleave, begin, &r0);
+        const lvk_weight *first = source_row(w, n, order, begin, &r0);
         uint64_t row_bytes = gpu_row_bytes(first->type, first->cols), src_row = first->n_bytes / first->rows;
         uint64_t most = ((limit - 64) / row_bytes) & ~1ull, end = begin;
         while (end < m->rows && end - begin < most) {
             uint64_t r;
-            if (source_row(w, n, interleave, end, &r)->type != first->type) break;
+            if (source_row(w, n, order, end, &r)->type != first->type) break;
             end++;
         }
         if (end == begin) {
@@ -273,8 +277,8 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const lvk_weight *
         if (st == LVK_OK && !dst) st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory repacking a tensor");
         for (uint64_t i = 0; st == LVK_OK && i < rows;) { /* runs of consecutive rows of one tensor */
             uint64_t r, r_next, run = 1;
-            const lvk_weight *src = source_row(w, n, interleave, begin + i, &r);
-            while (i + run < rows && source_row(w, n, interleave, begin + i + run, &r_next) == src && r_next == r + run)
+            const lvk_weight *src = source_row(w, n, order, begin + i, &r);
+            while (i + run < rows && source_row(w, n, order, begin + i + run, &r_next) == src && r_next == r + run)
                 run++;
             part.scale_off = gpu_repack_rows(first->type, (const uint8_t *)src->data + r * src_row, i, run, rows,
                                              m->cols, dst);
@@ -329,18 +333,35 @@ static lvk_status upload_norm(upload_state *u, const lvk_weight *w, vk_buffer *o
     return report(u, n * 4);
 }
 
-static lvk_status upload(upload_state *u, const lvk_weight *const *w, int n, int interleave, gpu_matrix *m) {
-    return gpu_matrix_upload(u->dev, &u->g->arena, w, n, interleave, report, u, m);
+static lvk_status upload(upload_state *u, const lvk_weight *const *w, int n, gpu_row_order order, gpu_matrix *m) {
+    return gpu_matrix_upload(u->dev, &u->g->arena, w, n, order, report, u, m);
+}
+
+/* Q, K and V's biases as one vector in the rows' order of wqkv (Q and K as
+ * RoPE runs them on the GPU), zero-padded to a multiple of 8. */
+static lvk_status upload_qkv_bias(upload_state *u, const lvk_hparams *hp, const lvk_layer_weights *L, vk_buffer *out) {
+    const uint64_t q = (uint64_t)hp_q_dim(hp), kv = (uint64_t)hp_kv_dim(hp), n = q + 2 * kv, hd = (uint64_t)hp->head_dim;
+    float *b = lvk_calloc(pad8(n), sizeof *b);
+    if (!b) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
+    for (uint64_t i = 0; i < q; i++) b[i] = bq[i / hd * hd + (uint64_t)rope_source_dim(hp, (int)(i % hd))];
+    for (uint64_t i = 0; i < kv; i++) b[q + i] = bk[i / hd * hd + (uint64_t)rope_source_dim(hp, (int)(i % hd))];
+    memcpy(b + q + kv, bv, kv * sizeof *b);
+    lvk_status s = vk_arena_alloc(&u->g->arena, pad8(n) * 4, out);
+    if (s == LVK_OK) s = vk_buffer_write(u->dev, out, 0, b, pad8(n) * 4);
+    lvk_free(b);
+    return s == LVK_OK ? report(u, n * 4) : s;
 }
 
 static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
     gpu_model *g = u->g;
-    LVK_TRY(upload(u, (const lvk_weight *[]){&m->tok_embd}, 1, 0, &g->tok_embd));
+    const gpu_row_order stacked = {0}, qkv = {.qk_rope = &m->hp};
+    LVK_TRY(upload(u, (const lvk_weight *[]){&m->tok_embd}, 1, stacked, &g->tok_embd));
     if (m->output_tied) {
         g->output = g->tok_embd;
         g->output_tied = 1;
     } else {
-        LVK_TRY(upload(u, (const lvk_weight *[]){&m->output}, 1, 0, &g->output));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&m->output}, 1, stacked, &g->output));
     }
     LVK_TRY(upload_norm(u, &m->output_norm, &g->output_norm));
     for (int l = 0; l < g->n_layers; l++) {
@@ -348,12 +369,14 @@ static lvk_status upload_all(upload_state *u, const lvk_host_model *m) {
         gpu_layer *G = &g->layers[l];
         LVK_TRY(upload_norm(u, &L->attn_norm, &G->attn_norm));
         LVK_TRY(upload_norm(u, &L->ffn_norm, &G->ffn_norm));
-        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wq, &L->wk, &L->wv}, 3, 0, &G->wqkv));
-        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wo}, 1, 0, &G->wo));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wq, &L->wk, &L->wv}, 3, qkv, &G->wqkv));
+        if (m->hp.arch->qkv_bias) LVK_TRY(upload_qkv_bias(u, &m->hp, L, &G->qkv_bias));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->wo}, 1, stacked, &G->wo));
         /* SwiGLU in the mat-vec's epilogue needs gate row i beside up row i */
         G->gate_up_interleaved = L->w_gate.type == L->w_up.type;
-        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_gate, &L->w_up}, 2, G->gate_up_interleaved, &G->w_gate_up));
-        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_down}, 1, 0, &G->w_down));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_gate, &L->w_up}, 2,
+                       (gpu_row_order){.interleave = G->gate_up_interleaved}, &G->w_gate_up));
+        LVK_TRY(upload(u, (const lvk_weight *[]){&L->w_down}, 1, stacked, &G->w_down));
     }
     return LVK_OK;
 }
@@ -363,7 +386,8 @@ static uint64_t model_bytes(const lvk_host_model *m) {
     for (int l = 0; l < m->hp.n_layers; l++) {
         const lvk_layer_weights *L = &m->layers[l];
         total += L->attn_norm.n_bytes + L->ffn_norm.n_bytes + L->wq.n_bytes + L->wk.n_bytes +
-                 L->wv.n_bytes + L->wo.n_bytes + L->w_gate.n_bytes + L->w_up.n_bytes + L->w_down.n_bytes;
+                 L->wv.n_bytes + L->wo.n_bytes + L->w_gate.n_bytes + L->w_up.n_bytes + L->w_down.n_bytes +
+                 L->bq.n_bytes + L->bk.n_bytes + L->bv.n_bytes;
     }
     return total;
 }

@@ -10,17 +10,28 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
+/* The architectures LiteVK runs: LLaMA's block, with what sets each apart. */
+typedef struct lvk_arch {
+    const char *name;  /* general.architecture, and the prefix of its metadata keys */
+    int rope_neox;     /* RoPE pairs dimension i with i + rope_dim/2 (GPT-NeoX's order), not i+1 */
+    int qkv_bias;      /* Q, K and V have biases (blk.N.attn_q.bias ...) */
+} lvk_arch;
+
 typedef struct lvk_hparams {
+    const lvk_arch *arch;
     int n_layers;   /* transformer blocks */
     int n_embd;     /* model dimension */
     int n_heads;    /* query heads */
     int n_kv_heads; /* key/value heads (grouped-query attention when < n_heads) */
-    int head_dim;   /* n_embd / n_heads */
+    int head_dim;   /* attention.key_length, else n_embd / n_heads */
     int n_ff;       /* feed-forward hidden dimension */
     int n_vocab;
     int n_ctx_train;
     int rope_dim;   /* leading dimensions of each head that RoPE rotates */
     float rope_base;
+    float rope_freq_scale; /* positions are scaled by this: 1 / rope.scaling.factor of linear scaling */
+    const float *rope_factors; /* rope_freqs.weight [rope_dim/2] (Llama 3.1's RoPE scaling), or NULL;
+                                * in the model's file, whose life it shares */
     float rms_eps;
 } lvk_hparams;
 
@@ -34,7 +45,8 @@ typedef struct lvk_weight {
 
 typedef struct lvk_layer_weights {
     lvk_weight attn_norm;          /* [n_embd] */
-    lvk_weight wq, wk, wv, wo;     /* [n_embd][n_embd], [kv_dim][n_embd] x2, [n_embd][n_embd] */
+    lvk_weight wq, wk, wv, wo;     /* [q_dim][n_embd], [kv_dim][n_embd] x2, [n_embd][q_dim] */
+    lvk_weight bq, bk, bv;         /* [q_dim], [kv_dim] x2, F32, where the architecture has them; else data NULL */
     lvk_weight ffn_norm;           /* [n_embd] */
     lvk_weight w_gate, w_up;       /* [n_ff][n_embd] */
     lvk_weight w_down;             /* [n_embd][n_ff] */
@@ -58,6 +70,21 @@ lvk_status host_model_open(const char *path, lvk_host_model **out);
 lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out);
 void host_model_free(lvk_host_model *m);
 
+static inline int hp_q_dim(const lvk_hparams *hp) { return hp->n_heads * hp->head_dim; }
 static inline int hp_kv_dim(const lvk_hparams *hp) { return hp->n_kv_heads * hp->head_dim; }
+
+/* The RoPE angle of pair `pair` (0..rope_dim/2) at position pos: pos times
+ * freq_scale times base^(-2 pair / rope_dim), divided by the pair's factor of
+ * rope_freqs where the model has them. The one rule: the reference and the
+ * GPU's table take every angle from here. */
+float rope_angle(const lvk_hparams *hp, int pos, int pair);
+
+/* The dimension of a query or key head (of the model's order) that the GPU
+ * computes at dimension gpu_dim: its RoPE rotates neighbouring rows, so a
+ * NeoX-order model's pair (i, i + rope_dim/2) is computed at (2i, 2i + 1);
+ * dimensions past rope_dim, and LLaMA-order models, keep theirs. Attention
+ * is a dot product over a head's dimensions, which does not depend on their
+ * order, as long as Q and K share it. */
+int rope_source_dim(const lvk_hparams *hp, int gpu_dim);
 
 #endif

@@ -12,10 +12,11 @@ struct ref_state {
     const lvk_host_model *m;
     int n_ctx;
     float *x;       /* residual stream [n_embd] */
-    float *xb;      /* normalised input / attention output [n_embd] */
+    float *xb;      /* normalised input [n_embd] */
     float *xb2;     /* [n_embd] */
     float *hb, *hb2;/* FFN hidden [n_ff] */
-    float *q;       /* [n_embd] */
+    float *q;       /* [q_dim] */
+    float *att_out; /* attention's output, the heads side by side [q_dim] */
     float *att;     /* attention scores [n_ctx] */
     float *logits;  /* [n_vocab] */
     float *row;     /* one dequantised weight row [max(n_embd, n_ff)] */
@@ -39,16 +40,26 @@ void ref_matvec(float *y, const lvk_weight *W, const float *x, float *row_buf) {
     }
 }
 
-void ref_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float base) {
+void ref_rope(const lvk_host_model *m, float *v, int n_heads, int pos) {
+    const lvk_hparams *hp = &m->hp;
+    const int half = hp->rope_dim / 2;
     for (int h = 0; h < n_heads; h++)
-        for (int i = 0; i < rope_dim; i += 2) {
-            float freq = powf(base, -(float)i / (float)rope_dim);
-            float c = cosf(pos * freq), s = sinf(pos * freq);
-            float *p = v + h * head_dim + i;
-            float a = p[0], b = p[1];
-            p[0] = a * c - b * s;
-            p[1] = a * s + b * c;
+        for (int i = 0; i < half; i++) {
+            float angle = rope_angle(hp, pos, i), c = cosf(angle), s = sinf(angle);
+            /* pair i: dimensions (2i, 2i+1) in LLaMA's order, (i, i + rope_dim/2) in NeoX's */
+            float *a = v + h * hp->head_dim + (hp->arch->rope_neox ? i : 2 * i);
+            float *b = a + (hp->arch->rope_neox ? half : 1);
+            float x = *a, y = *b;
+            *a = x * c - y * s;
+            *b = x * s + y * c;
         }
+}
+
+/* y += bias, where the model has one */
+static void add_bias(float *y, const lvk_weight *bias) {
+    if (!bias->data) return;
+    const float *b = bias->data;
+    for (uint64_t i = 0; i < bias->cols; i++) y[i] += b[i];
 }
 
 void ref_softmax(float *x, int n) {
@@ -66,16 +77,17 @@ lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out) {
     if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     s->m = m;
     s->n_ctx = n_ctx;
-    size_t d = hp->n_embd, ff = hp->n_ff, kv = (size_t)hp_kv_dim(hp);
-    size_t cache = (size_t)hp->n_layers * n_ctx * kv;
-    s->x = lvk_calloc(d, 4); s->xb = lvk_calloc(d, 4); s->xb2 = lvk_calloc(d, 4); s->q = lvk_calloc(d, 4);
+    size_t d = hp->n_embd, ff = hp->n_ff, qd = (size_t)hp_q_dim(hp), kv = (size_t)hp_kv_dim(hp);
+    size_t cache = (size_t)hp->n_layers * n_ctx * kv, longest_row = d > ff ? d : ff;
+    s->x = lvk_calloc(d, 4); s->xb = lvk_calloc(d, 4); s->xb2 = lvk_calloc(d, 4);
+    s->q = lvk_calloc(qd, 4); s->att_out = lvk_calloc(qd, 4);
     s->hb = lvk_calloc(ff, 4); s->hb2 = lvk_calloc(ff, 4);
     s->att = lvk_calloc((size_t)n_ctx, 4);
     s->logits = lvk_calloc((size_t)hp->n_vocab, 4);
-    s->row = lvk_calloc(d > ff ? d : ff, 4);
+    s->row = lvk_calloc(longest_row > qd ? longest_row : qd, 4);
     s->key_cache = lvk_calloc(cache, 4);
     s->value_cache = lvk_calloc(cache, 4);
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->logits ||
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att_out || !s->hb || !s->hb2 || !s->att || !s->logits ||
         !s->row || !s->key_cache || !s->value_cache) {
         ref_free(s);
         return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for the reference KV cache");
@@ -86,7 +98,8 @@ lvk_status ref_create(const lvk_host_model *m, int n_ctx, ref_state **out) {
 
 void ref_free(ref_state *s) {
     if (!s) return;
-    lvk_free(s->x); lvk_free(s->xb); lvk_free(s->xb2); lvk_free(s->q); lvk_free(s->hb); lvk_free(s->hb2);
+    lvk_free(s->x); lvk_free(s->xb); lvk_free(s->xb2); lvk_free(s->q); lvk_free(s->att_out);
+    lvk_free(s->hb); lvk_free(s->hb2);
     lvk_free(s->att); lvk_free(s->logits); lvk_free(s->row); lvk_free(s->key_cache); lvk_free(s->value_cache);
     lvk_free(s);
 }
@@ -133,13 +146,16 @@ lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, con
         float *k = s->key_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
         float *v = s->value_cache + ((size_t)l * s->n_ctx + pos) * kv_dim;
 
-        /* attention: xb = rmsnorm(x); q,k,v = W xb; rope(q,k) */
+        /* attention: xb = rmsnorm(x); q,k,v = W xb (+ b); rope(q,k) */
         ref_rmsnorm(s->xb, s->x, L->attn_norm.data, d, hp->rms_eps);
         ref_matvec(s->q, &L->wq, s->xb, s->row);
         ref_matvec(k, &L->wk, s->xb, s->row);
         ref_matvec(v, &L->wv, s->xb, s->row);
-        ref_rope(s->q, hp->n_heads, hd, hp->rope_dim, pos, hp->rope_base);
-        ref_rope(k, hp->n_kv_heads, hd, hp->rope_dim, pos, hp->rope_base);
+        add_bias(s->q, &L->bq);
+        add_bias(k, &L->bk);
+        add_bias(v, &L->bv);
+        ref_rope(m, s->q, hp->n_heads, pos);
+        ref_rope(m, k, hp->n_kv_heads, pos);
         round_to_f16(k, kv_dim);
         round_to_f16(v, kv_dim);
 
@@ -154,15 +170,15 @@ lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, con
                 s->att[t] = (float)(score / sqrt((double)hd));
             }
             ref_softmax(s->att, pos + 1);
-            float *o = s->xb + h * hd;
+            float *o = s->att_out + h * hd;
             memset(o, 0, (size_t)hd * 4);
             for (int t = 0; t <= pos; t++) {
                 const float *vt = s->value_cache + ((size_t)l * s->n_ctx + t) * kv_dim + kvh * hd;
                 for (int i = 0; i < hd; i++) o[i] += s->att[t] * vt[i];
             }
         }
-        /* x += Wo xb */
-        ref_matvec(s->xb2, &L->wo, s->xb, s->row);
+        /* x += Wo att_out */
+        ref_matvec(s->xb2, &L->wo, s->att_out, s->row);
         for (int i = 0; i < d; i++) s->x[i] += s->xb2[i];
 
         /* feed-forward: x += W_down (silu(W_gate xb) * W_up xb), xb = rmsnorm(x) */
@@ -194,7 +210,9 @@ void ref_propagate_kv(ref_state *s, int pos, int from_block) {
         ref_rmsnorm(s->xb, s->x, m->layers[l].attn_norm.data, hp->n_embd, hp->rms_eps);
         ref_matvec(k, &m->layers[l].wk, s->xb, s->row);
         ref_matvec(v, &m->layers[l].wv, s->xb, s->row);
-        ref_rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, pos, hp->rope_base);
+        add_bias(k, &m->layers[l].bk);
+        add_bias(v, &m->layers[l].bv);
+        ref_rope(m, k, hp->n_kv_heads, pos);
         round_to_f16(k, kv_dim);
         round_to_f16(v, kv_dim);
     }

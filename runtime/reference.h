@@ -27,8 +27,10 @@ const float *ref_kv(const ref_state *s, int layer, int value);
 void ref_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 /* y[rows] = W x, W of any supported type; `row_buf` holds one dequantised row. */
 void ref_matvec(float *y, const lvk_weight *W, const float *x, float *row_buf);
-/* Rotates pairs (2i, 2i+1) of the first rope_dim dims of each head. */
-void ref_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float base);
+/* Rotates the RoPE pairs of the first rope_dim dims of each of n_heads heads
+ * of v at position pos: (2i, 2i+1) in LLaMA's order, (i, i + rope_dim/2) in
+ * NeoX's, by rope_angle(&m->hp, pos, i). */
+void ref_rope(const lvk_host_model *m, float *v, int n_heads, int pos);
 void ref_softmax(float *x, int n);
 
 #endif

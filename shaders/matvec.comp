@@ -5,7 +5,8 @@
 //         scale: a read of x that is small next to W's rows);
 //   OUT   0: y (+)= W x (the residual add when `accumulate`);
 //         1: W = [Wq; Wk; Wv]: q rows go to y, k and v rows to the KV cache at
-//            the column's position, q and k rotated by RoPE on the way out;
+//            the column's position, q and k rotated by RoPE on the way out
+//            (after their biases, with BIAS);
 //         2: W = gate and up rows interleaved (2i, 2i+1): y[i] = silu(g) * u;
 //         3: a head (exit, draft or final), for the columns from
 //            params.decide_from on alone: y = their logits, and a decision
@@ -33,6 +34,7 @@ layout(constant_id = 2) const uint NCOLS = 1;  // max token columns
 layout(constant_id = 3) const uint WTYPE = 0;  // ggml type of W
 layout(constant_id = 4) const uint NORM = 0;
 layout(constant_id = 5) const uint OUT = 0;
+layout(constant_id = 6) const uint BIAS = 0;   // OUT 1: add qkv_bias before RoPE (Qwen2)
 #include "common.glsl"
 #include "weights.glsl"
 
@@ -42,6 +44,7 @@ layout(binding = 3) readonly buffer NormW { vec4 norm_w4[]; };  // [x_stride/4],
 layout(binding = 4) writeonly buffer KCache { uint k_cache[]; }; // OUT 1: [n_ctx][kv_dim / 2] f16 pairs
 layout(binding = 5) writeonly buffer VCache { uint v_cache[]; };
 layout(binding = 6) readonly buffer Rope { vec2 cos_sin[]; };     // OUT 1: [n_ctx][rope_dim/2]
+layout(binding = 7) readonly buffer QkvBias { float qkv_bias[]; }; // OUT 1 with BIAS: per row of W
 // OUT 3: per workgroup of all parts and per column (max, argmax bits, sum of
 // exp(l - max), second largest), then, at vec4 pc.count_at, after room for
 // the most workgroups a head of any pass width has, a count of finished
@@ -218,7 +221,8 @@ void main() {
                 for (uint i = 0; i < NR; i += 2u) {
                     if (row0 + i >= pc.rows) break; // parts hold whole pairs
                     const uint r = pc.row_begin + row0 + i;
-                    const vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
+                    vec2 v = vec2(acc[i][c], acc[i + 1u][c]);
+                    if (OUT == 1u && BIAS != 0u) v += vec2(qkv_bias[r], qkv_bias[r + 1u]);
                     if (OUT == 1u) {
                         store_qkv(r, col, rope_pair(r, col, v));
                     } else {

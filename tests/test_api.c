@@ -13,6 +13,7 @@
 
 #include "litevk.h"
 #include "reference.h"
+#include "synth.h"
 
 #define MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
 
@@ -241,8 +242,10 @@ static void test_tokenize_flags(void **state) {
 }
 
 /* Copies the default model with `patch` applied at the first occurrence of `find`. */
-static void write_patched(const char *path, const char *find, size_t offset, const void *patch, size_t n) {
-    FILE *in = fopen(MODEL, "rb");
+/* Writes `src` to `path` with n bytes at `offset` past the first `find` replaced by `patch`. */
+static void write_patched_from(const char *src, const char *path, const char *find, size_t offset, const void *patch,
+                               size_t n) {
+    FILE *in = fopen(src, "rb");
     assert_non_null(in);
     fseek(in, 0, SEEK_END);
     long size = ftell(in);
@@ -260,11 +263,55 @@ static void write_patched(const char *path, const char *find, size_t offset, con
     free(data);
 }
 
+static void write_patched(const char *path, const char *find, size_t offset, const void *patch, size_t n) {
+    write_patched_from(MODEL, path, find, offset, patch, n);
+}
+
 static void expect_load_error(fixture *f, const char *path, lvk_status want, const char *keyword) {
     lvk_model *m = NULL;
     expect_error(lvk_model_load(f->ctx, path, NULL, &m), want);
     assert_null(m);
     if (!strstr(lvk_last_error(), keyword)) fail_msg("message '%s' lacks '%s'", lvk_last_error(), keyword);
+}
+
+/* What a file says of its architecture and RoPE, each wrong in turn: a
+ * qwen2 model (biases, key_length, linear RoPE) and a llama one with
+ * rope_freqs, as the synthetic models write them. */
+static void test_bad_architectures(void **state) {
+    fixture *f = *state;
+    char qwen[512], llama3[512], path[512];
+    snprintf(qwen, sizeof qwen, "%s/api_qwen2.gguf", LITEVK_TMP_DIR);
+    snprintf(llama3, sizeof llama3, "%s/api_llama3.gguf", LITEVK_TMP_DIR);
+    snprintf(path, sizeof path, "%s/api_bad_arch.gguf", LITEVK_TMP_DIR);
+    synth_params p = synth_default_params();
+    p.arch = "qwen2", p.head_dim = 24, p.rope_scale = 2.0f;
+    assert_int_equal(synth_llama_gguf(&p, qwen), LVK_OK);
+    p = synth_default_params();
+    p.rope_freqs = 1;
+    assert_int_equal(synth_llama_gguf(&p, llama3), LVK_OK);
+    lvk_model *m = NULL;
+    assert_int_equal(lvk_model_load(f->ctx, qwen, NULL, &m), LVK_OK); /* as written, they load */
+    lvk_model_free(m);
+    assert_int_equal(lvk_model_load(f->ctx, llama3, NULL, &m), LVK_OK);
+    lvk_model_free(m);
+
+    write_patched_from(qwen, path, "blk.1.attn_v.bias", 16, "X", 1); /* "blk.1.attn_v.biaX" */
+    expect_load_error(f, path, LVK_ERR_FORMAT, "tensor 'blk.1.attn_v.bias' is missing");
+    write_patched_from(qwen, path, "general.architecture", 0, "general.architecturX", 20); /* no architecture key */
+    expect_load_error(f, path, LVK_ERR_FORMAT, "general.architecture");
+    write_patched_from(qwen, path, "qwen2", 0, "qwen9", 5); /* the first "qwen2": the architecture's value */
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "architecture 'qwen9' is not supported (LiteVK runs llama and qwen2");
+    write_patched_from(qwen, path, "linear", 0, "yarn__", 6);
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "RoPE scaling 'yarn__' is not supported");
+    float factor = 0.5f; /* the key is followed by its type (4 bytes), then the f32 */
+    write_patched_from(qwen, path, "rope.scaling.factor", strlen("rope.scaling.factor") + 4, &factor, 4);
+    expect_load_error(f, path, LVK_ERR_FORMAT, "RoPE scaling factor 0.5 is out of range");
+    uint32_t value_length = 16;
+    write_patched_from(qwen, path, "attention.value_length", strlen("attention.value_length") + 4, &value_length, 4);
+    expect_load_error(f, path, LVK_ERR_UNSUPPORTED, "value heads of 16 dimensions and key heads of 24");
+    uint64_t pairs = 7; /* rope_freqs holds head_dim / 2 = 8 factors; the name is followed by n_dims, then ne[0] */
+    write_patched_from(llama3, path, "rope_freqs.weight", strlen("rope_freqs.weight") + 4, &pairs, 8);
+    expect_load_error(f, path, LVK_ERR_FORMAT, "tensor 'rope_freqs.weight' has shape [7, 1]");
 }
 
 static void test_bad_models(void **state) {
@@ -327,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_tokenize_flags),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_bad_architectures),
         cmocka_unit_test(test_many_sessions_on_one_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

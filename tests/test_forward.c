@@ -232,6 +232,38 @@ static void test_q5_k_mixed(void **state) {
     check_synth(p, "q5_k_mixed");
 }
 
+/* Llama 3.2 1B's block: 2048 wide, 32 query heads sharing 8 K/V heads of 64,
+ * FFN 8192, RoPE base 500000 with Llama 3.1's frequency factors
+ * (rope_freqs.weight), tied; 2 of its 16 blocks and a small vocabulary. */
+static void test_llama3_shapes(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.weight_type = GGML_Q4_K; p.n_layers = 2; p.n_embd = 2048; p.n_heads = 32; p.n_kv_heads = 8; p.n_ff = 8192;
+    p.n_vocab = 600; p.rope_base = 500000.0f; p.rope_freqs = 1; p.tied = 1;
+    check_synth_on(test_device, 0, 0, p, "llama3_shapes", 11, 4);
+}
+
+/* Qwen2.5 0.5B's block: Q/K/V biases, RoPE in NeoX's order, 896 wide (not a
+ * multiple of 256: Q8_0), 14 query heads sharing 2 K/V heads of 64, FFN
+ * 4864, RoPE base 10^6, tied; 2 of its 24 blocks. */
+static void test_qwen2_shapes(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.arch = "qwen2"; p.weight_type = GGML_Q8_0; p.n_layers = 2; p.n_embd = 896; p.n_heads = 14; p.n_kv_heads = 2;
+    p.n_ff = 4864; p.n_vocab = 500; p.rope_base = 1000000.0f; p.tied = 1;
+    check_synth_on(test_device, 0, 0, p, "qwen2_shapes", 11, 4);
+}
+
+/* Heads whose size is not n_embd / n_heads (attention.key_length: 4 heads of
+ * 24 on a 64-wide model, so Q is 96 wide), NeoX RoPE with biases, and
+ * linear RoPE scaling by 4. */
+static void test_key_length_linear_rope(void **state) {
+    (void)state;
+    synth_params p = synth_default_params();
+    p.arch = "qwen2"; p.weight_type = GGML_F16; p.head_dim = 24; p.rope_scale = 4.0f; p.n_vocab = 290; p.tied = 0;
+    check_synth(p, "key_length_linear_rope");
+}
+
 /* Q6_K throughout, every matrix and the embedding table split into row parts
  * (a 2 KiB view holds 9 rows of 256 weights, 4 of 512). */
 static void test_q6_k_split_into_parts(void **state) {
@@ -282,6 +314,9 @@ int main(void) {
         cmocka_unit_test(test_q4_k_tied),
         cmocka_unit_test(test_q4_k_q6_k_head),
         cmocka_unit_test(test_q5_k_mixed),
+        cmocka_unit_test(test_llama3_shapes),
+        cmocka_unit_test(test_qwen2_shapes),
+        cmocka_unit_test(test_key_length_linear_rope),
         cmocka_unit_test(test_q6_k_split_into_parts),
         cmocka_unit_test(test_matrices_split_into_parts),
         cmocka_unit_test(test_staging_upload),

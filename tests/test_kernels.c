@@ -141,8 +141,8 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
     uint32_t spec[] = {g.tuning.matvec_wg, rows_per_wg, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
     gpu_matvec_push push = {.rows = rows, .units = gpu_row_units(type, cols), .x_stride = x_stride, .y_stride = y_stride,
                             .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
-    const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X}; /* bindings 4-6 are unused with OUT 0 */
-    vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 6, &push, sizeof push,
+    const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X, &X}; /* bindings 4-7 are unused with OUT 0 */
+    vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 7, &push, sizeof push,
                        1, (rows + rows_per_wg - 1) / rows_per_wg); /* one tile of 8 columns, the row groups */
     run_submit(&g);
 

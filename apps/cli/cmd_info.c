@@ -75,6 +75,7 @@ int cmd_info(int argc, char **argv) {
     const gguf_file *f = m->file;
     printf("file:           %s (GGUF v%u, %.2f MiB)\n", path, f->version, f->size / 1048576.0);
     printf("name:           %s\n", m->name[0] ? m->name : "(none)");
+    printf("architecture:   %s%s\n", hp->arch->name, hp->arch->qkv_bias ? " (Q/K/V biases)" : "");
     printf("blocks:         %d\n", hp->n_layers);
     printf("embedding:      %d\n", hp->n_embd);
     printf("heads:          %d query, %d key/value (head dim %d%s)\n", hp->n_heads, hp->n_kv_heads, hp->head_dim,
@@ -85,7 +86,11 @@ int cmd_info(int argc, char **argv) {
            token_id(tokenizer_eos(m->tokenizer), eos));
     print_tokenizer(m->tokenizer);
     printf("context:        %d (training)\n", hp->n_ctx_train);
-    printf("rope:           base %g, %d of %d dims\n", hp->rope_base, hp->rope_dim, hp->head_dim);
+    printf("rope:           base %g, %d of %d dims, %s order", hp->rope_base, hp->rope_dim, hp->head_dim,
+           hp->arch->rope_neox ? "NeoX" : "LLaMA");
+    if (hp->rope_freq_scale != 1.0f) printf(", linear scaling x%g", 1.0 / hp->rope_freq_scale);
+    if (hp->rope_factors) printf(", frequency factors (rope_freqs)");
+    printf("\n");
     printf("rms epsilon:    %g\n", hp->rms_eps);
     printf("output:         %s\n", m->output_tied ? "tied to the embedding" : "separate matrix");
 

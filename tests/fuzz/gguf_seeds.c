@@ -73,6 +73,18 @@ int main(int argc, char **argv) {
     p.output_type = GGML_F16;
     snprintf(path, sizeof path, "%s/tiny-q8_0.gguf", argv[1]);
     if (synth_llama_gguf(&p, path) != LVK_OK) goto fail;
+    /* qwen2: biases, heads of 6 (key_length) on a 32-wide model, linear RoPE */
+    p = synth_default_params();
+    p.arch = "qwen2", p.n_layers = 1, p.n_embd = 32, p.n_heads = 2, p.n_kv_heads = 1, p.head_dim = 6;
+    p.n_ff = 16, p.n_vocab = 260, p.n_ctx = 32, p.rope_scale = 2.0f;
+    snprintf(path, sizeof path, "%s/tiny-qwen2.gguf", argv[1]);
+    if (synth_llama_gguf(&p, path) != LVK_OK) goto fail;
+    /* Llama 3.1's RoPE frequency factors */
+    p = synth_default_params();
+    p.n_layers = 1, p.n_embd = 16, p.n_heads = 2, p.n_kv_heads = 1, p.n_ff = 16, p.n_vocab = 260, p.n_ctx = 32;
+    p.rope_freqs = 1;
+    snprintf(path, sizeof path, "%s/tiny-rope-freqs.gguf", argv[1]);
+    if (synth_llama_gguf(&p, path) != LVK_OK) goto fail;
     snprintf(path, sizeof path, "%s/tiny-bpe-vocabulary.gguf", argv[1]);
     if (write_bpe_vocabulary(path) != LVK_OK) goto fail;
     return 0;

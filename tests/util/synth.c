@@ -80,37 +80,57 @@ static uint32_t output_type(const synth_params *p) {
 }
 
 /* Adds the next tensor, jobs[*index]: a [rows][cols] matrix in `type`, or
- * (rows == 0) a norm vector in F32. Each has its own seed. */
-static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
-                             const char *name, uint64_t rows, uint64_t cols, uint32_t type) {
+ * (rows == 0) an F32 vector uniform in center ± scale. Each has its own seed. */
+static lvk_status add_tensor(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
+                             const char *name, uint64_t rows, uint64_t cols, uint32_t type, float center,
+                             float scale) {
     synth_tensor *t = &jobs[*index];
     uint64_t state = p->seed ^ (*index * 0xd1b54a32d192ed03ull);
     (*index)++;
     *t = (synth_tensor){.seed = synth_random(&state), .rows = rows ? rows : 1, .cols = cols,
-                        .type = rows ? type : GGML_F32, .center = rows ? 0.0f : 1.0f,
-                        .scale = rows ? 1.0f / sqrtf((float)cols) : 0.1f};
+                        .type = rows ? type : GGML_F32, .center = center, .scale = scale};
     uint64_t ne[2] = {cols, rows};
     return gguf_writer_add_tensor_fill(g, name, t->type, rows ? 2 : 1, ne, fill_tensor, t);
 }
 
+/* A matrix uniform in ±1/sqrt(cols), or (rows == 0) a norm vector, 1 ± 0.1. */
+static lvk_status add_weight(gguf_writer *g, synth_tensor *jobs, uint64_t *index, const synth_params *p,
+                             const char *name, uint64_t rows, uint64_t cols, uint32_t type) {
+    return add_tensor(g, jobs, index, p, name, rows, cols, type, rows ? 0.0f : 1.0f,
+                      rows ? 1.0f / sqrtf((float)cols) : 0.1f);
+}
+
+static const char *arch_of(const synth_params *p) { return p->arch ? p->arch : "llama"; }
+static int has_biases(const synth_params *p) { return !strcmp(arch_of(p), "qwen2"); }
+static int64_t head_dim_of(const synth_params *p) { return p->head_dim ? p->head_dim : p->n_embd / p->n_heads; }
+
 static lvk_status add_tensors(gguf_writer *g, synth_tensor *jobs, const synth_params *p) {
-    uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab;
-    uint64_t kv_dim = embd / p->n_heads * p->n_kv_heads, i = 0;
+    uint64_t embd = p->n_embd, ff = p->n_ff, vocab = p->n_vocab, hd = (uint64_t)head_dim_of(p);
+    uint64_t q_dim = hd * (uint64_t)p->n_heads, kv_dim = hd * (uint64_t)p->n_kv_heads, i = 0;
     uint32_t w = p->weight_type;
     LVK_TRY(add_weight(g, jobs, &i, p, "token_embd.weight", vocab, embd, w));
+    if (p->rope_freqs) /* factors from 1 (the fastest pairs) to 8, as Llama 3.1's grow */
+        LVK_TRY(add_tensor(g, jobs, &i, p, "rope_freqs.weight", 0, hd / 2, GGML_F32, 4.5f, 3.5f));
     LVK_TRY(add_weight(g, jobs, &i, p, "output_norm.weight", 0, embd, GGML_F32));
     if (!p->tied) LVK_TRY(add_weight(g, jobs, &i, p, "output.weight", vocab, embd, output_type(p)));
     for (int l = 0; l < p->n_layers; l++) {
         uint32_t m = p->mixed_type >= 0 && l % 2 ? (uint32_t)p->mixed_type : w;
         const struct { const char *name; uint32_t type; uint64_t rows, cols; } t[] = {
-            {"attn_norm", w, 0, embd},   {"attn_q", w, embd, embd},      {"attn_k", w, kv_dim, embd},
-            {"attn_v", m, kv_dim, embd}, {"attn_output", w, embd, embd}, {"ffn_norm", w, 0, embd},
+            {"attn_norm", w, 0, embd},   {"attn_q", w, q_dim, embd},      {"attn_k", w, kv_dim, embd},
+            {"attn_v", m, kv_dim, embd}, {"attn_output", w, embd, q_dim}, {"ffn_norm", w, 0, embd},
             {"ffn_gate", w, ff, embd},   {"ffn_down", m, embd, ff},      {"ffn_up", m, ff, embd},
         };
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
             char name[64];
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[k].name);
             LVK_TRY(add_weight(g, jobs, &i, p, name, t[k].rows, t[k].cols, t[k].type));
+        }
+        if (!has_biases(p)) continue;
+        const struct { const char *name; uint64_t n; } b[] = {{"attn_q", q_dim}, {"attn_k", kv_dim}, {"attn_v", kv_dim}};
+        for (size_t k = 0; k < sizeof b / sizeof b[0]; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.bias", l, b[k].name);
+            LVK_TRY(add_tensor(g, jobs, &i, p, name, 0, b[k].n, GGML_F32, 0.0f, 0.5f));
         }
     }
     return LVK_OK;
@@ -142,18 +162,33 @@ static lvk_status make_vocab(const synth_params *p, synth_vocab *v) {
     return LVK_OK;
 }
 
+/* The metadata key "<arch>.<key>". */
+static const char *key(const synth_params *p, const char *k) {
+    static _Thread_local char buf[128];
+    snprintf(buf, sizeof buf, "%s.%s", arch_of(p), k);
+    return buf;
+}
+
 static lvk_status add_metadata(gguf_writer *g, const synth_params *p, const synth_vocab *v) {
-    LVK_TRY(gguf_writer_add_str(g, "general.architecture", "llama"));
+    LVK_TRY(gguf_writer_add_str(g, "general.architecture", arch_of(p)));
     LVK_TRY(gguf_writer_add_str(g, "general.name", "synthetic"));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.context_length", (uint32_t)p->n_ctx));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.embedding_length", (uint32_t)p->n_embd));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.block_count", (uint32_t)p->n_layers));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.feed_forward_length", (uint32_t)p->n_ff));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.attention.head_count", (uint32_t)p->n_heads));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.attention.head_count_kv", (uint32_t)p->n_kv_heads));
-    LVK_TRY(gguf_writer_add_u32(g, "llama.rope.dimension_count", (uint32_t)(p->n_embd / p->n_heads)));
-    LVK_TRY(gguf_writer_add_f32(g, "llama.rope.freq_base", p->rope_base));
-    LVK_TRY(gguf_writer_add_f32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "context_length"), (uint32_t)p->n_ctx));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "embedding_length"), (uint32_t)p->n_embd));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "block_count"), (uint32_t)p->n_layers));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "feed_forward_length"), (uint32_t)p->n_ff));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "attention.head_count"), (uint32_t)p->n_heads));
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "attention.head_count_kv"), (uint32_t)p->n_kv_heads));
+    if (p->head_dim) {
+        LVK_TRY(gguf_writer_add_u32(g, key(p, "attention.key_length"), (uint32_t)p->head_dim));
+        LVK_TRY(gguf_writer_add_u32(g, key(p, "attention.value_length"), (uint32_t)p->head_dim));
+    }
+    LVK_TRY(gguf_writer_add_u32(g, key(p, "rope.dimension_count"), (uint32_t)head_dim_of(p)));
+    LVK_TRY(gguf_writer_add_f32(g, key(p, "rope.freq_base"), p->rope_base));
+    if (p->rope_scale > 1) {
+        LVK_TRY(gguf_writer_add_str(g, key(p, "rope.scaling.type"), "linear"));
+        LVK_TRY(gguf_writer_add_f32(g, key(p, "rope.scaling.factor"), p->rope_scale));
+    }
+    LVK_TRY(gguf_writer_add_f32(g, key(p, "attention.layer_norm_rms_epsilon"), 1e-5f));
     LVK_TRY(gguf_writer_add_str(g, "tokenizer.ggml.model", "llama"));
     LVK_TRY(gguf_writer_add_str_arr(g, "tokenizer.ggml.tokens", (const char *const *)v->texts,
                                     (uint64_t)p->n_vocab));
@@ -169,10 +204,12 @@ static lvk_status check_params(const synth_params *p) {
         p->n_ctx < 1 || p->n_vocab < FIRST_NORMAL || p->n_vocab > 1 << 24 || !(p->rope_base > 0))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: sizes must be positive and n_vocab at least %d", FIRST_NORMAL);
-    if (p->n_embd % p->n_heads || p->n_heads % p->n_kv_heads || (p->n_embd / p->n_heads) % 2)
+    if ((!p->head_dim && p->n_embd % p->n_heads) || p->n_heads % p->n_kv_heads || head_dim_of(p) % 2)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
-                        "synth: n_embd %d, n_heads %d, n_kv_heads %d do not give an even head size "
-                        "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads);
+                        "synth: n_embd %d, n_heads %d, n_kv_heads %d, head_dim %d do not give an even head size "
+                        "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads, p->head_dim);
+    if (strcmp(arch_of(p), "llama") != 0 && strcmp(arch_of(p), "qwen2") != 0)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: architecture '%s' (llama or qwen2)", arch_of(p));
     uint32_t t = p->weight_type, o = output_type(p);
     if (!lvk_type_supported(t) || !lvk_type_supported(o))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s or output type %s is not one LiteVK runs",
@@ -197,7 +234,7 @@ lvk_status synth_llama_gguf(const synth_params *p, const char *path) {
     LVK_TRY(check_params(p));
     synth_vocab v = {0};
     gguf_writer *g = NULL;
-    synth_tensor *jobs = calloc(3 + 9 * (size_t)p->n_layers, sizeof *jobs);
+    synth_tensor *jobs = calloc(4 + 12 * (size_t)p->n_layers, sizeof *jobs);
     lvk_status s = jobs ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
     if (s == LVK_OK) s = make_vocab(p, &v);
     if (s == LVK_OK) s = gguf_writer_create(&g);

@@ -15,6 +15,10 @@ typedef struct synth_params {
     int64_t output_type;  /* output.weight's type when not tied; -1: weight_type (mixes
                            * such as Q4_K_M's Q6_K head on Q4_K matrices) */
     float rope_base;
+    const char *arch;     /* "llama" (default when NULL) or "qwen2": Q/K/V biases, NeoX-order RoPE */
+    int head_dim;         /* 0: n_embd / n_heads; else written as attention.key_length/value_length */
+    float rope_scale;     /* > 1: linear RoPE scaling by this factor (rope.scaling.type linear) */
+    int rope_freqs;       /* writes rope_freqs.weight, Llama 3.1's frequency factors (from 1 to 8) */
     uint64_t seed;        /* same parameters and seed give the same file, byte for byte */
 } synth_params;
 
@@ -27,7 +31,7 @@ float synth_uniform(uint64_t *state);
 synth_params synth_default_params(void);
 
 /* Writes the model to `path`. Matrices are uniform in ±1/sqrt(row length),
- * norm weights uniform in 1 ± 0.1 and F32. The vocabulary: 0 <unk>, 1 <s>,
+ * norm weights uniform in 1 ± 0.1 and F32, biases uniform in ±0.5. The vocabulary: 0 <unk>, 1 <s>,
  * 2 </s>, 3..258 the byte tokens <0x00>..<0xFF>, then normal tokens (see
  * synth_token_text) with decreasing scores. Memory use is one tensor. */
 lvk_status synth_llama_gguf(const synth_params *p, const char *path);

@@ -26,7 +26,8 @@ lvk_status bench_matvec_open(bench_gpu *g, uint32_t type, bench_matvec *m) {
     m->n_copies = div_up(MV_FOOTPRINT, (uint32_t)(gpu_row_bytes(type, MV_COLS) * MV_ROWS));
     if (m->n_copies > MV_MAX_COPIES) m->n_copies = MV_MAX_COPIES;
     for (uint32_t c = 0; s == LVK_OK && c < m->n_copies; c++)
-        s = gpu_matrix_upload(g->dev, &m->arena, (const lvk_weight *[]){&m->w}, 1, 0, NULL, NULL, &m->copies[c]);
+        s = gpu_matrix_upload(g->dev, &m->arena, (const lvk_weight *[]){&m->w}, 1, (gpu_row_order){0}, NULL, NULL,
+                              &m->copies[c]);
     if (s == LVK_OK) s = vk_arena_alloc(&m->arena, B * MV_COLS * sizeof *m->x_host, &m->x); /* MV_COLS % 8 == 0: no padding */
     if (s == LVK_OK) s = vk_buffer_write(g->dev, &m->x, 0, m->x_host, B * MV_COLS * sizeof *m->x_host);
     if (s == LVK_OK) s = vk_buffer_texel_views(g->dev, &m->x); /* the mat-vec reads x as texels */
@@ -52,8 +53,8 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
         uint32_t spec[] = {j->t.matvec_wg, rows, j->n_cols, part->type, 0, 0}; /* no norm; y = W x */
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = W->cols, .y_stride = W->rows,
                                 .row_begin = part->row_begin, .scale_off = part->scale_off};
-        const vk_buffer *x = &j->m->x, *bufs[] = {x, &j->m->y, x, x, x, x}; /* bindings 3-6 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 6, &push, sizeof push,
+        const vk_buffer *x = &j->m->x, *bufs[] = {x, &j->m->y, x, x, x, x, x}; /* bindings 3-7 unused here */
+        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 7, &push, sizeof push,
                            1, div_up(part->rows, rows)); /* one tile of columns, the row groups */
     }
 }

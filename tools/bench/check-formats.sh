@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks LiteVK's reading of every weight type against llama.cpp's: the same trained model
-# in each type, greedy tokens from both runtimes, compared token for token.
+# Checks LiteVK's reading of every weight type, architecture and RoPE variant against
+# llama.cpp's: the same trained model in each, greedy tokens from both runtimes, compared
+# token for token.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -11,7 +12,9 @@ usage: tools/bench/check-formats.sh [--types T[,T...]] [--n-predict N] [--runtim
 
 Widens stories260K (tests/fixtures) from 64 to 256 wide without changing what it
 computes (widen-llama2c.py), so that every weight type's blocks fit its rows; converts it
-to each type with \`litevk convert\`; and runs compare-llama-cpp.sh once on those files:
+to each type with \`litevk convert\`; rewrites its F32 file as qwen2 (NeoX RoPE, Q/K/V
+biases), with Llama 3.1's rope_freqs and with linear RoPE scaling (arch-variants.py); and
+runs compare-llama-cpp.sh once on those files:
 LiteVK and llama.cpp decode N tokens greedily at full depth from the same prompt, and the
 report says under each table how many of the tokens agree from the start. The model is
 trained, so its choices are well separated: a misread block shows as tokens that differ
@@ -68,5 +71,10 @@ for t in "${type_list[@]}"; do
         --type "$t" 2>"$work/convert.err" || die "litevk convert --type $t: $(tail -n 1 "$work/convert.err")"
     models+=("$work/stories260K-wide-$t.gguf")
 done
+"$litevk" convert "$work/wide.bin" "$ROOT/tests/fixtures/tok512.bin" -o "$work/wide-f32.gguf" --type f32 2>/dev/null ||
+    die "litevk convert --type f32 failed"
+/usr/bin/python3 "$ROOT/tools/bench/arch-variants.py" "$work/wide-f32.gguf" "$work/stories260K-wide" ||
+    die "arch-variants.py failed"
+models+=("$work/stories260K-wide-qwen2.gguf" "$work/stories260K-wide-rope-freqs.gguf" "$work/stories260K-wide-rope-linear.gguf")
 bash "$ROOT/tools/bench/compare-llama-cpp.sh" --reps 1 --runtimes "litevk,$runtimes" --n-predict "$n_predict" \
     --prompt-tokens 8 --litevk "$litevk_dir" "${models[@]}"

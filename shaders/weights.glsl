@@ -169,17 +169,13 @@ Unit group_unit(Group g, uint j) {
         u.a = unpack_signed_x4(second ? h.z : h.x, 8u);
         u.b = unpack_signed_x4(second ? h.w : h.y, 8u);
         u.s = g.s.xx;
-    } else if (WTYPE == T_Q4_0) {
-        uint w = word_of(g.q[0], g.q[0], j);
-        u.a = nibbles(w) - 8.0; // (q - 8) * d, as ggml rounds it
-        u.b = nibbles(w >> 4) - 8.0;
+    } else if (WTYPE == T_Q4_0 || WTYPE == T_Q4_1) {
+        const uint w = word_of(g.q[0], g.q[0], j);
+        const float q_offset = WTYPE == T_Q4_0 ? 8.0 : 0.0; // Q4_0: (q - 8) * d, as ggml rounds it
+        u.a = nibbles(w) - q_offset;
+        u.b = nibbles(w >> 4) - q_offset;
         u.s = g.s.xx;
-    } else if (WTYPE == T_Q4_1) {
-        uint w = word_of(g.q[0], g.q[0], j);
-        u.a = nibbles(w);
-        u.b = nibbles(w >> 4);
-        u.s = g.s.xx;
-        u.m = g.s.yy;
+        u.m = WTYPE == T_Q4_1 ? g.s.yy : vec2(0.0); // Q4_1's negated offset
     } else if (WTYPE == T_Q5_0 || WTYPE == T_Q5_1) {
         const uint w = word_of(g.q[0], g.q[0], j), qh = g.q[1].x;
         u.a = unpack_unsigned_x4((w & 0x0f0f0f0fu) | fifth_bits(qh >> (4u * j)));

@@ -1,5 +1,6 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
 #include "alloc.h"
+#include "chat_format.h"
 #include "exit_config.h"
 #include "gpu_forward.h"
 #include "sampler.h"
@@ -36,6 +37,7 @@ struct lvk_session {
     speculator speculator;
     lvk_session_stats stats;
     gpu_pass_bytes bytes; /* weight bytes of a block, a head, a K/V fill: the statistics' units */
+    int assistant_turn_open; /* the last feed was lvk_session_feed_chat's, with add_assistant */
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
     float *probs;        /* [n_vocab] the distribution sampled from */
 };
@@ -193,6 +195,83 @@ lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t 
     return LVK_OK;
 }
 
+/* ---- chat formats ---------------------------------------------------------------- */
+
+const char *lvk_chat_format_name(int index) {
+    return index >= 0 && index < n_chat_formats ? chat_format_name(chat_formats[index]) : NULL;
+}
+
+lvk_status lvk_chat_format_detect(const char *text, const char **name) {
+    CHECK_ARG(text && name, "lvk_chat_format_detect: NULL argument");
+    const chat_format *f;
+    LVK_TRY(chat_format_find(text, strlen(text), &f));
+    *name = chat_format_name(f);
+    return LVK_OK;
+}
+
+/* The format of a model's tokenizer.chat_template: raw when it has none. */
+static lvk_status model_format(const lvk_model *m, const chat_format **out) {
+    const gguf_kv *kv = gguf_find(m->host->file, "tokenizer.chat_template");
+    if (!kv || kv->value.type != GGUF_STRING || kv->value.v.str.len == 0) return chat_format_find("raw", 3, out);
+    lvk_status s = chat_format_find(kv->value.v.str.ptr, (size_t)kv->value.v.str.len, out);
+    return s == LVK_OK ? s : lvk_fail_prefix(LVK_ERR_UNSUPPORTED, "the model's tokenizer.chat_template");
+}
+
+/* `format` (a name or a Jinja template), or the model's when NULL. */
+static lvk_status format_of(const lvk_model *m, const char *format, const chat_format **out) {
+    return format ? chat_format_find(format, strlen(format), out) : model_format(m, out);
+}
+
+lvk_status lvk_model_chat_format(const lvk_model *m, const char **name) {
+    CHECK_ARG(m && name, "lvk_model_chat_format: NULL argument");
+    const chat_format *f;
+    LVK_TRY(model_format(m, &f));
+    *name = chat_format_name(f);
+    return LVK_OK;
+}
+
+const char *const *lvk_chat_format_stop_strings(const char *format) {
+    const chat_format *f;
+    return format && chat_format_find(format, strlen(format), &f) == LVK_OK ? chat_format_stop_strings(f) : NULL;
+}
+
+lvk_status lvk_chat_apply_template(const char *format, const lvk_chat_message *messages, int n_messages,
+                                   int add_assistant, char *buf, size_t size, size_t *length) {
+    CHECK_ARG(format && length && (buf || size == 0), "lvk_chat_apply_template: NULL argument");
+    const chat_format *f;
+    LVK_TRY(chat_format_find(format, strlen(format), &f));
+    chat_pieces p = {0};
+    lvk_status s = chat_format_render(f, messages, n_messages, add_assistant, &p);
+    size_t len = 0;
+    for (size_t i = 0; s == LVK_OK && i < p.n; i++) {
+        if (len < size) memcpy(buf + len, p.items[i].text, len + p.items[i].len < size ? p.items[i].len : size - len);
+        len += p.items[i].len;
+    }
+    if (size > 0) buf[len < size ? len : size - 1] = 0;
+    *length = len;
+    chat_pieces_free(&p);
+    return s;
+}
+
+/* BOS as the model wants it first. */
+static unsigned bos_flags(const lvk_model *m) { return tokenizer_adds_bos(m->host->tokenizer) ? LVK_TOKENIZE_BOS : 0; }
+
+lvk_status lvk_chat_tokenize(const lvk_model *m, const char *format, const lvk_chat_message *messages,
+                             int n_messages, int add_assistant, int32_t *tokens, int capacity, int *n_tokens) {
+    CHECK_ARG(m && n_tokens && (tokens || capacity == 0), "lvk_chat_tokenize: NULL argument");
+    *n_tokens = 0;
+    const chat_format *f;
+    LVK_TRY(format_of(m, format, &f));
+    chat_pieces p = {0};
+    int32_t *ids = NULL;
+    lvk_status s = chat_format_render(f, messages, n_messages, add_assistant, &p);
+    if (s == LVK_OK) s = chat_pieces_encode(m->host->tokenizer, p.items, p.n, bos_flags(m), &ids, n_tokens);
+    if (s == LVK_OK && capacity > 0) memcpy(tokens, ids, (size_t)(*n_tokens < capacity ? *n_tokens : capacity) * sizeof *ids);
+    lvk_free(ids);
+    chat_pieces_free(&p);
+    return s;
+}
+
 /* ---- sessions ------------------------------------------------------------------ */
 
 lvk_session_params lvk_session_default_params(void) {
@@ -309,6 +388,7 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     /* The prompt runs at full depth in batches; its last token chooses the
      * first new one, so it runs like every generated token, with exits. */
     s->has_decision = 0; /* until both passes succeed; on failure a reset recovers */
+    s->assistant_turn_open = 0;
     s->cycle_at = s->cycle.n_tokens = 0;
     gpu_step prompt;
     LVK_TRY(gpu_session_prefill(s->gpu, tokens, n - 1, s->n_past, &prompt));
@@ -333,6 +413,32 @@ lvk_status lvk_session_feed_ex(lvk_session *s, const char *text, unsigned flags)
 
 lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     return lvk_session_feed_ex(s, text, add_bos ? LVK_TOKENIZE_BOS : 0);
+}
+
+lvk_status lvk_session_feed_chat(lvk_session *s, const char *format, const lvk_chat_message *messages, int n,
+                                 int first, int add_assistant) {
+    CHECK_ARG(s && (messages || n == 0), "lvk_session_feed_chat: NULL argument");
+    CHECK_ARG(first >= 0 && first <= n, "first message %d is outside the conversation of %d", first, n);
+    const chat_format *f;
+    LVK_TRY(format_of(s->model, format, &f));
+    chat_pieces p = {0};
+    LVK_TRY(chat_format_render(f, messages, n, add_assistant, &p)); /* nothing to free on failure */
+    /* The pieces from message `first` on; after a reply the session
+     * generated, that reply's closing first. */
+    int reply_closes = s->assistant_turn_open && first > 0 && !strcmp(messages[first - 1].role, "assistant");
+    size_t from = 0;
+    while (from < p.n && p.items[from].message < first &&
+           !(reply_closes && p.items[from].message == first - 1 && p.items[from].part == CHAT_CLOSING))
+        from++;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    lvk_status st = chat_pieces_encode(s->model->host->tokenizer, p.items + from, p.n - from,
+                                       s->n_past == 0 ? bos_flags(s->model) : 0, &ids, &n_ids);
+    if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n_ids);
+    if (st == LVK_OK) s->assistant_turn_open = add_assistant;
+    lvk_free(ids);
+    chat_pieces_free(&p);
+    return st;
 }
 
 /* Fills *out for token id. */
@@ -451,6 +557,7 @@ lvk_status lvk_session_reset(lvk_session *s) {
     /* Positions >= n_past are never read, so the cache needs no clearing. */
     s->n_past = 0;
     s->has_decision = 0;
+    s->assistant_turn_open = 0;
     s->cycle_at = s->cycle.n_tokens = 0;
     memset(&s->last, 0, sizeof s->last);
     gpu_session_reset(s->gpu);

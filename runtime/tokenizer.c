@@ -800,11 +800,19 @@ static lvk_status push_fragment(fragments *f, fragment x) {
     return LVK_OK;
 }
 
+/* Whether bytes [at, at + n) overlap one of the plain ranges. */
+static int overlaps(const text_range *plain, size_t n_plain, size_t at, size_t n) {
+    for (size_t i = 0; i < n_plain; i++)
+        if (at < plain[i].start + plain[i].len && plain[i].start < at + n) return 1;
+    return 0;
+}
+
 /* Cuts special tokens out of text as llama.cpp does: each in turn, longest
- * first, at each of its occurrences in the text not cut out yet. Into `out`
- * (empty), with `spare` as work space; both are freed by the caller. */
-static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t len, fragments *out,
-                               fragments *spare) {
+ * first, at each of its occurrences in the text not cut out yet, except
+ * where it overlaps a plain range. Into `out` (empty), with `spare` as work
+ * space; both are freed by the caller. */
+static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t len, const text_range *plain,
+                               size_t n_plain, fragments *out, fragments *spare) {
     LVK_TRY(push_fragment(out, (fragment){.start = 0, .len = len, .token = -1}));
     for (int s = 0; s < t->n_specials; s++) {
         int32_t id = t->specials[s];
@@ -813,17 +821,19 @@ static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t 
         spare->n = 0;
         for (size_t i = 0; i < out->n; i++) {
             fragment f = out->items[i];
-            size_t pos = f.start, end = f.start + f.len;
+            size_t pos = f.start, from = f.start, end = f.start + f.len;
             if (f.token >= 0) {
                 LVK_TRY(push_fragment(spare, f));
                 continue;
             }
             const char *hit;
-            while ((hit = memmem(text + pos, end - pos, needle, n_needle))) {
+            while ((hit = memmem(text + from, end - from, needle, n_needle))) {
                 size_t at = (size_t)(hit - text);
+                from = at + 1;
+                if (overlaps(plain, n_plain, at, n_needle)) continue;
                 if (at > pos) LVK_TRY(push_fragment(spare, (fragment){.start = pos, .len = at - pos, .token = -1}));
                 LVK_TRY(push_fragment(spare, (fragment){.start = at, .len = n_needle, .token = id}));
-                pos = at + n_needle;
+                pos = from = at + n_needle;
             }
             if (pos < end) LVK_TRY(push_fragment(spare, (fragment){.start = pos, .len = end - pos, .token = -1}));
         }
@@ -857,9 +867,15 @@ static void encode_fragments(encoder *e, const char *text, const fragment *frags
 
 lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
                             int32_t *out, int capacity, int *n_out) {
+    return tokenizer_encode_guarded(t, text, len, flags, NULL, 0, out, capacity, n_out);
+}
+
+lvk_status tokenizer_encode_guarded(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                    const text_range *plain, size_t n_plain, int32_t *out, int capacity,
+                                    int *n_out) {
     if (n_out) *n_out = 0;
     const unsigned known = LVK_TOKENIZE_BOS | LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_PARSE_SPECIAL;
-    if (!t || !n_out || (!text && len > 0) || capacity < 0 || (!out && capacity > 0))
+    if (!t || !n_out || (!text && len > 0) || capacity < 0 || (!out && capacity > 0) || (!plain && n_plain > 0))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "tokenizer_encode: bad argument");
     if (flags & ~known)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "tokenizer flags 0x%x are unknown", flags & ~known);
@@ -895,7 +911,7 @@ lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len
         if (!e.buf || (t->kind == VOCAB_BPE && !e.cps) || !e.syms || !e.heap.items)
             s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory tokenizing %zu bytes", len);
         else if (flags & LVK_TOKENIZE_PARSE_SPECIAL)
-            s = cut_specials(t, text, len, &frags, &spare);
+            s = cut_specials(t, text, len, plain, n_plain, &frags, &spare);
         if (s == LVK_OK) {
             int cut = (flags & LVK_TOKENIZE_PARSE_SPECIAL) != 0;
             encode_fragments(&e, text, cut ? frags.items : &whole, cut ? frags.n : 1);

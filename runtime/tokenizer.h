@@ -37,6 +37,18 @@ const char *tokenizer_pre_name(const lvk_tokenizer *t);
 lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
                             int32_t *out, int capacity, int *n_out);
 
+/* Bytes [start, start + len) of a text. */
+typedef struct text_range {
+    size_t start, len;
+} text_range;
+
+/* tokenizer_encode, where LVK_TOKENIZE_PARSE_SPECIAL cuts out no special
+ * token that overlaps one of the `plain` ranges (ascending, disjoint): a chat
+ * message's content, inside the format's markers, stays text. */
+lvk_status tokenizer_encode_guarded(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                    const text_range *plain, size_t n_plain, int32_t *out, int capacity,
+                                    int *n_out);
+
 /* The bytes a token stands for when decoding: SentencePiece's '▁' becomes
  * ' ', byte-level BPE's characters become the bytes they stand for, <0xNN>
  * the byte NN, user-defined tokens their text, control tokens (BOS/EOS/UNK)

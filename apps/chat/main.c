@@ -2,7 +2,6 @@
  * token of a reply exited after. */
 #include "cli.h"
 #include "exit_options.h"
-#include "template.h"
 #include "ui.h"
 #include "worker.h"
 
@@ -11,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char help[] =
+static const char help_head[] =
     "usage: litevk-chat [-m MODEL] [options]\n"
     "\n"
     "A chat window on a LiteVK model. Every token of a reply is coloured by the block it\n"
@@ -24,11 +23,12 @@ static const char help[] =
     "/load PATH) to load another model.\n"
     "\n"
     "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
-    "      --template T     prompt format: raw (the text continues; right for TinyStories),\n"
-    "                       alpaca, llama2, chatml (default: from the model's chat template,\n"
-    "                       else raw)\n"
+    "      --template NAME  the conversation's chat format (default: the model's chat\n"
+    "                       template's; raw, which continues the text, when it has none):\n";
+
+static const char help_tail[] =
     "  -n, --n-predict N    tokens per reply at most (default 256); also ends at end of text\n"
-    "                       and at the template's stop strings\n"
+    "                       and at the format's stop strings\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        sample from the K most likely tokens; 0 = all (default 40)\n"
@@ -66,7 +66,9 @@ int main(int argc, char **argv) {
         if (taken) continue;
 #define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(help, stdout);
+            fputs(help_head, stdout);
+            cli_print_chat_formats(stdout);
+            fputs(help_tail, stdout);
             fputs(exit_options_help, stdout);
             return 0;
         }
@@ -77,10 +79,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--screenshot")) { VALUE(); ui.screenshot = v; }
         else if (!strcmp(a, "--template")) {
             VALUE();
-            int t = template_parse(v);
-            if (t < 0) return cli_usage_error("litevk-chat", "--template takes raw, alpaca, llama2 or chatml, not '%s'", v);
-            cfg.template = (chat_template)t;
-            cfg.template_forced = 1;
+            if (lvk_chat_format_detect(v, &cfg.format) != LVK_OK) return cli_usage_error("litevk-chat", "--template: %s", lvk_last_error());
         }
         else if (!strcmp(a, "--size")) {
             VALUE();

@@ -148,6 +148,13 @@ lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, i
 /* Text of one token: the bytes it stands for, which may be part of a UTF-8
  * character (byte tokens, byte-level BPE); control tokens (BOS/EOS) give "". */
 lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, size_t size);
+/* Whether a token ends generation: the model's EOS, its end-of-turn and
+ * end-of-message tokens (tokenizer.ggml.eot_token_id, eom_token_id), or a
+ * token whose text is a chat format's end of turn, as llama.cpp finds them
+ * ("<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+ * "<|endoftext|>", "<|end_of_text|>", "</s>", "<EOT>", "<end_of_utterance>").
+ * 0 for an id outside the vocabulary. */
+int lvk_token_is_eog(const lvk_model *model, int32_t token);
 
 /* ---- chat formats ---------------------------------------------------------
  *
@@ -311,7 +318,8 @@ typedef struct lvk_token_info {
                           a drafted token: the draft exit block */
     int n_layers;
     float confidence;  /* top probability of the head that chose the token */
-    int is_eos;        /* the model ended its text; the token is not printable */
+    int is_eog;        /* an end-of-generation token (lvk_token_is_eog): the reply or text
+                          ended; the token is not printable and is not fed back */
     int drafted;       /* speculation: a drafted token that verification accepted */
 } lvk_token_info;
 

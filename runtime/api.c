@@ -183,6 +183,10 @@ lvk_status lvk_tokenize(const lvk_model *m, const char *text, int add_bos, int32
     return lvk_tokenize_ex(m, text, add_bos ? LVK_TOKENIZE_BOS : 0, tokens, capacity, n_tokens);
 }
 
+int lvk_token_is_eog(const lvk_model *m, int32_t token) {
+    return m && token >= 0 && token < m->host->hp.n_vocab && tokenizer_is_eog(m->host->tokenizer, token);
+}
+
 lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t size) {
     CHECK_ARG(m && buf && size > 0, "lvk_token_piece: NULL argument");
     CHECK_ARG(token >= 0 && token < m->host->hp.n_vocab, "token %d is outside the vocabulary of %d", token,
@@ -449,7 +453,7 @@ static void describe(const lvk_session *s, int32_t id, int layer, float confiden
     out->layer = layer;
     out->n_layers = hm->hp.n_layers;
     out->confidence = confidence;
-    out->is_eos = id == tokenizer_eos(hm->tokenizer);
+    out->is_eog = tokenizer_is_eog(hm->tokenizer, id);
     out->drafted = drafted;
     size_t len;
     const char *piece = tokenizer_piece(hm->tokenizer, id, &len);
@@ -467,7 +471,7 @@ static lvk_status step_cycle(lvk_session *s, int32_t forced, lvk_token_info *out
     describe(s, id, is_draft ? s->exits.draft_exit : s->model->host->hp.n_layers, c->confidence[i], is_draft, out);
     memset(&s->last, 0, sizeof s->last); /* no exit heads ran: no probes */
     int32_t token = forced >= 0 ? forced : id;
-    if (token == tokenizer_eos(s->model->host->tokenizer)) { /* the text ended: the rest of the cycle is dropped */
+    if (tokenizer_is_eog(s->model->host->tokenizer, token)) { /* the text ended: the rest of the cycle is dropped */
         s->has_decision = 0;
         return LVK_OK;
     }
@@ -501,7 +505,7 @@ static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     describe(s, token, s->next.layer, s->next.chosen.prob, 0, out);
     if (forced >= 0) token = forced;
     s->has_decision = 0;
-    if (token == tokenizer_eos(hm->tokenizer) || s->n_past >= s->n_ctx) return LVK_OK; /* the text ended, or no room */
+    if (tokenizer_is_eog(hm->tokenizer, token) || s->n_past >= s->n_ctx) return LVK_OK; /* the text ended, or no room */
     return advance(s, token);
 }
 

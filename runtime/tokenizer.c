@@ -58,6 +58,8 @@ struct lvk_tokenizer {
     const pretokenizer *pre; /* byte-level BPE only */
     int n_vocab;
     int bos, eos, unk; /* -1: none */
+    int32_t *eog;      /* the end-of-generation tokens, ascending */
+    int n_eog;
     int add_space_prefix;   /* SentencePiece only */
     int add_bos, add_eos;   /* what LVK_TOKENIZE_ADD_SPECIAL adds */
     float *scores;          /* SentencePiece only */
@@ -424,6 +426,43 @@ static lvk_status collect_specials(lvk_tokenizer *t, const gguf_value *types) {
     return LVK_OK;
 }
 
+/* Texts of tokens that end a reply in the chat formats of the models that
+ * have them, as llama.cpp collects its end-of-generation tokens (it finds
+ * them by text too: converters rarely say which they are), with "</s>". */
+static const char *const end_of_generation_texts[] = {
+    "</s>", "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|end_of_text|>", "<EOT>", "_<EOT>", "<end_of_utterance>",
+};
+enum { N_EOG_TEXTS = sizeof end_of_generation_texts / sizeof end_of_generation_texts[0] };
+
+static int id_before(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The end-of-generation tokens: EOS, the metadata's end of turn (EOT) and
+ * end of message (EOM), and the tokens whose text is one of the above. */
+static lvk_status collect_end_of_generation(const gguf_file *f, lvk_tokenizer *t) {
+    int eot, eom;
+    LVK_TRY(read_special_id(f, "tokenizer.ggml.eot_token_id", -1, t->n_vocab, &eot));
+    LVK_TRY(read_special_id(f, "tokenizer.ggml.eom_token_id", -1, t->n_vocab, &eom));
+    int32_t found[3 + N_EOG_TEXTS];
+    int n = 0;
+    const int by_id[3] = {t->eos, eot, eom};
+    for (int i = 0; i < 3; i++)
+        if (by_id[i] >= 0) found[n++] = by_id[i];
+    for (int i = 0; i < N_EOG_TEXTS; i++) {
+        int32_t id = find_token(t, end_of_generation_texts[i], strlen(end_of_generation_texts[i]));
+        if (id >= 0) found[n++] = id;
+    }
+    qsort(found, (size_t)n, sizeof *found, id_before);
+    t->eog = lvk_malloc((size_t)(n ? n : 1) * sizeof *t->eog);
+    if (!t->eog) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (i == 0 || found[i] != found[i - 1]) t->eog[t->n_eog++] = found[i];
+    return LVK_OK;
+}
+
 /* The token for each byte: SentencePiece's "<0xNN>", else a token that is
  * the byte itself (llama.cpp's byte_to_token); byte-level BPE's character
  * for the byte. */
@@ -528,7 +567,8 @@ static lvk_status load(const gguf_file *f, lvk_tokenizer *t) {
     for (int i = 0; i < n; i++) insert_token(t, i);
     find_byte_tokens(t);
     if (!spm) LVK_TRY(load_merges(f, t));
-    return collect_specials(t, types);
+    LVK_TRY(collect_specials(t, types));
+    return collect_end_of_generation(f, t);
 }
 
 lvk_status tokenizer_load(const gguf_file *f, lvk_tokenizer **out) {
@@ -554,12 +594,19 @@ void tokenizer_free(lvk_tokenizer *t) {
     lvk_free(t->table);
     lvk_free(t->merges);
     lvk_free(t->specials);
+    lvk_free(t->eog);
     lvk_free(t);
 }
 
 int tokenizer_n_vocab(const lvk_tokenizer *t) { return t->n_vocab; }
 int tokenizer_bos(const lvk_tokenizer *t) { return t->bos; }
 int tokenizer_eos(const lvk_tokenizer *t) { return t->eos; }
+
+int tokenizer_is_eog(const lvk_tokenizer *t, int32_t id) {
+    for (int i = 0; i < t->n_eog && t->eog[i] <= id; i++)
+        if (t->eog[i] == id) return 1;
+    return 0;
+}
 int tokenizer_adds_bos(const lvk_tokenizer *t) { return t->add_bos; }
 int tokenizer_adds_eos(const lvk_tokenizer *t) { return t->add_eos; }
 const char *tokenizer_model_name(const lvk_tokenizer *t) { return t->kind == VOCAB_SPM ? "llama" : "gpt2"; }

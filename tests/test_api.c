@@ -111,7 +111,7 @@ static void test_greedy_matches_llama2c(void **state) {
     for (int g = 0; g < 300 && strlen(text) < strlen(llama2c_greedy); g++) {
         lvk_token_info t;
         assert_int_equal(lvk_session_step(s, &t), LVK_OK);
-        assert_false(t.is_eos);
+        assert_false(t.is_eog);
         /* run.c drops the leading space of the first piece after BOS */
         strncat(text, g == 0 && t.piece[0] == ' ' ? t.piece + 1 : t.piece, sizeof text - strlen(text) - 1);
     }
@@ -136,7 +136,7 @@ static void test_sampling_is_seeded(void **state) {
             lvk_token_info t;
             assert_int_equal(lvk_session_step(s, &t), LVK_OK);
             first[run][g] = t.id;
-            if (t.is_eos) break;
+            if (t.is_eog) break;
         }
         lvk_session_free(s);
     }
@@ -171,7 +171,7 @@ static void test_bad_calls(void **state) {
     int steps = 0;
     while (st == LVK_OK && steps < 100) {
         st = lvk_session_step(s, &t);
-        if (st == LVK_OK && t.is_eos) st = lvk_session_feed(s, "Then", 0);
+        if (st == LVK_OK && t.is_eog) st = lvk_session_feed(s, "Then", 0);
         steps++;
     }
     expect_error(st, LVK_ERR_CONTEXT_FULL);

@@ -1,7 +1,8 @@
 /* test_chat_format.c — the library's chat formats: each format's text for a
  * conversation against llama.cpp's expected outputs, detection from the
- * distinctive parts of real models' templates, and tokenization: markers
- * become special tokens, content never does, a turn at a time as whole. */
+ * distinctive parts of real models' templates, tokenization (markers
+ * become special tokens, content never does, a turn at a time as whole),
+ * and a session that ends at a chat format's end-of-turn token. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,10 +243,11 @@ typedef struct fixture {
     lvk_model *model; /* ChatML's markers, and ChatML's template */
 } fixture;
 
-static lvk_model *load_synthetic(lvk_context *ctx, const char *name, const char *chat_template) {
+static lvk_model *load_synthetic(lvk_context *ctx, const char *name, const synth_token *controls, int n_controls,
+                                  const char *chat_template) {
     synth_params p = synth_default_params();
-    p.controls = chatml_markers;
-    p.n_controls = 2;
+    p.controls = controls;
+    p.n_controls = n_controls;
     p.chat_template = chat_template;
     char path[512];
     snprintf(path, sizeof path, "%s/%s", LITEVK_TMP_DIR, name);
@@ -258,7 +260,7 @@ static lvk_model *load_synthetic(lvk_context *ctx, const char *name, const char 
 static int setup(void **state) {
     static fixture f;
     if (lvk_context_create(NULL, &f.ctx) != LVK_OK) return -1;
-    f.model = load_synthetic(f.ctx, "chat_chatml.gguf", "{{'<|im_start|>' + message['role'] + '\\n'}}");
+    f.model = load_synthetic(f.ctx, "chat_chatml.gguf", chatml_markers, 2, "{{'<|im_start|>' + message['role'] + '\\n'}}");
     *state = &f;
     return f.model ? 0 : -1;
 }
@@ -329,8 +331,8 @@ static void test_model_format(void **state) {
     assert_memory_equal(by_model, by_name, (size_t)n_name * sizeof *by_name);
 
     /* no template: raw; one none knows: an error that says so */
-    lvk_model *plain = load_synthetic(f->ctx, "chat_plain.gguf", NULL);
-    lvk_model *odd = load_synthetic(f->ctx, "chat_odd.gguf", "{{ 'User: ' + message['content'] }}");
+    lvk_model *plain = load_synthetic(f->ctx, "chat_plain.gguf", chatml_markers, 2, NULL);
+    lvk_model *odd = load_synthetic(f->ctx, "chat_odd.gguf", chatml_markers, 2, "{{ 'User: ' + message['content'] }}");
     assert_non_null(plain);
     assert_non_null(odd);
     assert_int_equal(lvk_model_chat_format(plain, &name), LVK_OK);
@@ -392,6 +394,51 @@ static void test_feed_a_turn_at_a_time(void **state) {
     lvk_session_free(s);
 }
 
+/* Greedy tokens after a prompt, until `n` or an end of generation (is_eog
+ * set on the last); returns how many. */
+static int generate(lvk_model *model, int32_t *out, lvk_token_info *last, int n) {
+    static const int32_t prompt[] = {1, 270, 280, 265};
+    lvk_session *s;
+    assert_int_equal(lvk_session_create(model, NULL, &s), LVK_OK); /* greedy */
+    assert_int_equal(lvk_session_feed_tokens(s, prompt, 4), LVK_OK);
+    int k = 0;
+    while (k < n) {
+        assert_int_equal(lvk_session_step(s, last), LVK_OK);
+        out[k++] = last->id;
+        if (last->is_eog) break;
+    }
+    if (last->is_eog) assert_int_equal(lvk_session_step(s, last), LVK_ERR_STATE); /* nothing to continue */
+    lvk_session_free(s);
+    return k;
+}
+
+/* A session stops at a chat format's end of turn in the vocabulary: the
+ * synthetic model's weights are the same whatever the tokens' texts, so a
+ * token it generates is renamed "<|im_end|>", and generation ends there. */
+static void test_session_stops_at_end_of_turn(void **state) {
+    fixture *f = *state;
+    int32_t ids[16];
+    lvk_token_info last;
+    assert_int_equal(generate(f->model, ids, &last, 16), 16);
+    int k = 0; /* the first generated token that is not a special one already */
+    while (k < 16 && (ids[k] < 3 || ids[k] == IM_START || ids[k] == IM_END)) k++;
+    assert_true(k < 16);
+    const synth_token renamed[] = {{ids[k], "<|im_end|>"}};
+    lvk_model *ends = load_synthetic(f->ctx, "chat_renamed_end.gguf", renamed, 1, NULL);
+    assert_non_null(ends);
+    assert_true(lvk_token_is_eog(ends, ids[k]));
+    assert_false(lvk_token_is_eog(f->model, ids[k]));
+    assert_true(lvk_token_is_eog(f->model, IM_END));
+    assert_true(lvk_token_is_eog(f->model, 2)); /* EOS */
+    assert_false(lvk_token_is_eog(f->model, -1));
+    int32_t until[16];
+    assert_int_equal(generate(ends, until, &last, 16), k + 1);
+    assert_memory_equal(until, ids, (size_t)(k + 1) * sizeof *ids);
+    assert_true(last.is_eog);
+    assert_string_equal(last.piece, ""); /* a control token: nothing to show */
+    lvk_model_free(ends);
+}
+
 int main(void) {
     const struct CMUnitTest text_tests[] = {
         cmocka_unit_test(test_every_format_matches_llama_cpp),
@@ -404,6 +451,7 @@ int main(void) {
         cmocka_unit_test(test_content_is_never_parsed),
         cmocka_unit_test(test_model_format),
         cmocka_unit_test(test_feed_a_turn_at_a_time),
+        cmocka_unit_test(test_session_stops_at_end_of_turn),
     };
     int failed = cmocka_run_group_tests_name("formats", text_tests, NULL, NULL);
     return failed + cmocka_run_group_tests_name("tokens", model_tests, setup, teardown);

@@ -27,8 +27,9 @@ static const char help_head[] =
     "                       template's; raw, which continues the text, when it has none):\n";
 
 static const char help_tail[] =
-    "  -n, --n-predict N    tokens per reply at most (default 256); also ends at end of text\n"
-    "                       and at the format's stop strings\n"
+    "  -n, --n-predict N    tokens per reply at most (default 256); also ends at an\n"
+    "                       end-of-generation token (EOS, EOT, <|im_end|>, ...) and at the\n"
+    "                       format's stop strings\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        sample from the K most likely tokens; 0 = all (default 40)\n"

@@ -324,7 +324,7 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
                      st == LVK_ERR_CONTEXT_FULL ? " (Ctrl+L starts a new conversation)" : "");
             break;
         }
-        if (t.is_eos || reply_stream_push(&stream, &t)) break;
+        if (t.is_eog || reply_stream_push(&stream, &t)) break;
     }
     reply_stream_finish(&stream);
     size_t len;

@@ -208,7 +208,7 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
         if (n_gen == 0) t_first = cli_now_ms();
-        if (t.is_eos) break;
+        if (t.is_eog) break;
         blocks_run += t.layer;
         if (o.json) {
             printf("{\"i\":%ld,\"id\":%d,\"piece\":", n_gen, t.id);

@@ -267,7 +267,7 @@ class ExitProbe(ctypes.Structure):
 
 class TokenInfo(ctypes.Structure):
     _fields_ = [("id", ctypes.c_int32), ("piece", ctypes.c_char * 64), ("layer", ctypes.c_int),
-                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eos", ctypes.c_int),
+                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eog", ctypes.c_int),
                 ("drafted", ctypes.c_int)]
 
 

@@ -304,6 +304,15 @@ typedef struct lvk_session_params {
     float top_p;         /* 1 = off */
     float min_p;         /* 0 = off: drops tokens less likely than min_p times the most likely
                             one, by the model's own probabilities (before temperature) */
+    /* llama.cpp's repetition penalty: each distinct token among the last
+     * repeat_last_n of the context (prompt included) has its logit divided by
+     * repeat_penalty when positive, multiplied when not, before the rest of
+     * sampling. 1 = off (the default), in (0, 100]; repeat_last_n: -1 = the
+     * whole context, 0 = off. At temperature 0 a penalty costs a read-back of
+     * the logits (n_vocab floats) per token, which greedy decoding otherwise
+     * avoids. Not with speculative decoding (its output is full depth's). */
+    float repeat_penalty;
+    int repeat_last_n;
     uint64_t seed;
     /* Early exit or speculation: NULL = the model's configuration
      * (lvk_model_exit_config). Speculation at temperature > 0 samples each

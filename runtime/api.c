@@ -40,6 +40,10 @@ struct lvk_session {
     int assistant_turn_open; /* the last feed was lvk_session_feed_chat's, with add_assistant */
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
     float *probs;        /* [n_vocab] the distribution sampled from */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* -1: the whole context */
+    int32_t *tokens;      /* [n_ctx] the tokens in the KV cache: the repeat penalty's window */
+    uint8_t *penalized;   /* [n_vocab] zeros: the penalty's marks */
 };
 
 #define CHECK_ARG(cond, ...) \
@@ -278,9 +282,17 @@ lvk_status lvk_chat_tokenize(const lvk_model *m, const char *format, const lvk_c
 
 /* ---- sessions ------------------------------------------------------------------ */
 
+/* A repeat penalty changes the distribution that speculation's output must equal. */
+static lvk_status check_penalty_decode(float repeat_penalty, const lvk_exit_config *exits) {
+    if (repeat_penalty != 1.0f && exits->decode == LVK_DECODE_SPECULATE)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "a repeat penalty (%g) cannot be combined with speculative "
+                        "decoding, whose output is full depth's", repeat_penalty);
+    return LVK_OK;
+}
+
 lvk_session_params lvk_session_default_params(void) {
     return (lvk_session_params){.n_ctx = 0, .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
-                                .seed = 0, .exits = NULL};
+                                .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0, .exits = NULL};
 }
 
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
@@ -291,8 +303,12 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     CHECK_ARG(p.top_k >= 0, "top-k %d is negative", p.top_k);
     CHECK_ARG(p.top_p > 0 && p.top_p <= 1, "top-p %g is outside (0, 1]", p.top_p);
     CHECK_ARG(p.min_p >= 0 && p.min_p <= 1, "min-p %g is outside 0..1", p.min_p);
+    CHECK_ARG(p.repeat_penalty > 0 && p.repeat_penalty <= 100, "repeat penalty %g is outside (0, 100]",
+              p.repeat_penalty);
+    CHECK_ARG(p.repeat_last_n >= -1, "repeat-last-n %d is below -1 (the whole context)", p.repeat_last_n);
     const lvk_hparams *hp = &m->host->hp;
     if (p.exits) LVK_TRY(lvk_exit_config_validate(p.exits, hp->n_layers));
+    LVK_TRY(check_penalty_decode(p.repeat_penalty, p.exits ? p.exits : &m->exits));
     int n_ctx = p.n_ctx ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
     if (n_ctx > hp->n_ctx_train)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
@@ -303,9 +319,13 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     s->n_ctx = n_ctx;
     s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
+    s->repeat_penalty = p.repeat_penalty;
+    s->repeat_last_n = p.repeat_last_n;
     s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
     s->probs = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!s->logits || !s->probs ||
+    s->tokens = lvk_malloc((size_t)n_ctx * sizeof *s->tokens);
+    s->penalized = lvk_calloc((size_t)hp->n_vocab, 1);
+    if (!s->logits || !s->probs || !s->tokens || !s->penalized ||
         sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.min_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = speculator_init(&s->speculator, hp->n_vocab);
@@ -326,13 +346,18 @@ void lvk_session_free(lvk_session *s) {
     speculator_free(&s->speculator);
     lvk_free(s->logits);
     lvk_free(s->probs);
+    lvk_free(s->tokens);
+    lvk_free(s->penalized);
     lvk_free(s);
 }
+
+/* The token at position n_past is in the KV cache now. */
+static void push_token(lvk_session *s, int32_t token) { s->tokens[s->n_past++] = token; }
 
 /* Runs one token with early exit: the pass that chooses the next token. */
 static lvk_status decode(lvk_session *s, int32_t token) {
     LVK_TRY(gpu_session_decode(s->gpu, token, s->n_past, &s->next));
-    s->n_past++;
+    push_token(s, token);
     s->has_decision = 1;
     const gpu_pass_bytes b = s->bytes;
     const lvk_exit_config *ex = &s->exits;
@@ -357,7 +382,7 @@ static lvk_status speculate(lvk_session *s, int32_t token) {
     const int n_layers = s->model->host->hp.n_layers;
     LVK_TRY(speculate_cycle(&s->speculator, s->gpu, &s->exits, n_layers, &s->sampler, token, s->n_past, s->n_ctx,
                             &s->cycle));
-    s->n_past++;
+    push_token(s, token);
     s->cycle_at = 0;
     s->has_decision = 1;
     const spec_cycle *c = &s->cycle;
@@ -396,7 +421,7 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     s->cycle_at = s->cycle.n_tokens = 0;
     gpu_step prompt;
     LVK_TRY(gpu_session_prefill(s->gpu, tokens, n - 1, s->n_past, &prompt));
-    s->n_past += n - 1;
+    for (int i = 0; i < n - 1; i++) push_token(s, tokens[i]);
     return advance(s, tokens[n - 1]);
 }
 
@@ -476,7 +501,7 @@ static lvk_status step_cycle(lvk_session *s, int32_t forced, lvk_token_info *out
         return LVK_OK;
     }
     if (is_draft && token == id) { /* in the KV cache already */
-        s->n_past++;
+        push_token(s, token);
         return LVK_OK;
     }
     s->has_decision = 0; /* the rest of the cycle, if any, followed another token */
@@ -494,11 +519,16 @@ static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     if (s->cycle_at < s->cycle.n_tokens) return step_cycle(s, forced, out);
     const lvk_host_model *hm = s->model->host;
     int32_t token = (int32_t)s->next.chosen.token;
-    if (s->sampler.temperature > 0) {
-        /* Sampling reads back the logits column the choosing head left (n_vocab
-         * floats) and samples on the host; greedy decoding reads only the
+    const int window = s->repeat_last_n < 0 || s->repeat_last_n > s->n_past ? s->n_past : s->repeat_last_n;
+    const int penalize = s->repeat_penalty != 1.0f && window > 0;
+    if (s->sampler.temperature > 0 || penalize) {
+        /* Sampling, and a repeat penalty, read back the logits column the
+         * choosing head left (n_vocab floats) and choose on the host (at
+         * temperature 0 the argmax); greedy decoding otherwise reads only the
          * heads' 16-byte decisions. */
         LVK_TRY(gpu_session_logits(s->gpu, s->next.col, s->logits));
+        if (penalize)
+            sampler_penalize(s->logits, s->tokens + s->n_past - window, window, s->repeat_penalty, s->penalized);
         token = sampler_sample(&s->sampler, s->logits, s->probs);
     }
     s->last = s->next;
@@ -524,6 +554,7 @@ lvk_status lvk_session_step_forced(lvk_session *s, int32_t token, lvk_token_info
 lvk_status lvk_session_set_exits(lvk_session *s, const lvk_exit_config *config) {
     CHECK_ARG(s && config, "lvk_session_set_exits: NULL argument");
     LVK_TRY(lvk_exit_config_validate(config, s->model->host->hp.n_layers));
+    LVK_TRY(check_penalty_decode(s->repeat_penalty, config));
     LVK_TRY(gpu_session_set_exits(s->gpu, config));
     s->exits = *config;
     return LVK_OK;

@@ -36,6 +36,8 @@ static const char help_tail[] =
     "      --top-p P        sample from the smallest set with probability P (default 0.95)\n"
     "      --min-p P        drop tokens less likely than P times the most likely, by the\n"
     "                       model's probabilities before temperature; 0 = off (default 0.05)\n"
+    "      --repeat-penalty F, --repeat-last-n N  llama.cpp's repetition penalty over the\n"
+    "                       last N tokens (default 1 = off, and 64), as `litevk run --help` says\n"
     "  -s, --seed S         random seed (default: from the clock)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --font PATH      a TrueType font (default: DejaVu Sans via fontconfig)\n"
@@ -94,6 +96,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--temp")) { VALUE(); if (cli_float(a, v, 0, 100, &d)) return 2; cfg.params.temperature = (float)d; }
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &d)) return 2; cfg.params.top_p = (float)d; }
         else if (!strcmp(a, "--min-p")) { VALUE(); if (cli_float(a, v, 0, 1, &d)) return 2; cfg.params.min_p = (float)d; }
+        else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (cli_float(a, v, 0.01, 100, &d)) return 2; cfg.params.repeat_penalty = (float)d; }
+        else if (!strcmp(a, "--repeat-last-n")) { VALUE(); if (cli_int(a, v, -1, 1 << 24, &n)) return 2; cfg.params.repeat_last_n = (int)n; }
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; cfg.params.seed = (uint64_t)n; }
         else return cli_usage_error("litevk-chat", "unknown option '%s'", a);
 #undef VALUE

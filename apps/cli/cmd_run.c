@@ -25,6 +25,12 @@ static const char help_head[] =
     "      --top-p P        sample from the smallest set with probability P (default 0.95)\n"
     "      --min-p P        drop tokens less likely than P times the most likely, by the\n"
     "                       model's probabilities before temperature; 0 = off (default 0.05)\n"
+    "      --repeat-penalty F  divide the logits of the tokens among the last N of the\n"
+    "                       context by F when positive, multiply them when not (llama.cpp's\n"
+    "                       rule); 1 = off (default 1, in 0.01..100). At --temp 0 it costs a\n"
+    "                       read-back of the logits per token; not with --speculate\n"
+    "      --repeat-last-n N  the tokens --repeat-penalty looks at: the last N of the\n"
+    "                       context, the prompt included (default 64; -1 = all, 0 = none)\n"
     "  -s, --seed S         random seed (default: from the clock; printed on stderr)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --json           one JSON object per generated token per line, then a summary:\n"
@@ -52,7 +58,8 @@ static const char help_head[] =
 typedef struct run_options {
     const char *model, *prompt, *prompt_file, *device;
     long n_predict, n_ctx, top_k;
-    double temp, top_p, min_p;
+    double temp, top_p, min_p, repeat_penalty;
+    long repeat_last_n;
     unsigned long long seed;
     int seed_given, json;
     int show_exits;
@@ -62,7 +69,7 @@ typedef struct run_options {
 
 static int parse(int argc, char **argv, run_options *o) {
     *o = (run_options){.model = NULL, .n_predict = 128, .temp = 0.8, .top_k = 40, .top_p = 0.95,
-                        .min_p = 0.05, .color = -1};
+                        .min_p = 0.05, .repeat_penalty = 1.0, .repeat_last_n = 64, .color = -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
         long n;
@@ -81,6 +88,8 @@ static int parse(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--temp")) { VALUE(); if (cli_float(a, v, 0, 100, &o->temp)) return 2; }
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &o->top_p)) return 2; }
         else if (!strcmp(a, "--min-p")) { VALUE(); if (cli_float(a, v, 0, 1, &o->min_p)) return 2; }
+        else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (cli_float(a, v, 0.01, 100, &o->repeat_penalty)) return 2; }
+        else if (!strcmp(a, "--repeat-last-n")) { VALUE(); if (cli_int(a, v, -1, 1 << 24, &o->repeat_last_n)) return 2; }
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; o->seed = (unsigned long long)n; o->seed_given = 1; }
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--show-exits")) o->show_exits = 1;
@@ -172,6 +181,8 @@ int cmd_run(int argc, char **argv) {
     sp.top_k = (int)o.top_k;
     sp.top_p = (float)o.top_p;
     sp.min_p = (float)o.min_p;
+    sp.repeat_penalty = (float)o.repeat_penalty;
+    sp.repeat_last_n = (int)o.repeat_last_n;
     sp.seed = o.seed;
     sp.exits = &exits;
     if (lvk_session_create(model, &sp, &session) != LVK_OK) {

@@ -21,6 +21,8 @@ const cli_command *cli_find_command(const char *name);
 
 int cmd_run(int argc, char **argv);
 int cmd_run_check(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_tokenize_check(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_info_check(int argc, char **argv);
 int cmd_devices(int argc, char **argv);

@@ -9,7 +9,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "litevk: %s\n", lvk_last_error());
         return 1;
     }
-    for (int i = 0; i < 40 && lvk_session_step(session, &t) == LVK_OK && !t.is_eos; i++)
+    for (int i = 0; i < 40 && lvk_session_step(session, &t) == LVK_OK && !t.is_eog; i++)
         printf("%s", t.piece);
     printf("\n");
     lvk_session_free(session); lvk_model_free(model); lvk_context_free(ctx);

@@ -148,6 +148,61 @@ lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, i
 /* Text of one token: the bytes it stands for, which may be part of a UTF-8
  * character (byte tokens, byte-level BPE); control tokens (BOS/EOS) give "". */
 lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, size_t size);
+/* Whether a token ends generation: the model's EOS, its end-of-turn and
+ * end-of-message tokens (tokenizer.ggml.eot_token_id, eom_token_id), or a
+ * token whose text is a chat format's end of turn, as llama.cpp finds them
+ * ("<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+ * "<|endoftext|>", "<|end_of_text|>", "</s>", "<EOT>", "<end_of_utterance>").
+ * 0 for an id outside the vocabulary. */
+int lvk_token_is_eog(const lvk_model *model, int32_t token);
+
+/* ---- chat formats ---------------------------------------------------------
+ *
+ * A conversation is a list of messages, each a role ("system", "user" or
+ * "assistant") and its content. A chat format turns it into the text a model
+ * was trained on, as llama.cpp's llama_chat_apply_template does (without a
+ * Jinja interpreter: a model's tokenizer.chat_template is recognised by its
+ * markers). Formats: "raw" (the contents as they are: text continues text),
+ * "alpaca", "llama2" (BOS and EOS around every exchange), "mistral-v1",
+ * "mistral-v3", "mistral-v7", "llama3", "chatml", "zephyr", "phi3", "gemma".
+ *
+ * Wherever a format is asked for, it may be a name or a Jinja chat template;
+ * where a model is given, NULL means the model's own (raw when it has none).
+ * When a conversation is tokenized, the format's markers ("<|im_start|>")
+ * become special tokens and the messages' content never does: "</s>" typed
+ * by a user is text, not the end of the turn. */
+
+typedef struct lvk_chat_message {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content; /* UTF-8 */
+} lvk_chat_message;
+
+/* The name of format `index` (0, 1, ...); NULL past the last. */
+const char *lvk_chat_format_name(int index);
+/* The format `text` names, or the one whose distinctive markers the Jinja
+ * template `text` has (as llama.cpp's llm_chat_detect_template), into *name
+ * (a string of the library's). When it is neither: LVK_ERR_INVALID_ARGUMENT
+ * for a name, LVK_ERR_UNSUPPORTED for a template, with a message that names
+ * the known formats. */
+lvk_status lvk_chat_format_detect(const char *text, const char **name);
+/* The model's format: its tokenizer.chat_template's, "raw" when it has none;
+ * LVK_ERR_UNSUPPORTED when its template is none LiteVK knows. */
+lvk_status lvk_model_chat_format(const lvk_model *model, const char **name);
+/* The strings that end a reply when the model writes them out as text (a
+ * format's markers, whose special tokens end it anyway as end-of-generation
+ * tokens), NULL-terminated; NULL when `format` is neither a name nor a
+ * recognised template. */
+const char *const *lvk_chat_format_stop_strings(const char *format);
+/* The conversation as text, with the opening of the assistant's turn when
+ * add_assistant. Writes at most size - 1 bytes and a NUL (as snprintf);
+ * *length receives the whole text's length. BOS at the very start is not
+ * written: the tokenizer adds it (as llama.cpp). */
+lvk_status lvk_chat_apply_template(const char *format, const lvk_chat_message *messages, int n_messages,
+                                   int add_assistant, char *buf, size_t size, size_t *length);
+/* The conversation as token ids (BOS first as the model wants it): writes
+ * up to `capacity`; *n_tokens receives the number needed. */
+lvk_status lvk_chat_tokenize(const lvk_model *model, const char *format, const lvk_chat_message *messages,
+                             int n_messages, int add_assistant, int32_t *tokens, int capacity, int *n_tokens);
 
 /* ---- sessions ------------------------------------------------------------ */
 
@@ -249,6 +304,15 @@ typedef struct lvk_session_params {
     float top_p;         /* 1 = off */
     float min_p;         /* 0 = off: drops tokens less likely than min_p times the most likely
                             one, by the model's own probabilities (before temperature) */
+    /* llama.cpp's repetition penalty: each distinct token among the last
+     * repeat_last_n of the context (prompt included) has its logit divided by
+     * repeat_penalty when positive, multiplied when not, before the rest of
+     * sampling. 1 = off (the default), in (0, 100]; repeat_last_n: -1 = the
+     * whole context, 0 = off. At temperature 0 a penalty costs a read-back of
+     * the logits (n_vocab floats) per token, which greedy decoding otherwise
+     * avoids. Not with speculative decoding (its output is full depth's). */
+    float repeat_penalty;
+    int repeat_last_n;
     uint64_t seed;
     /* Early exit or speculation: NULL = the model's configuration
      * (lvk_model_exit_config). Speculation at temperature > 0 samples each
@@ -263,7 +327,8 @@ typedef struct lvk_token_info {
                           a drafted token: the draft exit block */
     int n_layers;
     float confidence;  /* top probability of the head that chose the token */
-    int is_eos;        /* the model ended its text; the token is not printable */
+    int is_eog;        /* an end-of-generation token (lvk_token_is_eog): the reply or text
+                          ended; the token is not printable and is not fed back */
     int drafted;       /* speculation: a drafted token that verification accepted */
 } lvk_token_info;
 
@@ -280,6 +345,16 @@ lvk_status lvk_session_feed_ex(lvk_session *session, const char *text, unsigned 
 lvk_status lvk_session_feed(lvk_session *session, const char *text, int add_bos);
 /* Feed token ids. */
 lvk_status lvk_session_feed_tokens(lvk_session *session, const int32_t *tokens, int n_tokens);
+/* Feed a conversation in a chat format (NULL: the model's), a turn at a
+ * time: messages[0..first) are in the session already, and the rest is fed,
+ * then the opening of the assistant's turn when add_assistant. When the last
+ * call opened the assistant's turn and messages[first-1] is the reply the
+ * session generated after it, the reply's end of turn is fed first (the
+ * reply itself is in the session; its end-of-generation token is not).
+ * Markers are parsed as special tokens, content never is; BOS goes first
+ * as the model wants it while the session is empty. */
+lvk_status lvk_session_feed_chat(lvk_session *session, const char *format, const lvk_chat_message *messages,
+                                 int n_messages, int first, int add_assistant);
 /* Choose the next token and feed it back, so the next step continues. In
  * speculation a cycle yields several tokens; they are returned one per call
  * (the later ones are already fed), and a call after the last runs the next

@@ -1,5 +1,6 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
 #include "alloc.h"
+#include "chat_format.h"
 #include "exit_config.h"
 #include "gpu_forward.h"
 #include "sampler.h"
@@ -36,8 +37,13 @@ struct lvk_session {
     speculator speculator;
     lvk_session_stats stats;
     gpu_pass_bytes bytes; /* weight bytes of a block, a head, a K/V fill: the statistics' units */
+    int assistant_turn_open; /* the last feed was lvk_session_feed_chat's, with add_assistant */
     float *logits;       /* [n_vocab] host copy for sampling at temperature > 0 */
     float *probs;        /* [n_vocab] the distribution sampled from */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* -1: the whole context */
+    int32_t *tokens;      /* [n_ctx] the tokens in the KV cache: the repeat penalty's window */
+    uint8_t *penalized;   /* [n_vocab] zeros: the penalty's marks */
 };
 
 #define CHECK_ARG(cond, ...) \
@@ -181,6 +187,10 @@ lvk_status lvk_tokenize(const lvk_model *m, const char *text, int add_bos, int32
     return lvk_tokenize_ex(m, text, add_bos ? LVK_TOKENIZE_BOS : 0, tokens, capacity, n_tokens);
 }
 
+int lvk_token_is_eog(const lvk_model *m, int32_t token) {
+    return m && token >= 0 && token < m->host->hp.n_vocab && tokenizer_is_eog(m->host->tokenizer, token);
+}
+
 lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t size) {
     CHECK_ARG(m && buf && size > 0, "lvk_token_piece: NULL argument");
     CHECK_ARG(token >= 0 && token < m->host->hp.n_vocab, "token %d is outside the vocabulary of %d", token,
@@ -193,11 +203,96 @@ lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t 
     return LVK_OK;
 }
 
+/* ---- chat formats ---------------------------------------------------------------- */
+
+const char *lvk_chat_format_name(int index) {
+    return index >= 0 && index < n_chat_formats ? chat_format_name(chat_formats[index]) : NULL;
+}
+
+lvk_status lvk_chat_format_detect(const char *text, const char **name) {
+    CHECK_ARG(text && name, "lvk_chat_format_detect: NULL argument");
+    const chat_format *f;
+    LVK_TRY(chat_format_find(text, strlen(text), &f));
+    *name = chat_format_name(f);
+    return LVK_OK;
+}
+
+/* The format of a model's tokenizer.chat_template: raw when it has none. */
+static lvk_status model_format(const lvk_model *m, const chat_format **out) {
+    const gguf_kv *kv = gguf_find(m->host->file, "tokenizer.chat_template");
+    if (!kv || kv->value.type != GGUF_STRING || kv->value.v.str.len == 0) return chat_format_find("raw", 3, out);
+    lvk_status s = chat_format_find(kv->value.v.str.ptr, (size_t)kv->value.v.str.len, out);
+    return s == LVK_OK ? s : lvk_fail_prefix(LVK_ERR_UNSUPPORTED, "the model's tokenizer.chat_template");
+}
+
+/* `format` (a name or a Jinja template), or the model's when NULL. */
+static lvk_status format_of(const lvk_model *m, const char *format, const chat_format **out) {
+    return format ? chat_format_find(format, strlen(format), out) : model_format(m, out);
+}
+
+lvk_status lvk_model_chat_format(const lvk_model *m, const char **name) {
+    CHECK_ARG(m && name, "lvk_model_chat_format: NULL argument");
+    const chat_format *f;
+    LVK_TRY(model_format(m, &f));
+    *name = chat_format_name(f);
+    return LVK_OK;
+}
+
+const char *const *lvk_chat_format_stop_strings(const char *format) {
+    const chat_format *f;
+    return format && chat_format_find(format, strlen(format), &f) == LVK_OK ? chat_format_stop_strings(f) : NULL;
+}
+
+lvk_status lvk_chat_apply_template(const char *format, const lvk_chat_message *messages, int n_messages,
+                                   int add_assistant, char *buf, size_t size, size_t *length) {
+    CHECK_ARG(format && length && (buf || size == 0), "lvk_chat_apply_template: NULL argument");
+    const chat_format *f;
+    LVK_TRY(chat_format_find(format, strlen(format), &f));
+    chat_pieces p = {0};
+    lvk_status s = chat_format_render(f, messages, n_messages, add_assistant, &p);
+    size_t len = 0;
+    for (size_t i = 0; s == LVK_OK && i < p.n; i++) {
+        if (len < size) memcpy(buf + len, p.items[i].text, len + p.items[i].len < size ? p.items[i].len : size - len);
+        len += p.items[i].len;
+    }
+    if (size > 0) buf[len < size ? len : size - 1] = 0;
+    *length = len;
+    chat_pieces_free(&p);
+    return s;
+}
+
+/* BOS as the model wants it first. */
+static unsigned bos_flags(const lvk_model *m) { return tokenizer_adds_bos(m->host->tokenizer) ? LVK_TOKENIZE_BOS : 0; }
+
+lvk_status lvk_chat_tokenize(const lvk_model *m, const char *format, const lvk_chat_message *messages,
+                             int n_messages, int add_assistant, int32_t *tokens, int capacity, int *n_tokens) {
+    CHECK_ARG(m && n_tokens && (tokens || capacity == 0), "lvk_chat_tokenize: NULL argument");
+    *n_tokens = 0;
+    const chat_format *f;
+    LVK_TRY(format_of(m, format, &f));
+    chat_pieces p = {0};
+    int32_t *ids = NULL;
+    lvk_status s = chat_format_render(f, messages, n_messages, add_assistant, &p);
+    if (s == LVK_OK) s = chat_pieces_encode(m->host->tokenizer, p.items, p.n, bos_flags(m), &ids, n_tokens);
+    if (s == LVK_OK && capacity > 0) memcpy(tokens, ids, (size_t)(*n_tokens < capacity ? *n_tokens : capacity) * sizeof *ids);
+    lvk_free(ids);
+    chat_pieces_free(&p);
+    return s;
+}
+
 /* ---- sessions ------------------------------------------------------------------ */
+
+/* A repeat penalty changes the distribution that speculation's output must equal. */
+static lvk_status check_penalty_decode(float repeat_penalty, const lvk_exit_config *exits) {
+    if (repeat_penalty != 1.0f && exits->decode == LVK_DECODE_SPECULATE)
+        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "a repeat penalty (%g) cannot be combined with speculative "
+                        "decoding, whose output is full depth's", repeat_penalty);
+    return LVK_OK;
+}
 
 lvk_session_params lvk_session_default_params(void) {
     return (lvk_session_params){.n_ctx = 0, .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
-                                .seed = 0, .exits = NULL};
+                                .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0, .exits = NULL};
 }
 
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
@@ -208,8 +303,12 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     CHECK_ARG(p.top_k >= 0, "top-k %d is negative", p.top_k);
     CHECK_ARG(p.top_p > 0 && p.top_p <= 1, "top-p %g is outside (0, 1]", p.top_p);
     CHECK_ARG(p.min_p >= 0 && p.min_p <= 1, "min-p %g is outside 0..1", p.min_p);
+    CHECK_ARG(p.repeat_penalty > 0 && p.repeat_penalty <= 100, "repeat penalty %g is outside (0, 100]",
+              p.repeat_penalty);
+    CHECK_ARG(p.repeat_last_n >= -1, "repeat-last-n %d is below -1 (the whole context)", p.repeat_last_n);
     const lvk_hparams *hp = &m->host->hp;
     if (p.exits) LVK_TRY(lvk_exit_config_validate(p.exits, hp->n_layers));
+    LVK_TRY(check_penalty_decode(p.repeat_penalty, p.exits ? p.exits : &m->exits));
     int n_ctx = p.n_ctx ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
     if (n_ctx > hp->n_ctx_train)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
@@ -220,9 +319,13 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     s->n_ctx = n_ctx;
     s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
+    s->repeat_penalty = p.repeat_penalty;
+    s->repeat_last_n = p.repeat_last_n;
     s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
     s->probs = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!s->logits || !s->probs ||
+    s->tokens = lvk_malloc((size_t)n_ctx * sizeof *s->tokens);
+    s->penalized = lvk_calloc((size_t)hp->n_vocab, 1);
+    if (!s->logits || !s->probs || !s->tokens || !s->penalized ||
         sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.min_p, p.seed) != 0)
         st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = speculator_init(&s->speculator, hp->n_vocab);
@@ -243,13 +346,18 @@ void lvk_session_free(lvk_session *s) {
     speculator_free(&s->speculator);
     lvk_free(s->logits);
     lvk_free(s->probs);
+    lvk_free(s->tokens);
+    lvk_free(s->penalized);
     lvk_free(s);
 }
+
+/* The token at position n_past is in the KV cache now. */
+static void push_token(lvk_session *s, int32_t token) { s->tokens[s->n_past++] = token; }
 
 /* Runs one token with early exit: the pass that chooses the next token. */
 static lvk_status decode(lvk_session *s, int32_t token) {
     LVK_TRY(gpu_session_decode(s->gpu, token, s->n_past, &s->next));
-    s->n_past++;
+    push_token(s, token);
     s->has_decision = 1;
     const gpu_pass_bytes b = s->bytes;
     const lvk_exit_config *ex = &s->exits;
@@ -274,7 +382,7 @@ static lvk_status speculate(lvk_session *s, int32_t token) {
     const int n_layers = s->model->host->hp.n_layers;
     LVK_TRY(speculate_cycle(&s->speculator, s->gpu, &s->exits, n_layers, &s->sampler, token, s->n_past, s->n_ctx,
                             &s->cycle));
-    s->n_past++;
+    push_token(s, token);
     s->cycle_at = 0;
     s->has_decision = 1;
     const spec_cycle *c = &s->cycle;
@@ -309,10 +417,11 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     /* The prompt runs at full depth in batches; its last token chooses the
      * first new one, so it runs like every generated token, with exits. */
     s->has_decision = 0; /* until both passes succeed; on failure a reset recovers */
+    s->assistant_turn_open = 0;
     s->cycle_at = s->cycle.n_tokens = 0;
     gpu_step prompt;
     LVK_TRY(gpu_session_prefill(s->gpu, tokens, n - 1, s->n_past, &prompt));
-    s->n_past += n - 1;
+    for (int i = 0; i < n - 1; i++) push_token(s, tokens[i]);
     return advance(s, tokens[n - 1]);
 }
 
@@ -335,6 +444,32 @@ lvk_status lvk_session_feed(lvk_session *s, const char *text, int add_bos) {
     return lvk_session_feed_ex(s, text, add_bos ? LVK_TOKENIZE_BOS : 0);
 }
 
+lvk_status lvk_session_feed_chat(lvk_session *s, const char *format, const lvk_chat_message *messages, int n,
+                                 int first, int add_assistant) {
+    CHECK_ARG(s && (messages || n == 0), "lvk_session_feed_chat: NULL argument");
+    CHECK_ARG(first >= 0 && first <= n, "first message %d is outside the conversation of %d", first, n);
+    const chat_format *f;
+    LVK_TRY(format_of(s->model, format, &f));
+    chat_pieces p = {0};
+    LVK_TRY(chat_format_render(f, messages, n, add_assistant, &p)); /* nothing to free on failure */
+    /* The pieces from message `first` on; after a reply the session
+     * generated, that reply's closing first. */
+    int reply_closes = s->assistant_turn_open && first > 0 && !strcmp(messages[first - 1].role, "assistant");
+    size_t from = 0;
+    while (from < p.n && p.items[from].message < first &&
+           !(reply_closes && p.items[from].message == first - 1 && p.items[from].part == CHAT_CLOSING))
+        from++;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    lvk_status st = chat_pieces_encode(s->model->host->tokenizer, p.items + from, p.n - from,
+                                       s->n_past == 0 ? bos_flags(s->model) : 0, &ids, &n_ids);
+    if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n_ids);
+    if (st == LVK_OK) s->assistant_turn_open = add_assistant;
+    lvk_free(ids);
+    chat_pieces_free(&p);
+    return st;
+}
+
 /* Fills *out for token id. */
 static void describe(const lvk_session *s, int32_t id, int layer, float confidence, int drafted, lvk_token_info *out) {
     const lvk_host_model *hm = s->model->host;
@@ -343,7 +478,7 @@ static void describe(const lvk_session *s, int32_t id, int layer, float confiden
     out->layer = layer;
     out->n_layers = hm->hp.n_layers;
     out->confidence = confidence;
-    out->is_eos = id == tokenizer_eos(hm->tokenizer);
+    out->is_eog = tokenizer_is_eog(hm->tokenizer, id);
     out->drafted = drafted;
     size_t len;
     const char *piece = tokenizer_piece(hm->tokenizer, id, &len);
@@ -361,12 +496,12 @@ static lvk_status step_cycle(lvk_session *s, int32_t forced, lvk_token_info *out
     describe(s, id, is_draft ? s->exits.draft_exit : s->model->host->hp.n_layers, c->confidence[i], is_draft, out);
     memset(&s->last, 0, sizeof s->last); /* no exit heads ran: no probes */
     int32_t token = forced >= 0 ? forced : id;
-    if (token == tokenizer_eos(s->model->host->tokenizer)) { /* the text ended: the rest of the cycle is dropped */
+    if (tokenizer_is_eog(s->model->host->tokenizer, token)) { /* the text ended: the rest of the cycle is dropped */
         s->has_decision = 0;
         return LVK_OK;
     }
     if (is_draft && token == id) { /* in the KV cache already */
-        s->n_past++;
+        push_token(s, token);
         return LVK_OK;
     }
     s->has_decision = 0; /* the rest of the cycle, if any, followed another token */
@@ -384,18 +519,23 @@ static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     if (s->cycle_at < s->cycle.n_tokens) return step_cycle(s, forced, out);
     const lvk_host_model *hm = s->model->host;
     int32_t token = (int32_t)s->next.chosen.token;
-    if (s->sampler.temperature > 0) {
-        /* Sampling reads back the logits column the choosing head left (n_vocab
-         * floats) and samples on the host; greedy decoding reads only the
+    const int window = s->repeat_last_n < 0 || s->repeat_last_n > s->n_past ? s->n_past : s->repeat_last_n;
+    const int penalize = s->repeat_penalty != 1.0f && window > 0;
+    if (s->sampler.temperature > 0 || penalize) {
+        /* Sampling, and a repeat penalty, read back the logits column the
+         * choosing head left (n_vocab floats) and choose on the host (at
+         * temperature 0 the argmax); greedy decoding otherwise reads only the
          * heads' 16-byte decisions. */
         LVK_TRY(gpu_session_logits(s->gpu, s->next.col, s->logits));
+        if (penalize)
+            sampler_penalize(s->logits, s->tokens + s->n_past - window, window, s->repeat_penalty, s->penalized);
         token = sampler_sample(&s->sampler, s->logits, s->probs);
     }
     s->last = s->next;
     describe(s, token, s->next.layer, s->next.chosen.prob, 0, out);
     if (forced >= 0) token = forced;
     s->has_decision = 0;
-    if (token == tokenizer_eos(hm->tokenizer) || s->n_past >= s->n_ctx) return LVK_OK; /* the text ended, or no room */
+    if (tokenizer_is_eog(hm->tokenizer, token) || s->n_past >= s->n_ctx) return LVK_OK; /* the text ended, or no room */
     return advance(s, token);
 }
 
@@ -414,6 +554,7 @@ lvk_status lvk_session_step_forced(lvk_session *s, int32_t token, lvk_token_info
 lvk_status lvk_session_set_exits(lvk_session *s, const lvk_exit_config *config) {
     CHECK_ARG(s && config, "lvk_session_set_exits: NULL argument");
     LVK_TRY(lvk_exit_config_validate(config, s->model->host->hp.n_layers));
+    LVK_TRY(check_penalty_decode(s->repeat_penalty, config));
     LVK_TRY(gpu_session_set_exits(s->gpu, config));
     s->exits = *config;
     return LVK_OK;
@@ -451,6 +592,7 @@ lvk_status lvk_session_reset(lvk_session *s) {
     /* Positions >= n_past are never read, so the cache needs no clearing. */
     s->n_past = 0;
     s->has_decision = 0;
+    s->assistant_turn_open = 0;
     s->cycle_at = s->cycle.n_tokens = 0;
     memset(&s->last, 0, sizeof s->last);
     gpu_session_reset(s->gpu);

@@ -73,6 +73,16 @@ void sampler_distribution(lvk_sampler *s, const float *logits, float *probs) {
     for (int i = 0; i < keep; i++) probs[s->candidates[i].id] = (float)(s->candidates[i].p / kept);
 }
 
+void sampler_penalize(float *logits, const int32_t *recent, int n, float penalty, uint8_t *seen) {
+    for (int i = 0; i < n; i++) {
+        int32_t id = recent[i];
+        if (seen[id]) continue; /* a token repeated in the window is penalized once, as llama.cpp */
+        seen[id] = 1;
+        logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
+    }
+    for (int i = 0; i < n; i++) seen[recent[i]] = 0;
+}
+
 int32_t sampler_draw(lvk_sampler *s, const float *weights) {
     double total = 0;
     int32_t last = 0;

@@ -29,6 +29,11 @@ void sampler_distribution(lvk_sampler *s, const float *logits, float *probs);
 int32_t sampler_draw(lvk_sampler *s, const float *weights);
 /* sampler_distribution into probs[n_vocab], then a draw from it. */
 int32_t sampler_sample(lvk_sampler *s, const float *logits, float *probs);
+/* llama.cpp's repetition penalty on logits[n_vocab]: each distinct token of
+ * recent[0..n) has its logit divided by `penalty` when positive, multiplied
+ * when not. `seen` is n_vocab bytes of zeros (left zero) that mark the tokens
+ * penalized already. */
+void sampler_penalize(float *logits, const int32_t *recent, int n, float penalty, uint8_t *seen);
 /* Uniform float in [0,1) from the sampler's generator. */
 float sampler_uniform(lvk_sampler *s);
 

@@ -58,6 +58,8 @@ struct lvk_tokenizer {
     const pretokenizer *pre; /* byte-level BPE only */
     int n_vocab;
     int bos, eos, unk; /* -1: none */
+    int32_t *eog;      /* the end-of-generation tokens, ascending */
+    int n_eog;
     int add_space_prefix;   /* SentencePiece only */
     int add_bos, add_eos;   /* what LVK_TOKENIZE_ADD_SPECIAL adds */
     float *scores;          /* SentencePiece only */
@@ -424,6 +426,43 @@ static lvk_status collect_specials(lvk_tokenizer *t, const gguf_value *types) {
     return LVK_OK;
 }
 
+/* Texts of tokens that end a reply in the chat formats of the models that
+ * have them, as llama.cpp collects its end-of-generation tokens (it finds
+ * them by text too: converters rarely say which they are), with "</s>". */
+static const char *const end_of_generation_texts[] = {
+    "</s>", "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|end_of_text|>", "<EOT>", "_<EOT>", "<end_of_utterance>",
+};
+enum { N_EOG_TEXTS = sizeof end_of_generation_texts / sizeof end_of_generation_texts[0] };
+
+static int id_before(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The end-of-generation tokens: EOS, the metadata's end of turn (EOT) and
+ * end of message (EOM), and the tokens whose text is one of the above. */
+static lvk_status collect_end_of_generation(const gguf_file *f, lvk_tokenizer *t) {
+    int eot, eom;
+    LVK_TRY(read_special_id(f, "tokenizer.ggml.eot_token_id", -1, t->n_vocab, &eot));
+    LVK_TRY(read_special_id(f, "tokenizer.ggml.eom_token_id", -1, t->n_vocab, &eom));
+    int32_t found[3 + N_EOG_TEXTS];
+    int n = 0;
+    const int by_id[3] = {t->eos, eot, eom};
+    for (int i = 0; i < 3; i++)
+        if (by_id[i] >= 0) found[n++] = by_id[i];
+    for (int i = 0; i < N_EOG_TEXTS; i++) {
+        int32_t id = find_token(t, end_of_generation_texts[i], strlen(end_of_generation_texts[i]));
+        if (id >= 0) found[n++] = id;
+    }
+    qsort(found, (size_t)n, sizeof *found, id_before);
+    t->eog = lvk_malloc((size_t)(n ? n : 1) * sizeof *t->eog);
+    if (!t->eog) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (i == 0 || found[i] != found[i - 1]) t->eog[t->n_eog++] = found[i];
+    return LVK_OK;
+}
+
 /* The token for each byte: SentencePiece's "<0xNN>", else a token that is
  * the byte itself (llama.cpp's byte_to_token); byte-level BPE's character
  * for the byte. */
@@ -528,7 +567,8 @@ static lvk_status load(const gguf_file *f, lvk_tokenizer *t) {
     for (int i = 0; i < n; i++) insert_token(t, i);
     find_byte_tokens(t);
     if (!spm) LVK_TRY(load_merges(f, t));
-    return collect_specials(t, types);
+    LVK_TRY(collect_specials(t, types));
+    return collect_end_of_generation(f, t);
 }
 
 lvk_status tokenizer_load(const gguf_file *f, lvk_tokenizer **out) {
@@ -554,12 +594,19 @@ void tokenizer_free(lvk_tokenizer *t) {
     lvk_free(t->table);
     lvk_free(t->merges);
     lvk_free(t->specials);
+    lvk_free(t->eog);
     lvk_free(t);
 }
 
 int tokenizer_n_vocab(const lvk_tokenizer *t) { return t->n_vocab; }
 int tokenizer_bos(const lvk_tokenizer *t) { return t->bos; }
 int tokenizer_eos(const lvk_tokenizer *t) { return t->eos; }
+
+int tokenizer_is_eog(const lvk_tokenizer *t, int32_t id) {
+    for (int i = 0; i < t->n_eog && t->eog[i] <= id; i++)
+        if (t->eog[i] == id) return 1;
+    return 0;
+}
 int tokenizer_adds_bos(const lvk_tokenizer *t) { return t->add_bos; }
 int tokenizer_adds_eos(const lvk_tokenizer *t) { return t->add_eos; }
 const char *tokenizer_model_name(const lvk_tokenizer *t) { return t->kind == VOCAB_SPM ? "llama" : "gpt2"; }
@@ -800,11 +847,19 @@ static lvk_status push_fragment(fragments *f, fragment x) {
     return LVK_OK;
 }
 
+/* Whether bytes [at, at + n) overlap one of the plain ranges. */
+static int overlaps(const text_range *plain, size_t n_plain, size_t at, size_t n) {
+    for (size_t i = 0; i < n_plain; i++)
+        if (at < plain[i].start + plain[i].len && plain[i].start < at + n) return 1;
+    return 0;
+}
+
 /* Cuts special tokens out of text as llama.cpp does: each in turn, longest
- * first, at each of its occurrences in the text not cut out yet. Into `out`
- * (empty), with `spare` as work space; both are freed by the caller. */
-static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t len, fragments *out,
-                               fragments *spare) {
+ * first, at each of its occurrences in the text not cut out yet, except
+ * where it overlaps a plain range. Into `out` (empty), with `spare` as work
+ * space; both are freed by the caller. */
+static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t len, const text_range *plain,
+                               size_t n_plain, fragments *out, fragments *spare) {
     LVK_TRY(push_fragment(out, (fragment){.start = 0, .len = len, .token = -1}));
     for (int s = 0; s < t->n_specials; s++) {
         int32_t id = t->specials[s];
@@ -813,17 +868,19 @@ static lvk_status cut_specials(const lvk_tokenizer *t, const char *text, size_t 
         spare->n = 0;
         for (size_t i = 0; i < out->n; i++) {
             fragment f = out->items[i];
-            size_t pos = f.start, end = f.start + f.len;
+            size_t pos = f.start, from = f.start, end = f.start + f.len;
             if (f.token >= 0) {
                 LVK_TRY(push_fragment(spare, f));
                 continue;
             }
             const char *hit;
-            while ((hit = memmem(text + pos, end - pos, needle, n_needle))) {
+            while ((hit = memmem(text + from, end - from, needle, n_needle))) {
                 size_t at = (size_t)(hit - text);
+                from = at + 1;
+                if (overlaps(plain, n_plain, at, n_needle)) continue;
                 if (at > pos) LVK_TRY(push_fragment(spare, (fragment){.start = pos, .len = at - pos, .token = -1}));
                 LVK_TRY(push_fragment(spare, (fragment){.start = at, .len = n_needle, .token = id}));
-                pos = at + n_needle;
+                pos = from = at + n_needle;
             }
             if (pos < end) LVK_TRY(push_fragment(spare, (fragment){.start = pos, .len = end - pos, .token = -1}));
         }
@@ -857,9 +914,15 @@ static void encode_fragments(encoder *e, const char *text, const fragment *frags
 
 lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
                             int32_t *out, int capacity, int *n_out) {
+    return tokenizer_encode_guarded(t, text, len, flags, NULL, 0, out, capacity, n_out);
+}
+
+lvk_status tokenizer_encode_guarded(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                    const text_range *plain, size_t n_plain, int32_t *out, int capacity,
+                                    int *n_out) {
     if (n_out) *n_out = 0;
     const unsigned known = LVK_TOKENIZE_BOS | LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_PARSE_SPECIAL;
-    if (!t || !n_out || (!text && len > 0) || capacity < 0 || (!out && capacity > 0))
+    if (!t || !n_out || (!text && len > 0) || capacity < 0 || (!out && capacity > 0) || (!plain && n_plain > 0))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "tokenizer_encode: bad argument");
     if (flags & ~known)
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "tokenizer flags 0x%x are unknown", flags & ~known);
@@ -895,7 +958,7 @@ lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len
         if (!e.buf || (t->kind == VOCAB_BPE && !e.cps) || !e.syms || !e.heap.items)
             s = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory tokenizing %zu bytes", len);
         else if (flags & LVK_TOKENIZE_PARSE_SPECIAL)
-            s = cut_specials(t, text, len, &frags, &spare);
+            s = cut_specials(t, text, len, plain, n_plain, &frags, &spare);
         if (s == LVK_OK) {
             int cut = (flags & LVK_TOKENIZE_PARSE_SPECIAL) != 0;
             encode_fragments(&e, text, cut ? frags.items : &whole, cut ? frags.n : 1);

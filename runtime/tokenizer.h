@@ -9,8 +9,8 @@
 typedef struct lvk_tokenizer lvk_tokenizer;
 
 /* Builds the tokenizer from tokenizer.ggml.{model,pre,tokens,scores,
- * token_type,merges,bos_token_id,eos_token_id,unknown_token_id,
- * add_space_prefix,add_bos_token,add_eos_token}. Copies what it needs: the
+ * token_type,merges,bos_token_id,eos_token_id,eot_token_id,eom_token_id,
+ * unknown_token_id,add_space_prefix,add_bos_token,add_eos_token}. Copies what it needs: the
  * gguf_file may be closed afterwards. */
 lvk_status tokenizer_load(const gguf_file *f, lvk_tokenizer **out);
 void tokenizer_free(lvk_tokenizer *t);
@@ -19,6 +19,11 @@ int tokenizer_n_vocab(const lvk_tokenizer *t);
 /* BOS and EOS ids, -1 when the vocabulary has none. */
 int tokenizer_bos(const lvk_tokenizer *t);
 int tokenizer_eos(const lvk_tokenizer *t);
+/* Whether a token ends generation: EOS, tokenizer.ggml.eot_token_id or
+ * eom_token_id, or a token whose text is a chat format's end of turn
+ * ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+ * "</s>", ...). */
+int tokenizer_is_eog(const lvk_tokenizer *t, int32_t id);
 /* Whether the model wants BOS first / EOS last (LVK_TOKENIZE_ADD_SPECIAL). */
 int tokenizer_adds_bos(const lvk_tokenizer *t);
 int tokenizer_adds_eos(const lvk_tokenizer *t);
@@ -36,6 +41,18 @@ const char *tokenizer_pre_name(const lvk_tokenizer *t);
  * NULL just counts). */
 lvk_status tokenizer_encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
                             int32_t *out, int capacity, int *n_out);
+
+/* Bytes [start, start + len) of a text. */
+typedef struct text_range {
+    size_t start, len;
+} text_range;
+
+/* tokenizer_encode, where LVK_TOKENIZE_PARSE_SPECIAL cuts out no special
+ * token that overlaps one of the `plain` ranges (ascending, disjoint): a chat
+ * message's content, inside the format's markers, stays text. */
+lvk_status tokenizer_encode_guarded(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags,
+                                    const text_range *plain, size_t n_plain, int32_t *out, int capacity,
+                                    int *n_out);
 
 /* The bytes a token stands for when decoding: SentencePiece's '▁' becomes
  * ' ', byte-level BPE's characters become the bytes they stand for, <0xNN>

@@ -40,8 +40,47 @@ static int teardown(void **state) {
     return messages == 0 ? 0 : -1; /* any validation message fails the suite */
 }
 
+static void expect_error(lvk_status got, lvk_status want) {
+    assert_int_equal(got, want);
+    assert_true(strlen(lvk_last_error()) > 0);
+}
+
+/* What the reference forward (llama2.c's algorithm) chooses greedily after
+ * the prompt ids, n tokens, with llama.cpp's repeat penalty over the last
+ * last_n tokens of the context (penalty 1: none), written here on its own. */
+static void reference_greedy(const int32_t *ids, int n_ids, int n, float penalty, int last_n, int32_t *out) {
+    lvk_host_model *hm;
+    ref_state *ref;
+    assert_int_equal(host_model_open(MODEL, &hm), LVK_OK);
+    assert_int_equal(ref_create(hm, 128, &ref), LVK_OK);
+    int32_t context[128];
+    const float *logits = NULL;
+    for (int i = 0; i < n_ids; i++) {
+        assert_int_equal(ref_forward(ref, ids[i], i, &logits), LVK_OK);
+        context[i] = ids[i];
+    }
+    float *penalized = malloc((size_t)hm->hp.n_vocab * sizeof *penalized);
+    assert_non_null(penalized);
+    for (int g = 0, pos = n_ids; g < n; g++, pos++) {
+        memcpy(penalized, logits, (size_t)hm->hp.n_vocab * sizeof *penalized);
+        for (int v = 0; v < hm->hp.n_vocab; v++) {
+            int recent = 0;
+            for (int k = pos - last_n < 0 ? 0 : pos - last_n; k < pos; k++) recent |= context[k] == v;
+            if (recent) penalized[v] = penalized[v] > 0 ? penalized[v] / penalty : penalized[v] * penalty;
+        }
+        int best = 0;
+        for (int v = 1; v < hm->hp.n_vocab; v++)
+            if (penalized[v] > penalized[best]) best = v;
+        out[g] = context[pos] = best;
+        assert_int_equal(ref_forward(ref, best, pos, &logits), LVK_OK);
+    }
+    free(penalized);
+    ref_free(ref);
+    host_model_free(hm);
+}
+
 /* `litevk run -p "Once upon a time" -n 60 --temp 0` must generate what the
- * reference forward (llama2.c's algorithm) generates from the same tokens. */
+ * reference forward generates from the same tokens. */
 static void test_greedy_matches_reference(void **state) {
     fixture *f = *state;
     const char *prompt = "Once upon a time";
@@ -49,21 +88,8 @@ static void test_greedy_matches_reference(void **state) {
     int n = 0;
     assert_int_equal(lvk_tokenize(f->model, prompt, 1, ids, 64, &n), LVK_OK);
     assert_int_equal(ids[0], 1); /* BOS */
-
-    lvk_host_model *hm;
-    ref_state *ref;
-    assert_int_equal(host_model_open(MODEL, &hm), LVK_OK);
-    assert_int_equal(ref_create(hm, 128, &ref), LVK_OK);
     int32_t want[60];
-    const float *logits = NULL;
-    for (int i = 0; i < n; i++) assert_int_equal(ref_forward(ref, ids[i], i, &logits), LVK_OK);
-    for (int g = 0; g < 60; g++) {
-        int best = 0;
-        for (int v = 1; v < hm->hp.n_vocab; v++)
-            if (logits[v] > logits[best]) best = v;
-        want[g] = best;
-        assert_int_equal(ref_forward(ref, best, n + g, &logits), LVK_OK);
-    }
+    reference_greedy(ids, n, 60, 1.0f, 0, want);
 
     lvk_session *s;
     assert_int_equal(lvk_session_create(f->model, NULL, &s), LVK_OK);
@@ -88,8 +114,52 @@ static void test_greedy_matches_reference(void **state) {
     assert_int_equal(lvk_session_step(s, &t), LVK_OK);
     assert_int_equal(t.id, want[0]);
     lvk_session_free(s);
-    ref_free(ref);
-    host_model_free(hm);
+}
+
+/* Greedy decoding under a repeat penalty (the logits read back and the
+ * argmax taken on the host) chooses what the reference does under llama.cpp's
+ * rule, and it is not what greedy decoding chooses without one. */
+static void test_repeat_penalty_matches_reference(void **state) {
+    fixture *f = *state;
+    int32_t ids[64];
+    int n = 0;
+    assert_int_equal(lvk_tokenize(f->model, "Once upon a time", 1, ids, 64, &n), LVK_OK);
+    int32_t want[40], plain[40];
+    reference_greedy(ids, n, 40, 1.5f, 8, want);
+    reference_greedy(ids, n, 40, 1.0f, 0, plain);
+    assert_memory_not_equal(want, plain, sizeof want);
+
+    lvk_session_params p = lvk_session_default_params();
+    p.repeat_penalty = 1.5f;
+    p.repeat_last_n = 8;
+    lvk_session *s;
+    assert_int_equal(lvk_session_create(f->model, &p, &s), LVK_OK);
+    assert_int_equal(lvk_session_feed_tokens(s, ids, n), LVK_OK);
+    for (int g = 0; g < 40; g++) {
+        lvk_token_info t;
+        assert_int_equal(lvk_session_step(s, &t), LVK_OK);
+        if (t.id != want[g]) fail_msg("token %d: GPU %d, reference %d", g, t.id, want[g]);
+    }
+    lvk_session_free(s);
+
+    /* out of range, and with speculation (whose output must be full depth's) */
+    p.repeat_penalty = 0;
+    expect_error(lvk_session_create(f->model, &p, &s), LVK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lvk_last_error(), "repeat penalty 0 is outside (0, 100]"));
+    p.repeat_penalty = 1.1f;
+    p.repeat_last_n = -2;
+    expect_error(lvk_session_create(f->model, &p, &s), LVK_ERR_INVALID_ARGUMENT);
+    p.repeat_last_n = -1; /* the whole context */
+    lvk_exit_config exits;
+    assert_int_equal(lvk_model_exit_config(f->model, &exits, NULL), LVK_OK);
+    assert_int_equal(lvk_session_create(f->model, &p, &s), LVK_OK);
+    exits.decode = LVK_DECODE_SPECULATE;
+    exits.draft_exit = exits.layers[0];
+    expect_error(lvk_session_set_exits(s, &exits), LVK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lvk_last_error(), "cannot be combined with speculative decoding"));
+    lvk_session_free(s);
+    p.exits = &exits;
+    expect_error(lvk_session_create(f->model, &p, &s), LVK_ERR_INVALID_ARGUMENT);
 }
 
 /* llama2.c's doc/stories260K.md prints what its run.c generates greedily from
@@ -112,7 +182,7 @@ static void test_greedy_matches_llama2c(void **state) {
     for (int g = 0; g < 300 && strlen(text) < strlen(llama2c_greedy); g++) {
         lvk_token_info t;
         assert_int_equal(lvk_session_step(s, &t), LVK_OK);
-        assert_false(t.is_eos);
+        assert_false(t.is_eog);
         /* run.c drops the leading space of the first piece after BOS */
         strncat(text, g == 0 && t.piece[0] == ' ' ? t.piece + 1 : t.piece, sizeof text - strlen(text) - 1);
     }
@@ -137,17 +207,13 @@ static void test_sampling_is_seeded(void **state) {
             lvk_token_info t;
             assert_int_equal(lvk_session_step(s, &t), LVK_OK);
             first[run][g] = t.id;
-            if (t.is_eos) break;
+            if (t.is_eog) break;
         }
         lvk_session_free(s);
     }
     assert_memory_equal(first[0], first[1], sizeof first[0]);
 }
 
-static void expect_error(lvk_status got, lvk_status want) {
-    assert_int_equal(got, want);
-    assert_true(strlen(lvk_last_error()) > 0);
-}
 
 static void test_bad_calls(void **state) {
     fixture *f = *state;
@@ -172,7 +238,7 @@ static void test_bad_calls(void **state) {
     int steps = 0;
     while (st == LVK_OK && steps < 100) {
         st = lvk_session_step(s, &t);
-        if (st == LVK_OK && t.is_eos) st = lvk_session_feed(s, "Then", 0);
+        if (st == LVK_OK && t.is_eog) st = lvk_session_feed(s, "Then", 0);
         steps++;
     }
     expect_error(st, LVK_ERR_CONTEXT_FULL);
@@ -369,6 +435,7 @@ static void test_many_sessions_on_one_model(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_matches_reference),
+        cmocka_unit_test(test_repeat_penalty_matches_reference),
         cmocka_unit_test(test_greedy_matches_llama2c),
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_bad_calls),

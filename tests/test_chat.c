@@ -1,6 +1,7 @@
 /* test_chat.c — the chat app's modules that need no window: word wrapping
- * (apps/chat/layout.c), the exit colours (colors.c), the prompt formats and
- * stop strings (template.c) and the PNG writer (png.c). */
+ * (apps/chat/layout.c), the exit colours (colors.c), the PNG writer (png.c),
+ * and a reply that ends at its chat format's stop strings (apps/cli/reply.c,
+ * which the CLI shares). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +16,9 @@
 
 #include "colors.h"
 #include "layout.h"
+#include "litevk.h"
 #include "png.h"
-#include "template.h"
+#include "reply.h"
 
 /* ---- layout ------------------------------------------------------------------ */
 
@@ -259,60 +261,14 @@ static void test_colors_clamped(void **state) {
     assert_true(same_color(exit_color(-1, -4), exit_color(5, 5)));
 }
 
-/* ---- templates and stop strings ---------------------------------------------------- */
-
-static void check_turn(chat_template t, int first, const char *expected) {
-    char *s = template_user_turn(t, "Hi there", first);
-    assert_non_null(s);
-    assert_string_equal(s, expected);
-    free(s);
-}
-
-static void test_template_turns(void **state) {
-    (void)state;
-    check_turn(TEMPLATE_ALPACA, 1,
-               "Below is an instruction that describes a task. Write a response that appropriately completes the "
-               "request.\n\n### Instruction:\nHi there\n\n### Response:\n");
-    check_turn(TEMPLATE_ALPACA, 0, "\n\n### Instruction:\nHi there\n\n### Response:\n");
-    check_turn(TEMPLATE_LLAMA2, 1, "[INST] Hi there [/INST]");
-    check_turn(TEMPLATE_LLAMA2, 0, " [INST] Hi there [/INST]");
-    check_turn(TEMPLATE_CHATML, 1, "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n");
-    check_turn(TEMPLATE_CHATML, 0, "\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n");
-    check_turn(TEMPLATE_RAW, 1, "Hi there");
-    check_turn(TEMPLATE_RAW, 0, "Hi there");
-}
-
-static void test_template_names(void **state) {
-    (void)state;
-    const chat_template all[] = {TEMPLATE_RAW, TEMPLATE_ALPACA, TEMPLATE_LLAMA2, TEMPLATE_CHATML};
-    for (int i = 0; i < 4; i++) assert_int_equal(template_parse(template_name(all[i])), all[i]);
-    assert_string_equal(template_name(TEMPLATE_CHATML), "chatml");
-    assert_int_equal(template_parse("alpaca"), TEMPLATE_ALPACA);
-    assert_int_equal(template_parse("ChatML2"), -1);
-    assert_int_equal(template_parse(""), -1);
-
-    assert_int_equal(template_detect(NULL), TEMPLATE_RAW);
-    assert_int_equal(template_detect("{{ bos_token }}{{ message['content'] }}"), TEMPLATE_RAW);
-    assert_int_equal(template_detect("{% for m in messages %}{{'<|im_start|>' + m['role']}}"), TEMPLATE_CHATML);
-    assert_int_equal(template_detect("{{ bos_token + '[INST] ' + content + ' [/INST]' }}"), TEMPLATE_LLAMA2);
-    assert_int_equal(template_detect("{{ '### Instruction:\\n' + content }}"), TEMPLATE_ALPACA);
-
-    assert_null(template_stops(TEMPLATE_RAW)[0]);
-    assert_string_equal(template_stops(TEMPLATE_ALPACA)[0], "### Instruction:");
-    assert_null(template_stops(TEMPLATE_ALPACA)[1]);
-    assert_string_equal(template_stops(TEMPLATE_LLAMA2)[0], "[INST]");
-    assert_null(template_stops(TEMPLATE_LLAMA2)[1]);
-    assert_string_equal(template_stops(TEMPLATE_CHATML)[0], "<|im_end|>");
-    assert_string_equal(template_stops(TEMPLATE_CHATML)[1], "<|im_start|>");
-    assert_null(template_stops(TEMPLATE_CHATML)[2]);
-}
+/* ---- stop strings ---------------------------------------------------------------- */
 
 static long feed(stop_matcher *m, const char *piece) { return stop_matcher_feed(m, piece, strlen(piece)); }
 
 static void test_stop_split_across_pieces(void **state) {
     (void)state;
     stop_matcher m;
-    stop_matcher_init(&m, template_stops(TEMPLATE_ALPACA));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("alpaca"));
     assert_int_equal(feed(&m, "Sure.\n\n"), 7);
     assert_int_equal(feed(&m, "###"), 7); /* could be the start of "### Instruction:" */
     assert_int_equal(feed(&m, " Instr"), 7);
@@ -332,7 +288,7 @@ static void test_stop_split_across_pieces(void **state) {
 static void test_stop_false_start(void **state) {
     (void)state;
     stop_matcher m;
-    stop_matcher_init(&m, template_stops(TEMPLATE_ALPACA));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("alpaca"));
     assert_int_equal(feed(&m, "a #"), 2);
     assert_int_equal(feed(&m, "## Inst"), 2);
     /* "### Instant" is no stop: all of it is released */
@@ -350,30 +306,76 @@ static void test_stop_false_start(void **state) {
 static void test_stop_several_strings(void **state) {
     (void)state;
     stop_matcher m;
-    stop_matcher_init(&m, template_stops(TEMPLATE_CHATML));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("chatml"));
     assert_int_equal(feed(&m, "Hello<|im_"), 5); /* the start of both stops */
     assert_int_equal(feed(&m, "end|>\n<|im_start|>user"), 5);
     assert_true(m.stopped);
     stop_matcher_free(&m);
 
     /* the earliest of two stops in one piece wins */
-    stop_matcher_init(&m, template_stops(TEMPLATE_CHATML));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("chatml"));
     assert_int_equal(feed(&m, "ok<|im_start|>x<|im_end|>"), 2);
     assert_int_equal(m.stop_at, 2);
     stop_matcher_free(&m);
 
     /* a stop at the very start leaves an empty reply */
-    stop_matcher_init(&m, template_stops(TEMPLATE_LLAMA2));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("llama2"));
     assert_int_equal(feed(&m, "[INST]"), 0);
     assert_true(m.stopped);
     stop_matcher_free(&m);
 
     /* raw text has no stops: everything is final */
-    stop_matcher_init(&m, template_stops(TEMPLATE_RAW));
+    stop_matcher_init(&m, lvk_chat_format_stop_strings("raw"));
     assert_int_equal(feed(&m, "### Instruction:"), 16);
     assert_int_equal(feed(&m, "<|im_"), 21);
     assert_false(m.stopped);
     stop_matcher_free(&m);
+}
+
+/* The tokens a reply stream releases, their pieces joined with '|'. */
+static void collect(const lvk_token_info *token, void *user) {
+    char *out = user;
+    strcat(out, token->piece);
+    strcat(out, "|");
+}
+
+static int push(reply_stream *r, const char *piece) {
+    lvk_token_info t = {.id = 7};
+    snprintf(t.piece, sizeof t.piece, "%s", piece);
+    return reply_stream_push(r, &t);
+}
+
+static void test_reply_stream_releases_tokens(void **state) {
+    (void)state;
+    char out[256] = "";
+    reply_stream r;
+    reply_stream_init(&r, lvk_chat_format_stop_strings("chatml"), collect, out);
+    assert_false(push(&r, "Hi"));
+    assert_string_equal(out, "Hi|");
+    assert_false(push(&r, " there<"));   /* could begin "<|im_end|>": held back */
+    assert_false(push(&r, "|im"));
+    assert_string_equal(out, "Hi|");
+    assert_true(push(&r, "_end|>\n")); /* a stop: the token before it is cut short */
+    assert_string_equal(out, "Hi| there|");
+    assert_true(push(&r, "more"));      /* nothing after a stop */
+    reply_stream_finish(&r);
+    assert_string_equal(out, "Hi| there|");
+    size_t len;
+    const char *text = reply_stream_text(&r, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(text, "Hi there", 8);
+    reply_stream_free(&r);
+
+    /* a false start is released when the reply ends otherwise */
+    out[0] = 0;
+    reply_stream_init(&r, lvk_chat_format_stop_strings("chatml"), collect, out);
+    assert_false(push(&r, "a<|im"));
+    assert_string_equal(out, "");
+    reply_stream_finish(&r);
+    assert_string_equal(out, "a<|im|");
+    text = reply_stream_text(&r, &len);
+    assert_int_equal(len, 5);
+    reply_stream_free(&r);
 }
 
 /* ---- PNG ------------------------------------------------------------------- */
@@ -523,11 +525,10 @@ int main(void) {
         cmocka_unit_test(test_colors_endpoints),
         cmocka_unit_test(test_colors_ordered_and_readable),
         cmocka_unit_test(test_colors_clamped),
-        cmocka_unit_test(test_template_turns),
-        cmocka_unit_test(test_template_names),
         cmocka_unit_test(test_stop_split_across_pieces),
         cmocka_unit_test(test_stop_false_start),
         cmocka_unit_test(test_stop_several_strings),
+        cmocka_unit_test(test_reply_stream_releases_tokens),
         cmocka_unit_test(test_png_small),
         cmocka_unit_test(test_png_several_blocks),
         cmocka_unit_test(test_png_errors),

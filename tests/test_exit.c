@@ -308,7 +308,7 @@ static int generate(api_rig *a, const lvk_exit_config *cfg, int n, int32_t *ids,
     for (; i < n; i++) {
         lvk_token_info info;
         assert_int_equal(lvk_session_step(s, &info), LVK_OK);
-        if (info.is_eos) break;
+        if (info.is_eog) break;
         ids[i] = info.id;
         layers[i] = info.layer;
     }

@@ -1,5 +1,6 @@
 /* test_sampler.c — the host sampler's distribution: min-p by the model's own
- * probabilities, and min-p with top-k and top-p, on hand-computed cases. */
+ * probabilities, and min-p with top-k and top-p, on hand-computed cases; the
+ * repeat penalty's rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,8 +65,27 @@ static void test_min_p_with_top_k_and_top_p(void **state) {
     expect(probs, 1.0f, (const int[]){1}, 1);
 }
 
+/* llama.cpp's rule: a positive logit is divided, any other multiplied, once
+ * per distinct token of the window; tokens outside it keep theirs. */
+static void test_repeat_penalty(void **state) {
+    (void)state;
+    float l[6] = {2.0f, -1.0f, 0.0f, 3.0f, -0.5f, 1.0f};
+    const int32_t recent[] = {0, 1, 2, 0, 4, 0};
+    uint8_t seen[6] = {0};
+    sampler_penalize(l, recent, 6, 2.0f, seen);
+    const float want[6] = {1.0f, -2.0f, 0.0f, 3.0f, -1.0f, 1.0f};
+    for (int i = 0; i < 6; i++) assert_float_equal(l[i], want[i], 0);
+    for (int i = 0; i < 6; i++) assert_int_equal(seen[i], 0); /* left as it was given */
+    /* a penalty below 1 favours repeats; an empty window changes nothing */
+    sampler_penalize(l, recent, 1, 0.5f, seen);
+    assert_float_equal(l[0], 2.0f, 0);
+    sampler_penalize(l, recent, 0, 4.0f, seen);
+    assert_float_equal(l[1], -2.0f, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repeat_penalty),
         cmocka_unit_test(test_min_p_before_temperature),
         cmocka_unit_test(test_min_p_with_top_k_and_top_p),
     };

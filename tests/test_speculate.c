@@ -81,7 +81,7 @@ static int generate(lvk_model *m, const lvk_exit_config *cfg, const char *prompt
         lvk_status st = lvk_session_step(s, &t);
         if (st == LVK_ERR_CONTEXT_FULL) break;
         assert_int_equal(st, LVK_OK);
-        if (t.is_eos) break;
+        if (t.is_eog) break;
         assert_true(n < N_CTX);
         ids[n] = t.id;
         if (drafted) drafted[n] = t.drafted;

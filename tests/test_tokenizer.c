@@ -772,6 +772,48 @@ static void test_tiny_bpe_vocab(void **state) {
     tokenizer_free(t);
 }
 
+/* The id a special token's text is. */
+static int32_t special_id(const lvk_tokenizer *t, const char *text) {
+    int32_t id = -1;
+    int n = 0;
+    assert_int_equal(tokenizer_encode(t, text, strlen(text), LVK_TOKENIZE_PARSE_SPECIAL, &id, 1, &n), LVK_OK);
+    assert_int_equal(n, 1);
+    return id;
+}
+
+/* Ends of generation: EOS, the metadata's EOT and EOM, and chat formats'
+ * ends of turn found by their text, as llama.cpp finds them. */
+static void test_end_of_generation(void **state) {
+    fixture *fx = *state;
+    assert_true(tokenizer_is_eog(fx->tok, 2)); /* LLaMA's </s> */
+    assert_false(tokenizer_is_eog(fx->tok, 1));
+    assert_false(tokenizer_is_eog(fx->tok, 15043));
+
+    lvk_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
+    int32_t end = special_id(t, "<|end|>"), endoftext = special_id(t, "<|endoftext|>");
+    assert_int_equal(tokenizer_eos(t), endoftext);
+    assert_true(tokenizer_is_eog(t, end)); /* Phi-3's end of turn, by its text */
+    assert_true(tokenizer_is_eog(t, endoftext));
+    assert_true(tokenizer_is_eog(t, 2));   /* </s> */
+    assert_false(tokenizer_is_eog(t, special_id(t, "<|assistant|>")));
+    assert_false(tokenizer_is_eog(t, -1));
+    assert_false(tokenizer_is_eog(t, 1 << 24));
+    tokenizer_free(t);
+
+    /* the metadata's end of turn and end of message, on a vocabulary without EOS */
+    lvk_tokenizer *tiny;
+    image b = bpe_image("gpt-2", bpe_merges, BPE_MERGES, BPE_N);
+    kv_u32(&b, "tokenizer.ggml.eot_token_id", 10);
+    kv_u32(&b, "tokenizer.ggml.eom_token_id", 3);
+    assert_int_equal(load_image(&b, &tiny), LVK_OK);
+    for (int32_t id = 0; id < BPE_N; id++) assert_int_equal(tokenizer_is_eog(tiny, id), id == 10 || id == 3);
+    tokenizer_free(tiny);
+    b = bpe_image("gpt-2", bpe_merges, BPE_MERGES, BPE_N);
+    kv_u32(&b, "tokenizer.ggml.eot_token_id", BPE_N);
+    assert_int_equal(load_image(&b, &tiny), LVK_ERR_FORMAT);
+    assert_non_null(strstr(lvk_last_error(), "eot_token_id"));
+}
+
 static void test_malformed_vocab(void **state) {
     (void)state;
     lvk_tokenizer *t = NULL;
@@ -860,6 +902,7 @@ int main(void) {
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_tiny_vocab),
         cmocka_unit_test(test_tiny_bpe_vocab),
+        cmocka_unit_test(test_end_of_generation),
         cmocka_unit_test(test_malformed_vocab),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,7 +2,6 @@
  * token of a reply exited after. */
 #include "cli.h"
 #include "exit_options.h"
-#include "template.h"
 #include "ui.h"
 #include "worker.h"
 
@@ -11,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char help[] =
+static const char help_head[] =
     "usage: litevk-chat [-m MODEL] [options]\n"
     "\n"
     "A chat window on a LiteVK model. Every token of a reply is coloured by the block it\n"
@@ -24,17 +23,21 @@ static const char help[] =
     "/load PATH) to load another model.\n"
     "\n"
     "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
-    "      --template T     prompt format: raw (the text continues; right for TinyStories),\n"
-    "                       alpaca, llama2, chatml (default: from the model's chat template,\n"
-    "                       else raw)\n"
-    "  -n, --n-predict N    tokens per reply at most (default 256); also ends at end of text\n"
-    "                       and at the template's stop strings\n"
+    "      --template NAME  the conversation's chat format (default: the model's chat\n"
+    "                       template's; raw, which continues the text, when it has none):\n";
+
+static const char help_tail[] =
+    "  -n, --n-predict N    tokens per reply at most (default 256); also ends at an\n"
+    "                       end-of-generation token (EOS, EOT, <|im_end|>, ...) and at the\n"
+    "                       format's stop strings\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        sample from the K most likely tokens; 0 = all (default 40)\n"
     "      --top-p P        sample from the smallest set with probability P (default 0.95)\n"
     "      --min-p P        drop tokens less likely than P times the most likely, by the\n"
     "                       model's probabilities before temperature; 0 = off (default 0.05)\n"
+    "      --repeat-penalty F, --repeat-last-n N  llama.cpp's repetition penalty over the\n"
+    "                       last N tokens (default 1 = off, and 64), as `litevk run --help` says\n"
     "  -s, --seed S         random seed (default: from the clock)\n"
     "      --device D       Vulkan device index or name substring (see `litevk devices`)\n"
     "      --font PATH      a TrueType font (default: DejaVu Sans via fontconfig)\n"
@@ -66,7 +69,9 @@ int main(int argc, char **argv) {
         if (taken) continue;
 #define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(help, stdout);
+            fputs(help_head, stdout);
+            cli_print_chat_formats(stdout);
+            fputs(help_tail, stdout);
             fputs(exit_options_help, stdout);
             return 0;
         }
@@ -77,10 +82,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--screenshot")) { VALUE(); ui.screenshot = v; }
         else if (!strcmp(a, "--template")) {
             VALUE();
-            int t = template_parse(v);
-            if (t < 0) return cli_usage_error("litevk-chat", "--template takes raw, alpaca, llama2 or chatml, not '%s'", v);
-            cfg.template = (chat_template)t;
-            cfg.template_forced = 1;
+            if (lvk_chat_format_detect(v, &cfg.format) != LVK_OK) return cli_usage_error("litevk-chat", "--template: %s", lvk_last_error());
         }
         else if (!strcmp(a, "--size")) {
             VALUE();
@@ -94,6 +96,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--temp")) { VALUE(); if (cli_float(a, v, 0, 100, &d)) return 2; cfg.params.temperature = (float)d; }
         else if (!strcmp(a, "--top-p")) { VALUE(); if (cli_float(a, v, 1e-6, 1, &d)) return 2; cfg.params.top_p = (float)d; }
         else if (!strcmp(a, "--min-p")) { VALUE(); if (cli_float(a, v, 0, 1, &d)) return 2; cfg.params.min_p = (float)d; }
+        else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (cli_float(a, v, 0.01, 100, &d)) return 2; cfg.params.repeat_penalty = (float)d; }
+        else if (!strcmp(a, "--repeat-last-n")) { VALUE(); if (cli_int(a, v, -1, 1 << 24, &n)) return 2; cfg.params.repeat_last_n = (int)n; }
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VALUE(); if (cli_int(a, v, 0, 0x7fffffffL, &n)) return 2; cfg.params.seed = (uint64_t)n; }
         else return cli_usage_error("litevk-chat", "unknown option '%s'", a);
 #undef VALUE

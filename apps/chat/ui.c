@@ -75,7 +75,7 @@ typedef struct ui {
     int banner_h;             /* pixels of the error banner drawn last */
     lvk_model_info info;
     lvk_exit_config model_exits;
-    chat_template template;
+    const char *format;       /* the conversation's chat format */
     exit_controls controls;
     stats reply, total;
     SDL_Rect r_toggle, r_slider, r_fill, r_stop, r_new;
@@ -342,6 +342,9 @@ static void draw_panel(ui *u, SDL_Rect area) {
         n += snprintf(buf + n, sizeof buf - n, " %d@%.2f", eff.layers[k], eff.thresholds[k]);
     if (!eff.n_exits) snprintf(buf + n, sizeof buf - n, " none");
     draw_str(u, u->small, buf, x, y, DIM);
+    y += u->small_h;
+    snprintf(buf, sizeof buf, "chat format: %s", u->format ? u->format : "-");
+    draw_str(u, u->small, buf, x, y, DIM);
     y += u->small_h + px(u, 6);
     u->r_fill = (SDL_Rect){x, y, w, bh};
     snprintf(buf, sizeof buf, "K/V fill: %s", lvk_kv_fill_name(u->controls.kv_fill));
@@ -511,7 +514,7 @@ static void on_event(ui *u, const chat_event *e) {
         u->loaded = 1;
         u->info = e->info;
         u->model_exits = e->exits;
-        u->template = e->template;
+        u->format = e->format;
         u->controls = (exit_controls){.decoding = e->exits.n_exits == 0                       ? DECODING_FULL_DEPTH
                                                   : e->exits.decode == LVK_DECODE_SPECULATE ? DECODING_SPECULATE
                                                                                             : DECODING_LITE_EXIT,

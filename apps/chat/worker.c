@@ -3,6 +3,7 @@
  * another. Stopping is a flag the generation loop reads between tokens. */
 #include "worker.h"
 #include "cli.h"
+#include "reply.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,8 +39,10 @@ struct worker {
     char *path; /* of the model loaded */
     lvk_model_info info;
     lvk_exit_config model_exits;
-    chat_template template;
-    int turns; /* user turns in the session */
+    const char *format;         /* the conversation's chat format */
+    lvk_chat_message *messages; /* the conversation; contents owned */
+    size_t n_messages, cap_messages;
+    int n_fed; /* messages in the session */
 };
 
 static void push_event(worker *w, const chat_event *e) {
@@ -124,6 +127,31 @@ lvk_exit_config exit_controls_apply(const exit_controls *c, const lvk_exit_confi
 
 /* ---- on the thread ------------------------------------------------------------ */
 
+/* Forgets the conversation: its messages and the session's tokens. */
+static void forget_conversation(worker *w) {
+    for (size_t i = 0; i < w->n_messages; i++) free((char *)w->messages[i].content);
+    w->n_messages = 0;
+    w->n_fed = 0;
+    if (w->session) lvk_session_reset(w->session);
+}
+
+/* Appends a message, its content copied; 0 when out of memory. */
+static int add_message(worker *w, const char *role, const char *content, size_t len) {
+    if (w->n_messages == w->cap_messages) {
+        size_t cap = w->cap_messages ? 2 * w->cap_messages : 16;
+        lvk_chat_message *grown = realloc(w->messages, cap * sizeof *grown);
+        if (!grown) return 0;
+        w->messages = grown;
+        w->cap_messages = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return 0;
+    memcpy(copy, content, len);
+    copy[len] = 0;
+    w->messages[w->n_messages++] = (lvk_chat_message){.role = role, .content = copy};
+    return 1;
+}
+
 static int load_progress(float fraction, void *user) {
     worker *w = user;
     chat_event e = {.kind = EV_PROGRESS, .fraction = fraction};
@@ -191,12 +219,17 @@ static int load(worker *w, const char *path) {
     w->session = session;
     w->info = info;
     w->model_exits = exits;
-    w->turns = 0;
-    char jinja[4096];
-    lvk_model_chat_template(model, jinja, sizeof jinja);
-    w->template = w->cfg.template_forced ? w->cfg.template : template_detect(jinja);
-    chat_event e = {.kind = EV_LOADED, .info = info, .exits = exits, .template = w->template};
+    forget_conversation(w);
+    /* --template, else the model's own; a template LiteVK cannot read leaves raw text, and says so */
+    char unknown[256] = "";
+    w->format = w->cfg.format;
+    if (!w->format && lvk_model_chat_format(model, &w->format) != LVK_OK) {
+        snprintf(unknown, sizeof unknown, "%s", lvk_last_error());
+        w->format = "raw";
+    }
+    chat_event e = {.kind = EV_LOADED, .info = info, .exits = exits, .format = w->format};
     push_event(w, &e);
+    if (unknown[0]) push_message(w, EV_ERROR, "%s; the conversation is raw text (--template picks a format)", unknown);
     return 1;
 }
 
@@ -219,8 +252,7 @@ static void recover(worker *w, lvk_status st) {
                                               "conversation starts over", why);
         return;
     }
-    lvk_session_reset(w->session);
-    w->turns = 0;
+    forget_conversation(w);
     push_message(w, EV_ERROR, "the reply failed: %s; the conversation starts over", why);
 }
 
@@ -242,9 +274,14 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* One reply: feed the user's turn, then step until end of text, -n, a stop
- * string, Stop, or a full context. Tokens are held back while they could be
- * the start of a stop string. */
+static void emit_token(const lvk_token_info *token, void *user) {
+    chat_event e = {.kind = EV_TOKEN, .token = *token};
+    push_event(user, &e);
+}
+
+/* One reply: feed the user's turn in the conversation's format, then step
+ * until end of generation, -n, a stop string, Stop, or a full context. The
+ * reply joins the conversation, which the next turn continues. */
 static void reply(worker *w, const char *user_text, unsigned *seen) {
     chat_event done = {.kind = EV_REPLY_DONE};
     if (!w->session) {
@@ -253,31 +290,24 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
         return;
     }
     apply_controls(w, seen);
-    char *turn = template_user_turn(w->template, user_text, w->turns == 0);
-    if (!turn) {
+    if (!add_message(w, "user", user_text, strlen(user_text))) {
         snprintf(done.message, sizeof done.message, "out of memory");
         push_event(w, &done);
         return;
     }
-    /* The template's markers ("<|im_start|>") are the model's special tokens;
-     * BOS goes first as the model wants it. */
-    unsigned flags = LVK_TOKENIZE_PARSE_SPECIAL | (w->turns == 0 ? LVK_TOKENIZE_ADD_SPECIAL : 0);
-    lvk_status st = lvk_session_feed_ex(w->session, turn, flags);
-    free(turn);
+    lvk_status st = lvk_session_feed_chat(w->session, w->format, w->messages, (int)w->n_messages, w->n_fed, 1);
     if (st != LVK_OK) {
         snprintf(done.message, sizeof done.message, "%s", lvk_last_error());
-        if (st == LVK_ERR_CONTEXT_FULL) lvk_session_reset(w->session), w->turns = 0;
+        if (st == LVK_ERR_CONTEXT_FULL) forget_conversation(w);
         else recover(w, st);
         push_event(w, &done);
         return;
     }
-    w->turns++;
+    w->n_fed = (int)w->n_messages;
     lvk_session_stats before;
     lvk_session_stats_get(w->session, &before);
-    stop_matcher matcher;
-    stop_matcher_init(&matcher, template_stops(w->template));
-    lvk_token_info held[64]; /* tokens not shown yet: they may begin a stop string */
-    size_t n_held = 0, shown_bytes = 0;
+    reply_stream stream;
+    reply_stream_init(&stream, lvk_chat_format_stop_strings(w->format), emit_token, w);
     double decode_ms = 0;
     for (long i = 0; i < w->cfg.n_predict; i++) {
         if (atomic_load(&w->stop) || atomic_load(&w->quit)) {
@@ -294,38 +324,20 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
                      st == LVK_ERR_CONTEXT_FULL ? " (Ctrl+L starts a new conversation)" : "");
             break;
         }
-        if (t.is_eos) break;
-        long safe = stop_matcher_feed(&matcher, t.piece, strlen(t.piece));
-        if (n_held == sizeof held / sizeof held[0] || safe < 0) safe = (long)matcher.len; /* show rather than lose */
-        held[n_held++] = t;
-        /* emit held tokens that end within the safe bytes (or, once stopped, before the stop string) */
-        size_t limit = matcher.stopped ? matcher.stop_at : (size_t)safe;
-        size_t k = 0;
-        for (; k < n_held; k++) {
-            size_t len = strlen(held[k].piece);
-            if (shown_bytes + len > limit) {
-                if (matcher.stopped && shown_bytes < limit) { /* the part before the stop string */
-                    held[k].piece[limit - shown_bytes] = 0;
-                    chat_event e = {.kind = EV_TOKEN, .token = held[k]};
-                    push_event(w, &e);
-                }
-                break;
-            }
-            chat_event e = {.kind = EV_TOKEN, .token = held[k]};
-            push_event(w, &e);
-            shown_bytes += len;
-        }
-        memmove(held, held + k, (n_held - k) * sizeof *held);
-        n_held -= k;
-        if (matcher.stopped) break;
+        if (t.is_eog || reply_stream_push(&stream, &t)) break;
     }
-    if (!matcher.stopped) /* the end of text or -n: a partial stop string is text after all */
-        for (size_t k = 0; k < n_held; k++) {
-            chat_event e = {.kind = EV_TOKEN, .token = held[k]};
-            push_event(w, &e);
-        }
-    stop_matcher_free(&matcher);
-    if (st != LVK_OK && st != LVK_ERR_CONTEXT_FULL) recover(w, st);
+    reply_stream_finish(&stream);
+    size_t len;
+    const char *text = reply_stream_text(&stream, &len);
+    if (st != LVK_OK && st != LVK_ERR_CONTEXT_FULL) {
+        recover(w, st);
+    } else if (add_message(w, "assistant", text, len)) {
+        w->n_fed = (int)w->n_messages;
+    } else { /* a conversation without the reply cannot continue the session's tokens */
+        forget_conversation(w);
+        push_message(w, EV_ERROR, "%s", "out of memory: the conversation starts over");
+    }
+    reply_stream_free(&stream);
     done.decode_ms = decode_ms;
     lvk_session_stats after;
     if (lvk_session_stats_get(w->session, &after) == LVK_OK && after.cycles >= before.cycles) { /* same session */
@@ -353,10 +365,7 @@ static int run(void *arg) {
         switch (c.kind) {
         case CMD_LOAD: load(w, c.text); seen--; break; /* a new session takes the current controls */
         case CMD_SEND: reply(w, c.text, &seen); break;
-        case CMD_RESET:
-            if (w->session) lvk_session_reset(w->session);
-            w->turns = 0;
-            break;
+        case CMD_RESET: forget_conversation(w); break;
         case CMD_QUIT: break;
         }
         free(c.text);
@@ -398,6 +407,8 @@ void worker_free(worker *w) {
     for (size_t i = 0; i < w->n_commands; i++) free(w->commands[i].text);
     free(w->commands);
     free(w->events);
+    forget_conversation(w);
+    free(w->messages);
     lvk_session_free(w->session);
     lvk_model_free(w->model);
     lvk_context_free(w->ctx);

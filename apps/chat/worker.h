@@ -6,20 +6,19 @@
 
 #include "exit_options.h"
 #include "litevk.h"
-#include "template.h"
 
 typedef struct worker_config {
     const char *device;        /* NULL = automatic */
     lvk_session_params params; /* sampling and context; exits are set by the worker */
     long n_predict;            /* tokens per reply at most */
     exit_options exits;        /* --exit-layers and friends, applied to every model loaded */
-    int template_forced;       /* --template given: use `template` for every model */
-    chat_template template;
+    const char *format;        /* --template: the chat format of every model (a library name);
+                                  NULL: each model's own */
 } worker_config;
 
 typedef enum event_kind {
     EV_PROGRESS,    /* fraction: model load progress */
-    EV_LOADED,      /* the model is ready: info, exits, template */
+    EV_LOADED,      /* the model is ready: info, exits, format */
     EV_LOAD_FAILED, /* message; the previous model (if any) stays loaded */
     EV_TOKEN,       /* token: one token of the reply, text in token.piece */
     EV_REPLY_DONE,  /* decode_ms, speculation; message: why it ended ("" = end of text) */
@@ -34,7 +33,7 @@ typedef struct chat_event {
     uint64_t cycles, drafted, accepted; /* EV_REPLY_DONE: the reply's speculation cycles and drafts */
     lvk_model_info info;
     lvk_exit_config exits; /* the model's configuration, before the UI's controls */
-    chat_template template;
+    const char *format;    /* the chat format the conversation is in (the library's string) */
     char message[320];
 } chat_event;
 

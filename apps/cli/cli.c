@@ -127,6 +127,18 @@ int cli_load_model(const char *device, const char *path, int show_progress, lvk_
     return 1;
 }
 
+void cli_print_chat_formats(FILE *out) {
+    const char *indent = "                       ";
+    int column = fprintf(out, "%s", indent);
+    for (int i = 0; lvk_chat_format_name(i); i++) {
+        const char *name = lvk_chat_format_name(i);
+        if (i > 0 && column + (int)strlen(name) + 2 > 88) column = fprintf(out, ",\n%s", indent) - 2;
+        else if (i > 0) column += fprintf(out, ", ");
+        column += fprintf(out, "%s", name);
+    }
+    fputc('\n', out);
+}
+
 double cli_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

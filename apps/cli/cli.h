@@ -4,6 +4,8 @@
 
 #include "litevk.h"
 
+#include <stdio.h>
+
 /* A command gets argv after the command name. `run` parses its options, then
  * runs it, and returns the exit status. `check` only parses them, with the
  * same messages (the fuzzer calls it): 0 when the command would run, -1 after
@@ -19,6 +21,8 @@ const cli_command *cli_find_command(const char *name);
 
 int cmd_run(int argc, char **argv);
 int cmd_run_check(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_tokenize_check(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_info_check(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
@@ -51,6 +55,8 @@ int cli_create_context(const char *device, const char *model_path, lvk_context *
  * `path` into it, with a loading bar on stderr when `show_progress` and stderr
  * is a terminal. Returns 0, or 1 after an error message (nothing to free). */
 int cli_load_model(const char *device, const char *path, int show_progress, lvk_context **ctx, lvk_model **model);
+/* The chat formats' names, for --help: a list indented as option texts are. */
+void cli_print_chat_formats(FILE *out);
 /* A monotonic clock in milliseconds, for timings. */
 double cli_now_ms(void);
 

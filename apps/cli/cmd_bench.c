@@ -131,7 +131,7 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
         g->passes++;
         g->blocks += t.layer;
         if (histogram) histogram[t.layer]++;
-        if (t.is_eos) break;
+        if (t.is_eog) break;
         g->ids[g->n++] = t.id;
     }
     g->ms = cli_now_ms() - t0;

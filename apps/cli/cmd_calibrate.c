@@ -134,7 +134,7 @@ static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_pr
         if (st == LVK_ERR_CONTEXT_FULL) break;
         LVK_TRY(st);
         LVK_TRY(observe(s, n_exits, obs));
-        if (tok.is_eos) break;
+        if (tok.is_eog) break;
     }
     return LVK_OK;
 }
@@ -171,7 +171,7 @@ static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, cons
             if (st == LVK_ERR_CONTEXT_FULL) break;
             LVK_TRY(st);
             out->tokens++;
-            if (tok.is_eos) break;
+            if (tok.is_eog) break;
         }
         out->ms += cli_now_ms() - t0;
         lvk_session_stats stats;

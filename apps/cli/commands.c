@@ -7,6 +7,7 @@ static const cli_command commands[] = {
     {"run", cmd_run, cmd_run_check},
     {"calibrate", cmd_calibrate, cmd_calibrate_check},
     {"bench", cmd_bench, cmd_bench_check},
+    {"tokenize", cmd_tokenize, cmd_tokenize_check},
     {"info", cmd_info, cmd_info_check},
     {"devices", cmd_devices, cmd_devices_check},
     {"convert", cmd_convert, cmd_convert_check},

@@ -159,6 +159,14 @@ static lvk_status make_vocab(const synth_params *p, synth_vocab *v) {
         v->types[id] = id == 0 ? 2 : id < N_SPECIAL ? 3 : id < FIRST_NORMAL ? 6 : 1;
         v->scores[id] = id < FIRST_NORMAL ? 0.0f : -(float)(id - FIRST_NORMAL);
     }
+    for (int i = 0; i < p->n_controls; i++) {
+        const synth_token *c = &p->controls[i];
+        if (c->id < 0 || c->id >= p->n_vocab || strlen(c->text) >= MAX_TEXT)
+            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: control token %d '%s' does not fit", c->id, c->text);
+        snprintf(v->texts[c->id], MAX_TEXT, "%s", c->text);
+        v->types[c->id] = 3;
+        v->scores[c->id] = 0.0f;
+    }
     return LVK_OK;
 }
 
@@ -196,6 +204,7 @@ static lvk_status add_metadata(gguf_writer *g, const synth_params *p, const synt
     LVK_TRY(gguf_writer_add_i32_arr(g, "tokenizer.ggml.token_type", v->types, (uint64_t)p->n_vocab));
     LVK_TRY(gguf_writer_add_u32(g, "tokenizer.ggml.bos_token_id", 1));
     LVK_TRY(gguf_writer_add_u32(g, "tokenizer.ggml.eos_token_id", 2));
+    if (p->chat_template) LVK_TRY(gguf_writer_add_str(g, "tokenizer.chat_template", p->chat_template));
     return gguf_writer_add_u32(g, "tokenizer.ggml.unknown_token_id", 0);
 }
 

@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A token of the vocabulary given another text, as a control token. */
+typedef struct synth_token {
+    int32_t id;
+    const char *text; /* shorter than 32 bytes, and no other token's */
+} synth_token;
+
 typedef struct synth_params {
     int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx;
     uint32_t weight_type; /* a type lvk_type_supported takes, for the matrices */
@@ -20,6 +26,10 @@ typedef struct synth_params {
     float rope_scale;     /* > 1: linear RoPE scaling by this factor (rope.scaling.type linear) */
     int rope_freqs;       /* writes rope_freqs.weight, Llama 3.1's frequency factors (from 1 to 8) */
     uint64_t seed;        /* same parameters and seed give the same file, byte for byte */
+    const synth_token *controls; /* n_controls tokens renamed (chat markers: "<|im_end|>"); the weights
+                                  * do not change, so the model chooses the same ids */
+    int n_controls;
+    const char *chat_template; /* tokenizer.chat_template, or NULL for none */
 } synth_params;
 
 /* Deterministic random numbers: 64 bits (splitmix64), and uniform in [-1, 1). */
@@ -33,7 +43,8 @@ synth_params synth_default_params(void);
 /* Writes the model to `path`. Matrices are uniform in ±1/sqrt(row length),
  * norm weights uniform in 1 ± 0.1 and F32, biases uniform in ±0.5. The vocabulary: 0 <unk>, 1 <s>,
  * 2 </s>, 3..258 the byte tokens <0x00>..<0xFF>, then normal tokens (see
- * synth_token_text) with decreasing scores. Memory use is one tensor. */
+ * synth_token_text) with decreasing scores, but for `controls`. Memory use
+ * is one tensor. */
 lvk_status synth_llama_gguf(const synth_params *p, const char *path);
 
 /* Text of token `id` of the synthetic vocabulary. Normal tokens count

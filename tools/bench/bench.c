@@ -323,7 +323,7 @@ static lvk_status api_decode(lvk_context *ctx, const char *path, int n_gen, deco
         lvk_token_info t;
         s = lvk_session_step(session, &t);
         /* at end of text a step runs no forward pass: run it, so every step costs one */
-        if (s == LVK_OK && t.is_eos) s = lvk_session_feed_tokens(session, &t.id, 1);
+        if (s == LVK_OK && t.is_eog) s = lvk_session_feed_tokens(session, &t.id, 1);
     }
     out->prompt_s = t1 - t0;
     out->decode_s = now_s() - t1;

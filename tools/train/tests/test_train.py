@@ -267,7 +267,7 @@ class ExitProbe(ctypes.Structure):
 
 class TokenInfo(ctypes.Structure):
     _fields_ = [("id", ctypes.c_int32), ("piece", ctypes.c_char * 64), ("layer", ctypes.c_int),
-                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eos", ctypes.c_int),
+                ("n_layers", ctypes.c_int), ("confidence", ctypes.c_float), ("is_eog", ctypes.c_int),
                 ("drafted", ctypes.c_int)]
 
 
@@ -280,7 +280,8 @@ class ExitConfig(ctypes.Structure):
 
 class SessionParams(ctypes.Structure):
     _fields_ = [("n_ctx", ctypes.c_int), ("temperature", ctypes.c_float), ("top_k", ctypes.c_int),
-                ("top_p", ctypes.c_float), ("min_p", ctypes.c_float), ("seed", ctypes.c_uint64),
+                ("top_p", ctypes.c_float), ("min_p", ctypes.c_float), ("repeat_penalty", ctypes.c_float),
+                ("repeat_last_n", ctypes.c_int), ("seed", ctypes.c_uint64),
                 ("exits", ctypes.c_void_p)]
 
 

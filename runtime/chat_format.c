@@ -272,7 +272,7 @@ lvk_status chat_format_render(const chat_format *f, const lvk_chat_message *mess
     }
     int inside_turn = 0, turns = 0, preamble_due = f->preamble != NULL;
     for (int i = 0; i < n; i++) {
-        enum role r;
+        enum role r = ROLE_USER;
         (void)role_of(&messages[i], i, &r); /* checked above */
         if (r == ROLE_SYSTEM) {
             preamble_due = 0;

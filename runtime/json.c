@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include "alloc.h"
+#include "status.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +20,16 @@ int json_fail(json_reader *r, const char *fmt, ...) {
         va_end(ap);
     }
     return -1;
+}
+
+int json_out_of_memory(json_reader *r) {
+    if (!r->error[0]) r->out_of_memory = 1;
+    return json_fail(r, "out of memory");
+}
+
+lvk_status json_status(const json_reader *r, const char *name) {
+    return lvk_fail(r->out_of_memory ? LVK_ERR_OUT_OF_MEMORY : LVK_ERR_FORMAT, "%s:%d: %s", name, r->line,
+                    r->error);
 }
 
 /* "expected X, found Y", Y being the byte at the reading position. */
@@ -65,6 +76,7 @@ void json_init(json_reader *r, const char *text, size_t n, int line) {
     r->end = text + n;
     r->line = line;
     r->error[0] = 0;
+    r->out_of_memory = 0;
 }
 
 int json_peek(json_reader *r) {
@@ -160,7 +172,7 @@ int json_string(json_reader *r, char **out) {
     const char *q = r->p + 1;
     while (q < r->end && *q != '"') q += *q == '\\' && q + 1 < r->end ? 2 : 1;
     char *s = lvk_malloc((size_t)(q - r->p) + 1);
-    if (!s) return json_fail(r, "out of memory");
+    if (!s) return json_out_of_memory(r);
     if (read_string(r, s)) {
         lvk_free(s);
         return -1;

@@ -10,14 +10,17 @@
 #ifndef LVK_JSON_H
 #define LVK_JSON_H
 
+#include "litevk.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 typedef struct json_reader {
     const char *p, *end;
-    int line;         /* line of p: the line given to json_init plus newlines passed */
-    char error[160];  /* the first error, "" while there is none */
+    int line;          /* line of p: the line given to json_init plus newlines passed */
+    char error[160];   /* the first error, "" while there is none */
+    int out_of_memory; /* the error is an allocation's */
 } json_reader;
 
 /* Reads text[0..n), whose first line is `line` (for messages). */
@@ -53,6 +56,12 @@ int json_fail(json_reader *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Records "out of memory" (a caller's allocation failed) and returns -1. */
+int json_out_of_memory(json_reader *r);
+/* The library's status for the reader's error: LVK_ERR_OUT_OF_MEMORY or
+ * LVK_ERR_FORMAT, with the message "NAME:LINE: ERROR". */
+lvk_status json_status(const json_reader *r, const char *name);
 
 /* Writes s as a JSON string: valid UTF-8 sequences as they are, other bytes
  * (a token piece can be half a character) as \u00XX. */

@@ -197,11 +197,11 @@ typedef struct conv_tensor {
     uint32_t type;
 } conv_tensor;
 
-static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
+static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
     const conv_tensor *t = user;
-    uint64_t row_bytes = n_bytes / t->rows;
-    for (uint64_t r = 0; r < t->rows; r++)
-        lvk_quantize_row(t->type, t->src + r * t->cols, (uint8_t *)dst + r * row_bytes, t->cols);
+    uint64_t row_bytes = t->cols / ggml_block_elems(t->type) * ggml_block_bytes(t->type);
+    for (uint64_t r = 0; r < n_rows; r++)
+        lvk_quantize_row(t->type, t->src + (first_row + r) * t->cols, (uint8_t *)dst + r * row_bytes, t->cols);
     return LVK_OK;
 }
 

@@ -60,6 +60,10 @@ static lvk_status read_hparams(const gguf_file *f, lvk_hparams *hp) {
     LVK_TRY(gguf_get_str(f, "llama.rope.scaling.type", scaling, sizeof scaling, LVK_OK));
     if (scaling[0] && strcmp(scaling, "none") != 0)
         return lvk_fail(LVK_ERR_UNSUPPORTED, "RoPE scaling '%s' is not supported", scaling);
+    /* Llama 3.1's scaling comes as a factor per rotated pair instead */
+    if (gguf_find_tensor(f, "rope_freqs.weight"))
+        return lvk_fail(LVK_ERR_UNSUPPORTED,
+                        "RoPE frequency factors (rope_freqs.weight: Llama 3.1's RoPE scaling) are not supported");
     return LVK_OK;
 }
 

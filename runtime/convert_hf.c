@@ -318,7 +318,7 @@ static int same_file(const char *a, const char *b) {
 /* Writing over an input would destroy it (or truncate a mapped shard under us). */
 static lvk_status check_output(const char *dir, const char *out_path, const st_checkpoint *ck) {
     static const char *const inputs[] = {"config.json", "tokenizer.json", "tokenizer_config.json",
-                                         "chat_template.jinja"};
+                                         "chat_template.jinja", "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", dir, inputs[i]);

@@ -197,11 +197,11 @@ typedef struct conv_tensor {
     uint32_t type;
 } conv_tensor;
 
-static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
+static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
     const conv_tensor *t = user;
-    uint64_t row_bytes = n_bytes / t->rows;
-    for (uint64_t r = 0; r < t->rows; r++)
-        lvk_quantize_row(t->type, t->src + r * t->cols, (uint8_t *)dst + r * row_bytes, t->cols);
+    uint64_t row_bytes = t->cols / ggml_block_elems(t->type) * ggml_block_bytes(t->type);
+    for (uint64_t r = 0; r < n_rows; r++)
+        lvk_quantize_row(t->type, t->src + (first_row + r) * t->cols, (uint8_t *)dst + r * row_bytes, t->cols);
     return LVK_OK;
 }
 
@@ -209,11 +209,9 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
  * (rows == 0) in F32. */
 static lvk_status add_weight(gguf_writer *g, conv_tensor *job, const char *name, const float *src,
                              uint64_t rows, uint64_t cols, uint32_t type) {
-    /* Quantised blocks span 32 (K-quants 256) elements of a row; a row length
-     * that is not a multiple (stories260K's hidden_dim 172, so ffn_down; for
-     * K-quants its every matrix, 64 wide) keeps F16. */
-    if (rows && ggml_block_elems(type) > 1 && cols % ggml_block_elems(type)) type = GGML_F16;
-    *job = (conv_tensor){src, rows ? rows : 1, cols, rows ? type : GGML_F32};
+    /* stories260K's hidden_dim 172 keeps ffn_down F16; for K-quants its every
+     * matrix, 64 wide */
+    *job = (conv_tensor){src, rows ? rows : 1, cols, rows ? lvk_row_type(type, cols) : GGML_F32};
     uint64_t ne[2] = {cols, rows};
     return gguf_writer_add_tensor_fill(g, name, job->type, rows ? 2 : 1, ne, fill_tensor, job);
 }

@@ -307,29 +307,42 @@ static lvk_status write_all(FILE *fp, const void *p, uint64_t n, const char *pat
     return LVK_OK;
 }
 
+static uint64_t row_bytes(const wtensor *t) { return t->ne[0] / ggml_block_elems(t->type) * ggml_block_bytes(t->type); }
+
+/* The rows a fill produces at a time: GGUF_FILL_BYTES' worth, at least one. */
+static uint64_t fill_rows(const wtensor *t) {
+    uint64_t rows = GGUF_FILL_BYTES / row_bytes(t), n_rows = t->n_bytes / row_bytes(t);
+    return rows < 1 ? 1 : rows > n_rows ? n_rows : rows;
+}
+
+/* A filled tensor's bytes, produced and written a range of rows at a time. */
+static lvk_status write_filled(const wtensor *t, uint8_t *buf, FILE *fp, const char *path) {
+    uint64_t n_rows = t->n_bytes / row_bytes(t), step = fill_rows(t);
+    for (uint64_t first = 0; first < n_rows; first += step) {
+        uint64_t n = n_rows - first < step ? n_rows - first : step;
+        lvk_status s = t->fill(t->user, buf, first, n);
+        if (s != LVK_OK) return lvk_fail_prefix(s, "tensor '%s'", t->name);
+        LVK_TRY(write_all(fp, buf, n * row_bytes(t), path));
+    }
+    return LVK_OK;
+}
+
 /* Tensor data; each tensor is padded to the alignment, the last one too
  * (as ggml does). */
 static lvk_status write_data(gguf_writer *w, FILE *fp, const char *path) {
     uint64_t max_fill = 0;
-    for (uint64_t i = 0; i < w->n_tensors; i++)
-        if (w->tensors[i].fill && w->tensors[i].n_bytes > max_fill) max_fill = w->tensors[i].n_bytes;
+    for (uint64_t i = 0; i < w->n_tensors; i++) {
+        const wtensor *t = &w->tensors[i];
+        if (t->fill && fill_rows(t) * row_bytes(t) > max_fill) max_fill = fill_rows(t) * row_bytes(t);
+    }
     uint8_t *buf = NULL;
     if (max_fill && !(buf = lvk_malloc((size_t)max_fill)))
-        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory for a %llu-byte tensor",
+        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "gguf writer: out of memory for %llu bytes of tensor rows",
                         (unsigned long long)max_fill);
     lvk_status s = LVK_OK;
     for (uint64_t i = 0; i < w->n_tensors && s == LVK_OK; i++) {
         wtensor *t = &w->tensors[i];
-        const void *src = t->data;
-        if (t->fill) {
-            s = t->fill(t->user, buf, t->n_bytes);
-            if (s != LVK_OK) {
-                lvk_fail_prefix(s, "tensor '%s'", t->name);
-                break;
-            }
-            src = buf;
-        }
-        s = write_all(fp, src, t->n_bytes, path);
+        s = t->fill ? write_filled(t, buf, fp, path) : write_all(fp, t->data, t->n_bytes, path);
         for (uint64_t pad = align_up(t->n_bytes, w->alignment) - t->n_bytes; pad && s == LVK_OK;) {
             uint64_t n = pad < sizeof zeros ? pad : sizeof zeros;
             s = write_all(fp, zeros, n, path);

@@ -2,9 +2,9 @@
  *
  * Metadata is copied when added. Tensor data is either referenced (it must
  * stay alive until gguf_writer_write) or produced on demand by a fill
- * callback, one tensor at a time, so a multi-gigabyte model can be written
- * without holding it in memory. Tensor data is aligned to 32 bytes unless a
- * "general.alignment" u32 is added.
+ * callback, a few megabytes of rows at a time, so a model of any size is
+ * written in a bounded amount of memory. Tensor data is aligned to 32 bytes
+ * unless a "general.alignment" u32 is added.
  */
 #ifndef LVK_GGUF_WRITE_H
 #define LVK_GGUF_WRITE_H
@@ -39,8 +39,12 @@ lvk_status gguf_writer_add_value(gguf_writer *w, const char *key, const gguf_val
 lvk_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type,
                                   uint32_t n_dims, const uint64_t *ne, const void *data);
 
-/* Produces a tensor's n_bytes bytes into dst when the file is written. */
-typedef lvk_status (*gguf_fill_fn)(void *user, void *dst, uint64_t n_bytes);
+/* Produces rows first_row .. first_row + n_rows - 1 of a tensor into dst
+ * when the file is written; a row is ne[0] elements in the tensor's type.
+ * The writer asks for consecutive ranges that cover the tensor, each at most
+ * GGUF_FILL_BYTES long or one row where a row is longer. */
+#define GGUF_FILL_BYTES (16u << 20)
+typedef lvk_status (*gguf_fill_fn)(void *user, void *dst, uint64_t first_row, uint64_t n_rows);
 lvk_status gguf_writer_add_tensor_fill(gguf_writer *w, const char *name, uint32_t ggml_type,
                                        uint32_t n_dims, const uint64_t *ne, gguf_fill_fn fill,
                                        void *user);

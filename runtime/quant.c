@@ -25,6 +25,10 @@ int lvk_type_supported(uint32_t t) {
     return 0;
 }
 
+uint32_t lvk_row_type(uint32_t type, uint64_t n) {
+    return n % ggml_block_elems(type) ? GGML_F16 : type;
+}
+
 const char *lvk_weight_type_names(const char *sep, const char *last_sep) {
     static _Thread_local char buf[256];
     size_t n = 0;

@@ -44,6 +44,11 @@ void lvk_k_scale_min(const uint8_t scales[12], int j, uint8_t *sc, uint8_t *m);
 #define LVK_N_WEIGHT_TYPES 11
 extern const uint32_t lvk_weight_types[LVK_N_WEIGHT_TYPES];
 int lvk_type_supported(uint32_t ggml_type);
+/* The type a matrix row of n elements is stored in when `type` (one of
+ * lvk_weight_types) is asked for: `type`, or F16 where n is not a whole
+ * number of its blocks (32 elements, 256 for the K-quants), as llama.cpp's
+ * converters fall back. */
+uint32_t lvk_row_type(uint32_t type, uint64_t n);
 /* Their names joined by `sep`, with `last_sep` before the last ("f32, f16 … or q6_k"). */
 const char *lvk_weight_type_names(const char *sep, const char *last_sep);
 /* Rows of n elements (a multiple of the type's block) between f32 and `type`.

@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [--time SECONDS] [--record] [TARGET...]
 #
-# TARGET: gguf, tokenizer, prompts, chat_template, cli (default: all).
+# TARGET: gguf, tokenizer, prompts, chat_template, cli, safetensors, hf_config, hf_vocab (default: all).
 # Any crash, leak, sanitizer report, failed check or hang fails the script; the
 # input is kept in build-fuzz/crashes/TARGET/. Fix the bug, then commit the
 # input to tests/fuzz/regressions/TARGET/, where ctest replays it.
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer prompts chat_template cli)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer prompts chat_template cli safetensors hf_config hf_vocab)
 for t in "${targets[@]}"; do
   [ -f "tests/fuzz/fuzz_$t.c" ] || { echo "fuzz.sh: no target '$t' (tests/fuzz/fuzz_$t.c)" >&2; exit 2; }
 done

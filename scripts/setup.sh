@@ -17,6 +17,7 @@ packages=(
   fonts-dejavu-core                     # litevk-chat's default font
   xvfb xauth python3                    # the chat app's screenshot test (a window without a display)
   python3-torch python3-numpy           # tools/train (LITE fine-tuning) and its tests
+  nodejs npm                            # tests: Llama 3's and Qwen's tokenizer.json (npm) for their tokenizer vectors
   libopenblas0-pthread                  # a fast BLAS for Debian's PyTorch (its default is the reference BLAS)
 )
 missing=()
@@ -30,6 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+
+# Optional: without them the llama-bpe and qwen2 tokenizer vectors are skipped.
+bash scripts/fetch-tokenizers.sh >/dev/null ||
+  echo "setup.sh: the Llama 3 and Qwen tokenizers were not fetched; their tokenizer vectors will be skipped"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"

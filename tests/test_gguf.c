@@ -90,12 +90,18 @@ static const gguf_tensor *expect_tensor(const gguf_file *f, const char *name, ui
 
 /* ---- writer round trip ------------------------------------------------------- */
 
-typedef struct { uint64_t n; uint8_t start; } fill_pattern;
+/* Byte i of the tensor is start + i; rows are asked for in order, in ranges
+ * of at most GGUF_FILL_BYTES. */
+typedef struct { uint64_t row_bytes, next_row, calls; uint8_t start; } fill_pattern;
 
-static lvk_status fill_counting(void *user, void *dst, uint64_t n_bytes) {
-    const fill_pattern *p = user;
-    assert_int_equal(n_bytes, p->n);
-    for (uint64_t i = 0; i < n_bytes; i++) ((uint8_t *)dst)[i] = (uint8_t)(p->start + i);
+static lvk_status fill_counting(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
+    fill_pattern *p = user;
+    assert_int_equal(first_row, p->next_row);
+    assert_true(n_rows >= 1 && (n_rows == 1 || n_rows * p->row_bytes <= GGUF_FILL_BYTES));
+    for (uint64_t i = 0; i < n_rows * p->row_bytes; i++)
+        ((uint8_t *)dst)[i] = (uint8_t)(p->start + first_row * p->row_bytes + i);
+    p->next_row += n_rows;
+    p->calls++;
     return LVK_OK;
 }
 
@@ -111,7 +117,7 @@ static void test_writer_roundtrip(void **state) {
     const char *words[] = {"alpha", "", "\xe2\x96\x81x"};
     float fs[3] = {0.5f, -1, 2};
     int32_t is[4] = {1, -1, 2, 6};
-    fill_pattern pattern = {8 * 3 * 2, 7};
+    fill_pattern pattern = {.row_bytes = 8 * 2, .start = 7};
 
     gguf_writer *w;
     assert_int_equal(gguf_writer_create(&w), LVK_OK);
@@ -161,7 +167,8 @@ static void test_writer_roundtrip(void **state) {
     const gguf_tensor *t = expect_tensor(f, "vec", GGML_F32, 1, 5, 1);
     assert_memory_equal(t->data, vec, sizeof vec);
     t = expect_tensor(f, "filled", GGML_F16, 2, 8, 3);
-    for (uint64_t i = 0; i < pattern.n; i++) assert_int_equal(((const uint8_t *)t->data)[i], (uint8_t)(7 + i));
+    for (uint64_t i = 0; i < t->n_bytes; i++) assert_int_equal(((const uint8_t *)t->data)[i], (uint8_t)(7 + i));
+    assert_int_equal(pattern.calls, 1);
     t = expect_tensor(f, "q8", GGML_Q8_0, 1, 64, 1);
     assert_int_equal(t->n_bytes, sizeof q8);
     assert_memory_equal(t->data, q8, sizeof q8);
@@ -170,6 +177,35 @@ static void test_writer_roundtrip(void **state) {
     assert_memory_equal(t->data, cube, sizeof cube);
     /* every tensor is padded, the last one too, as ggml writes them */
     assert_int_equal(f->size, f->data_offset + t->offset + 96);
+    gguf_close(f);
+}
+
+/* A tensor larger than GGUF_FILL_BYTES is filled a range of rows at a time,
+ * and so is one whose single row is larger. */
+static void test_writer_fill_in_rows(void **state) {
+    (void)state;
+    const uint64_t ne_tall[2] = {1024, 10000}, ne_wide[2] = {(GGUF_FILL_BYTES / 4) + 8, 2};
+    fill_pattern tall = {.row_bytes = 1024 * 4, .start = 3}, wide = {.row_bytes = ne_wide[0] * 4, .start = 9};
+    gguf_writer *w;
+    assert_int_equal(gguf_writer_create(&w), LVK_OK);
+    assert_int_equal(gguf_writer_add_tensor_fill(w, "tall", GGML_F32, 2, ne_tall, fill_counting, &tall), LVK_OK);
+    assert_int_equal(gguf_writer_add_tensor_fill(w, "wide", GGML_F32, 2, ne_wide, fill_counting, &wide), LVK_OK);
+    const char *path = TMP("rows.gguf");
+    assert_int_equal(gguf_writer_write(w, path), LVK_OK);
+    gguf_writer_free(w);
+    assert_int_equal(tall.next_row, 10000);
+    assert_int_equal(tall.calls, 3); /* 4096 rows of 4 KiB make 16 MiB */
+    assert_int_equal(wide.calls, 2);
+    gguf_file *f;
+    assert_int_equal(gguf_open(path, &f), LVK_OK);
+    const fill_pattern *patterns[] = {&tall, &wide};
+    const char *names[] = {"tall", "wide"};
+    for (int k = 0; k < 2; k++) {
+        const gguf_tensor *t = gguf_find_tensor(f, names[k]);
+        const uint8_t *d = t->data;
+        for (uint64_t i = 0; i < t->n_bytes; i++)
+            if (d[i] != (uint8_t)(patterns[k]->start + i)) fail_msg("%s: byte %llu is %u", names[k], (unsigned long long)i, d[i]);
+    }
     gguf_close(f);
 }
 
@@ -195,8 +231,8 @@ static void test_writer_alignment(void **state) {
     gguf_close(f);
 }
 
-static lvk_status fill_failing(void *user, void *dst, uint64_t n_bytes) {
-    (void)user, (void)dst, (void)n_bytes;
+static lvk_status fill_failing(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
+    (void)user, (void)dst, (void)first_row, (void)n_rows;
     return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "no room for the test");
 }
 
@@ -855,7 +891,8 @@ static int setup(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_writer_roundtrip), cmocka_unit_test(test_writer_alignment),
+        cmocka_unit_test(test_writer_roundtrip), cmocka_unit_test(test_writer_fill_in_rows),
+        cmocka_unit_test(test_writer_alignment),
         cmocka_unit_test(test_writer_errors),    cmocka_unit_test(test_synth_model),
         cmocka_unit_test(test_synth_quantized),  cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_truncated),        cmocka_unit_test(test_convert_f32),

@@ -1,6 +1,5 @@
-/* test_prompts.c — the CLI's JSON reader (apps/cli/json.c) and prompt-file
- * loader (apps/cli/prompts.c): escapes, strictness, the formats of LITE's
- * test sets and Alpaca, and the error messages. */
+/* test_prompts.c — the CLI's prompt-file loader (apps/cli/prompts.c): the
+ * formats of LITE's test sets and Alpaca, and the error messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +7,6 @@
 #include <cmocka.h>
 
 #include "calibration.h"
-#include "json.h"
 #include "prompts.h"
 
 #include <stdio.h>
@@ -16,113 +14,6 @@
 #include <string.h>
 
 #define TMP(name) LITEVK_TMP_DIR "/test_prompts_" name
-
-/* ---- JSON reader ---------------------------------------------------------------- */
-
-/* The string `json` decodes to, or NULL with the reader's error in err. */
-static char *decode(const char *json, char *err, size_t size) {
-    json_reader r;
-    char *s;
-    json_init(&r, json, strlen(json), 1);
-    if (json_string(&r, &s) == 0 && json_end(&r) == 0) return s;
-    free(s);
-    snprintf(err, size, "%s", r.error);
-    return NULL;
-}
-
-static void check_decodes(const char *json, const char *want) {
-    char err[160];
-    char *s = decode(json, err, sizeof err);
-    if (!s) fail_msg("%s: %s", json, err);
-    assert_string_equal(s, want);
-    free(s);
-}
-
-static void check_decode_error(const char *json, const char *message_part) {
-    char err[160];
-    char *s = decode(json, err, sizeof err);
-    if (s) fail_msg("%s decoded to '%s' instead of failing", json, s);
-    if (!strstr(err, message_part)) fail_msg("%s: error '%s' lacks '%s'", json, err, message_part);
-}
-
-static void test_json_strings(void **state) {
-    (void)state;
-    check_decodes("\"plain\"", "plain");
-    check_decodes("\"\"", "");
-    check_decodes("\"a\\\"b\\\\c\\/d\"", "a\"b\\c/d");
-    check_decodes("\"\\b\\f\\n\\r\\t\"", "\b\f\n\r\t");
-    check_decodes("\"caf\\u00e9 \\u00E9\"", "caf\xc3\xa9 \xc3\xa9");
-    check_decodes("\"\\u20ac\"", "\xe2\x82\xac");
-    check_decodes("\"\\ud83d\\ude00!\"", "\xf0\x9f\x98\x80!"); /* U+1F600 as a surrogate pair */
-    check_decodes("\"raw \xc3\xa9 \xf0\x9f\x98\x80\"", "raw \xc3\xa9 \xf0\x9f\x98\x80");
-    check_decodes("  \"spaced\"  \n", "spaced");
-
-    check_decode_error("\"open", "unterminated string");
-    check_decode_error("\"bad \\x escape\"", "expected an escape");
-    check_decode_error("\"\\u12\"", "4 hex digits");
-    check_decode_error("\"\\ud83d alone\"", "unpaired surrogate \\uD83D");
-    check_decode_error("\"\\ude00\"", "unpaired surrogate \\uDE00");
-    check_decode_error("\"\\u0000\"", "\\u0000 is not allowed");
-    check_decode_error("\"tab\there\"", "control character 0x09");
-    check_decode_error("\"\xc3(\"", "invalid UTF-8");
-    check_decode_error("\"a\" \"b\"", "expected nothing more after the value, found '\"'");
-    check_decode_error("5", "expected a string, found '5'");
-}
-
-static int skips(const char *json, char *err, size_t size) {
-    json_reader r;
-    json_init(&r, json, strlen(json), 1);
-    int bad = json_skip(&r) || json_end(&r);
-    snprintf(err, size, "%s", r.error);
-    return !bad;
-}
-
-static void test_json_skip(void **state) {
-    (void)state;
-    const char *good[] = {"0", "-0", "12", "-3.25", "1e9", "2.5E-3", "1e+2", "true", "false", "null", "[]", "{}",
-                          "[1, [2, [3, {}]], {\"a\": {\"b\": [null]}}]", "{\"a\":1,\"b\":\"x\",\"c\":[true,false]}"};
-    char err[160];
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        if (!skips(good[i], err, sizeof err)) fail_msg("%s: %s", good[i], err);
-    struct { const char *json, *error; } bad[] = {
-        {"01", "nothing more after the value, found '1'"},
-        {"1.", "a digit after '.'"},
-        {"1e", "a digit in the exponent"},
-        {"-", "expected a digit"},
-        {"+1", "expected a value, found '+'"},
-        {"tru", "expected a value"},
-        {"[1,]", "expected a value, found ']'"},
-        {"[1 2]", "expected ',' or ']' after an array element, found '2'"},
-        {"{\"a\" 1}", "expected ':' after an object key, found '1'"},
-        {"{\"a\":1,}", "expected a key after ',', found '}'"},
-        {"{\"a\":1 \"b\":2}", "expected ',' or '}' after an object member, found '\"'"},
-        {"{a:1}", "expected a key or '}', found 'a'"},
-        {"[", "expected a value, found the end of the input"},
-        {"", "expected a value, found the end of the input"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (skips(bad[i].json, err, sizeof err)) fail_msg("%s was accepted", bad[i].json);
-        if (!strstr(err, bad[i].error)) fail_msg("%s: error '%s' lacks '%s'", bad[i].json, err, bad[i].error);
-    }
-    /* nesting is bounded rather than recursed into without limit */
-    char deep[201];
-    memset(deep, '[', 200);
-    deep[200] = 0;
-    assert_false(skips(deep, err, sizeof err));
-    assert_non_null(strstr(err, "nested more than"));
-}
-
-static void test_json_write_string(void **state) {
-    (void)state;
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    assert_non_null(f);
-    json_write_string(f, "a\"b\\c\n\t\x01 \xc3\xa9 \xff");
-    fclose(f);
-    assert_string_equal(buf, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \\u00ff\"");
-    free(buf);
-}
 
 /* ---- prompt files ------------------------------------------------------------------ */
 
@@ -220,9 +111,8 @@ static void test_prompts_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_strings),    cmocka_unit_test(test_json_skip),
-        cmocka_unit_test(test_json_write_string), cmocka_unit_test(test_prompts_formats),
-        cmocka_unit_test(test_prompts_alpaca_array), cmocka_unit_test(test_prompts_errors),
+        cmocka_unit_test(test_prompts_formats), cmocka_unit_test(test_prompts_alpaca_array),
+        cmocka_unit_test(test_prompts_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* test_tokenizer.c — both tokenizers against llama.cpp's own test vectors
  * (tests/fixtures/ggml-vocab-NAME.gguf{,.inp,.out}: SentencePiece for LLaMA
  * and Phi-3, byte-level BPE for GPT-2 and StarCoder, and for Llama 3 and
- * Qwen2 when their vocabularies have been made), plus decoding, special
- * tokens, error handling and malformed vocabularies built in memory. */
+ * Qwen2 the vocabularies `litevk convert --vocab-only` makes from their
+ * tokenizer.json in the build tree, when scripts/fetch-tokenizers.sh has
+ * fetched them), plus decoding, special tokens, error handling and malformed
+ * vocabularies built in memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +16,15 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "gguf_write.h"
+#include "hf_vocab.h"
+#include "json.h"
 #include "tokenizer.h"
 #include "unicode.h"
 
 #define VOCAB_PATH(name) LITEVK_FIXTURES "/ggml-vocab-" name ".gguf"
+/* vocabularies converted from tokenizer.json by the convert_vocab_* tests */
+#define CONVERTED_VOCAB_PATH(name) LITEVK_CONVERTED_FIXTURES "/ggml-vocab-" name ".gguf"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -92,9 +99,9 @@ static int parse_outputs(char *out, vector *v, int max) {
     return n;
 }
 
-/* Loads a vocabulary and its vectors; NULL when the vocabulary's file is
- * missing and `optional`. */
-static fixture *load_fixture(const char *path, int optional) {
+/* Loads a vocabulary and the vectors at vectors.inp and vectors.out; NULL
+ * when the vocabulary's file is missing and `optional`. */
+static fixture *load_fixture(const char *path, const char *vectors, int optional) {
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         assert_true(optional);
@@ -111,9 +118,9 @@ static fixture *load_fixture(const char *path, int optional) {
     enum { MAX_VECTORS = 256 };
     char name[1024];
     size_t inp_size, out_size;
-    snprintf(name, sizeof name, "%s.inp", path);
+    snprintf(name, sizeof name, "%s.inp", vectors);
     fx->inp = read_file(name, &inp_size);
-    snprintf(name, sizeof name, "%s.out", path);
+    snprintf(name, sizeof name, "%s.out", vectors);
     char *out = read_file(name, &out_size);
     fx->vectors = calloc(MAX_VECTORS, sizeof *fx->vectors);
     assert_non_null(fx->vectors);
@@ -133,7 +140,7 @@ static void free_fixture(fixture *fx) {
 
 /* The group's fixture: LLaMA's SentencePiece vocabulary. */
 static int setup(void **state) {
-    *state = load_fixture(VOCAB_PATH("llama-spm"), 0);
+    *state = load_fixture(VOCAB_PATH("llama-spm"), VOCAB_PATH("llama-spm"), 0);
     return 0;
 }
 
@@ -265,11 +272,11 @@ static void test_vectors(void **state) {
 
 /* A vocabulary's vectors and decoding; an optional one that is missing is
  * skipped with a message. */
-static void vocab_vectors(const char *path, const char *name, int optional) {
-    fixture *fx = load_fixture(path, optional);
+static void vocab_vectors(const char *path, const char *vectors, const char *name, int optional) {
+    fixture *fx = load_fixture(path, vectors, optional);
     if (!fx) {
-        print_message("%s is missing, so its vectors are skipped: the vocabulary is too large to "
-                      "ship; convert the model's tokenizer.json to it to run them\n", path);
+        print_message("%s is missing, so its vectors are skipped: it is converted from the model's "
+                      "tokenizer.json, which scripts/fetch-tokenizers.sh fetches\n", path);
         skip();
     }
     check_vectors(fx, name);
@@ -279,27 +286,167 @@ static void vocab_vectors(const char *path, const char *name, int optional) {
 
 static void test_vectors_phi3(void **state) {
     (void)state;
-    vocab_vectors(VOCAB_PATH("phi-3"), "phi-3", 0);
+    vocab_vectors(VOCAB_PATH("phi-3"), VOCAB_PATH("phi-3"), "phi-3", 0);
 }
 
 static void test_vectors_gpt2(void **state) {
     (void)state;
-    vocab_vectors(VOCAB_PATH("gpt-2"), "gpt-2", 0);
+    vocab_vectors(VOCAB_PATH("gpt-2"), VOCAB_PATH("gpt-2"), "gpt-2", 0);
 }
 
 static void test_vectors_starcoder(void **state) {
     (void)state;
-    vocab_vectors(VOCAB_PATH("starcoder"), "starcoder", 0);
+    vocab_vectors(VOCAB_PATH("starcoder"), VOCAB_PATH("starcoder"), "starcoder", 0);
 }
 
 static void test_vectors_llama_bpe(void **state) {
     (void)state;
-    vocab_vectors(VOCAB_PATH("llama-bpe"), "llama-bpe", 1);
+    vocab_vectors(CONVERTED_VOCAB_PATH("llama-bpe"), VOCAB_PATH("llama-bpe"), "llama-bpe", 1);
 }
 
 static void test_vectors_qwen2(void **state) {
     (void)state;
-    vocab_vectors(VOCAB_PATH("qwen2"), "qwen2", 1);
+    vocab_vectors(CONVERTED_VOCAB_PATH("qwen2"), VOCAB_PATH("qwen2"), "qwen2", 1);
+}
+
+/* ---- a SentencePiece vocabulary through tokenizer.json ------------------------------- */
+
+typedef struct spm_merge {
+    int32_t left, right, made; /* tokens: made = left + right */
+    float score;               /* the made token's */
+} spm_merge;
+
+/* Hugging Face's order for merges it derives from a SentencePiece model: by
+ * the made token's score, best first (ties in token order), and the splits of
+ * one token by their halves' ids. */
+static int merge_before(const void *a, const void *b) {
+    const spm_merge *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->made != y->made) return x->made < y->made ? -1 : 1;
+    if (x->left != y->left) return x->left < y->left ? -1 : 1;
+    return (x->right > y->right) - (x->right < y->right);
+}
+
+static const gguf_str *sorted_texts; /* for the comparisons below */
+
+static int text_before(const void *a, const void *b) {
+    gguf_str x = sorted_texts[*(const int32_t *)a], y = sorted_texts[*(const int32_t *)b];
+    int c = memcmp(x.ptr, y.ptr, x.len < y.len ? (size_t)x.len : (size_t)y.len);
+    return c ? c : (x.len > y.len) - (x.len < y.len);
+}
+
+/* The id of the token s[0..n) of a vocabulary sorted by text (ids in `by_text`), or -1. */
+static int32_t lookup(const gguf_str *texts, const int32_t *by_text, int n_vocab, const char *s, size_t n) {
+    int lo = 0, hi = n_vocab;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        gguf_str t = texts[by_text[mid]];
+        int c = memcmp(t.ptr, s, t.len < n ? (size_t)t.len : n);
+        if (!c) c = (t.len > n) - (t.len < n);
+        if (!c) return by_text[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+/* The tokenizer.json Hugging Face's converter makes of LLaMA's SentencePiece
+ * model (ggml-vocab-llama-spm.gguf holds its tokens and scores): the
+ * vocabulary, merges of every token that splits into two tokens, byte
+ * fallback, '▁' for spaces. malloc'd. */
+static char *spm_tokenizer_json(const gguf_file *f) {
+    const gguf_value *tokens = &gguf_find(f, "tokenizer.ggml.tokens")->value;
+    const gguf_value *scores = &gguf_find(f, "tokenizer.ggml.scores")->value;
+    int n = (int)tokens->arr_count;
+    int32_t *by_text = malloc((size_t)n * sizeof *by_text);
+    assert_non_null(by_text);
+    for (int i = 0; i < n; i++) by_text[i] = i;
+    sorted_texts = tokens->arr_strs;
+    qsort(by_text, (size_t)n, sizeof *by_text, text_before);
+    size_t n_merges = 0, cap = 1 << 16;
+    spm_merge *merges = malloc(cap * sizeof *merges);
+    assert_non_null(merges);
+    for (int id = 0; id < n; id++) {
+        gguf_str t = tokens->arr_strs[id];
+        for (size_t cut = 1; cut < t.len; cut++) {
+            if (((uint8_t)t.ptr[cut] & 0xc0) == 0x80) continue; /* inside a character */
+            int32_t left = lookup(tokens->arr_strs, by_text, n, t.ptr, cut);
+            int32_t right = lookup(tokens->arr_strs, by_text, n, t.ptr + cut, (size_t)t.len - cut);
+            if (left < 0 || right < 0) continue;
+            if (n_merges == cap) assert_non_null(merges = realloc(merges, (cap *= 2) * sizeof *merges));
+            merges[n_merges++] = (spm_merge){left, right, id, (float)gguf_arr_num(scores, (uint64_t)id)};
+        }
+    }
+    qsort(merges, n_merges, sizeof *merges, merge_before);
+
+    char *json = NULL, text[1100];
+    size_t size = 0;
+    FILE *out = open_memstream(&json, &size);
+    assert_non_null(out);
+    fputs("{\"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", \"special\": true},"
+          " {\"id\": 1, \"content\": \"<s>\", \"special\": true}, {\"id\": 2, \"content\": \"</s>\", \"special\": true}],\n"
+          " \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"},"
+          " {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xe2\x96\x81\"}]},\n"
+          " \"pre_tokenizer\": null,\n"
+          " \"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"fuse_unk\": true, \"byte_fallback\": true,\n"
+          "  \"vocab\": {", out);
+    for (int id = 0; id < n; id++) {
+        gguf_str t = tokens->arr_strs[id];
+        memcpy(text, t.ptr, (size_t)t.len);
+        text[t.len] = 0;
+        fputs(id ? ", " : "", out);
+        json_write_string(out, text);
+        fprintf(out, ": %d", id);
+    }
+    fputs("},\n  \"merges\": [", out);
+    for (size_t i = 0; i < n_merges; i++) {
+        gguf_str l = tokens->arr_strs[merges[i].left], r = tokens->arr_strs[merges[i].right];
+        snprintf(text, sizeof text, "%.*s %.*s", (int)l.len, l.ptr, (int)r.len, r.ptr);
+        fputs(i ? ", " : "", out);
+        json_write_string(out, text);
+    }
+    fputs("]}}\n", out);
+    fclose(out);
+    free(merges);
+    free(by_text);
+    return json;
+}
+
+/* llama.cpp's LLaMA vectors, with the vocabulary converted from the
+ * tokenizer.json of LLaMA's SentencePiece model: scores from the merges'
+ * order give the same tokens as SentencePiece's own. */
+static void test_vectors_llama_spm_from_tokenizer_json(void **state) {
+    (void)state;
+    gguf_file *f;
+    assert_int_equal(gguf_open(VOCAB_PATH("llama-spm"), &f), LVK_OK);
+    char *json = spm_tokenizer_json(f);
+    const char *config = "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"</s>\", \"unk_token\": \"<unk>\"}";
+    hf_vocab v;
+    if (hf_vocab_parse(json, strlen(json), "tokenizer.json", config, strlen(config), "tokenizer_config.json", NULL, &v) !=
+        LVK_OK)
+        fail_msg("%s", lvk_last_error());
+    free(json);
+    assert_string_equal(v.model, "llama");
+    assert_int_equal(v.add_space_prefix, 1);
+    assert_int_equal(v.bos, 1);
+    assert_int_equal(v.eos, 2);
+    assert_int_equal(v.unk, 0);
+    /* the types SentencePiece gives: <unk> unknown, <s> </s> control, <0xNN> byte, the rest normal */
+    const gguf_value *types = &gguf_find(f, "tokenizer.ggml.token_type")->value;
+    assert_int_equal(v.n_tokens, types->arr_count);
+    for (uint32_t id = 0; id < v.n_tokens; id++)
+        if (v.types[id] != (int32_t)gguf_arr_num(types, id))
+            fail_msg("token %u '%s' has type %d, SentencePiece's is %g", id, v.tokens[id], v.types[id], gguf_arr_num(types, id));
+    gguf_close(f);
+
+    const char *path = LITEVK_TMP_DIR "/test_tokenizer_llama_spm_from_tokenizer_json.gguf";
+    gguf_writer *w;
+    assert_int_equal(gguf_writer_create(&w), LVK_OK);
+    assert_int_equal(hf_vocab_write(&v, w), LVK_OK);
+    assert_int_equal(gguf_writer_write(w, path), LVK_OK);
+    gguf_writer_free(w);
+    hf_vocab_free(&v);
+    vocab_vectors(path, VOCAB_PATH("llama-spm"), "llama-spm from tokenizer.json", 0);
 }
 
 static void test_pieces(void **state) {
@@ -889,6 +1036,7 @@ int main(void) {
         cmocka_unit_test(test_vectors_starcoder),
         cmocka_unit_test(test_vectors_llama_bpe),
         cmocka_unit_test(test_vectors_qwen2),
+        cmocka_unit_test(test_vectors_llama_spm_from_tokenizer_json),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_bos_and_empty),
         cmocka_unit_test(test_invalid_utf8),

@@ -1,45 +1,69 @@
-/* cmd_convert.c — `litevk convert`: llama2.c checkpoint + tokenizer -> GGUF. */
+/* cmd_convert.c — `litevk convert`: a Hugging Face checkpoint directory, or a
+ * llama2.c checkpoint + tokenizer, -> GGUF. */
 #include "cli.h"
 #include "convert.h"
+#include "convert_hf.h"
 #include "gguf.h"
 #include "quant.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_help(void) {
-    printf("usage: litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
+    const char *types = lvk_weight_type_names("|", "|");
+    printf("usage: litevk convert DIR -o OUT.gguf [--type %s] [--vocab-only]\n"
+           "       litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
            "\n"
-           "Converts a llama2.c checkpoint (.bin, run.c's format) and its tokenizer (.bin) into a\n"
-           "LLaMA GGUF with the same tensors and vocabulary as llama.cpp's converter writes.\n"
-           "Norm weights stay f32; matrices get --type (default f32), or f16 where a row is not\n"
-           "a whole number of the type's blocks (32 weights, 256 for the k-quants).\n",
-           lvk_weight_type_names("|", "|"));
+           "DIR is a Hugging Face checkpoint: config.json, tokenizer.json (+ tokenizer_config.json),\n"
+           "model.safetensors or the shards of model.safetensors.index.json, in F32, F16 or BF16.\n"
+           "LlamaForCausalLM (Llama 1-3, Mistral checkpoints that use it) becomes a 'llama' GGUF,\n"
+           "Qwen2ForCausalLM a 'qwen2' one, with the tensor names, shapes, metadata and vocabulary\n"
+           "llama.cpp's convert_hf_to_gguf.py writes. The vocabulary must be byte-level BPE (Llama 3,\n"
+           "Qwen2, GPT-2) or SentencePiece-style BPE (Llama 2, Mistral; its scores come from the\n"
+           "order of the merges, since tokenizer.json has none). Matrices get --type (default f16,\n"
+           "as llama.cpp's converter), or f16 where a row is not a whole number of the type's\n"
+           "blocks (32 weights, 256 for the k-quants); norms and biases stay f32.\n"
+           "  --vocab-only   write the vocabulary and metadata only, no tensors (llama.cpp's\n"
+           "                 ggml-vocab-*.gguf); config.json may then be absent\n"
+           "\n"
+           "CHECKPOINT and TOKENIZER are a llama2.c checkpoint (.bin, run.c's format) and its\n"
+           "tokenizer (.bin): they become a LLaMA GGUF with the tensors and vocabulary of llama.cpp's\n"
+           "convert-llama2c-to-ggml. Matrices get --type (default f32), with the same f16 fallback.\n",
+           types, types);
 }
 
 typedef struct convert_options {
     const char *in[2], *out;
+    int n_in, vocab_only;
     uint32_t type;
 } convert_options;
 
 /* 0, -1 after --help, 2 after a usage error. */
 static int parse(int argc, char **argv, convert_options *o) {
     *o = (convert_options){0};
-    const char *type = "f32";
-    int n_in = 0;
+    const char *type = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { print_help(); return -1; }
         if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (!(o->out = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(argv[i], "--type")) {
             if (!(type = cli_value(argc, argv, &i))) return 2;
-        } else if (argv[i][0] != '-' && n_in < 2) {
-            o->in[n_in++] = argv[i];
+        } else if (!strcmp(argv[i], "--vocab-only")) {
+            o->vocab_only = 1;
+        } else if (argv[i][0] != '-' && o->n_in < 2) {
+            o->in[o->n_in++] = argv[i];
         } else {
             return cli_usage_error("convert", "unexpected argument '%s'", argv[i]);
         }
     }
-    if (n_in < 2 || !o->out) return cli_usage_error("convert", "needs CHECKPOINT, TOKENIZER and -o OUT");
+    if (o->n_in == 0 || !o->out)
+        return cli_usage_error("convert", "needs DIR (or CHECKPOINT and TOKENIZER) and -o OUT");
+    if (o->vocab_only && o->n_in == 2)
+        return cli_usage_error("convert", "--vocab-only applies to a Hugging Face checkpoint directory");
+    /* a Hugging Face directory defaults to f16, as llama.cpp's converter; llama2.c's
+     * tiny checkpoints to f32 */
+    if (!type) type = o->n_in == 1 ? "f16" : "f32";
     for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
         if (!strcmp(type, ggml_type_name(lvk_weight_types[i]))) {
             o->type = lvk_weight_types[i];
@@ -53,12 +77,29 @@ int cmd_convert_check(int argc, char **argv) {
     return parse(argc, argv, &o);
 }
 
+/* "litevk: tensor 12/291: blk.1.attn_q.weight" on one line of a terminal. */
+static void show_progress(void *user, uint64_t done, uint64_t total, const char *tensor) {
+    (void)user;
+    fprintf(stderr, "\rlitevk: tensor %llu/%llu: %-40.40s", (unsigned long long)done + 1, (unsigned long long)total,
+            tensor);
+    fflush(stderr);
+}
+
 int cmd_convert(int argc, char **argv) {
     convert_options o;
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
-    if (lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type) != LVK_OK)
-        return cli_error("%s", lvk_last_error());
-    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
+    if (o.n_in == 2) {
+        if (lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type) != LVK_OK) return cli_error("%s", lvk_last_error());
+        fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
+        return 0;
+    }
+    int terminal = isatty(2);
+    lvk_convert_hf_params params = {.out_type = o.type, .vocab_only = o.vocab_only,
+                                    .progress = terminal ? show_progress : NULL};
+    lvk_status s = lvk_convert_hf(o.in[0], o.out, &params);
+    if (terminal && !o.vocab_only) fprintf(stderr, "\r\033[K"); /* the progress line gives way */
+    if (s != LVK_OK) return cli_error("%s", lvk_last_error());
+    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, o.vocab_only ? "the vocabulary only" : ggml_type_name(o.type));
     return 0;
 }

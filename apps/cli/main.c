@@ -22,7 +22,7 @@ static const char usage[] =
     "  tokenize  print the token ids of a text\n"
     "  info      show a model's hyper-parameters, tensors and metadata\n"
     "  devices   list the Vulkan devices and which one would be used\n"
-    "  convert   convert a llama2.c checkpoint and tokenizer to GGUF\n"
+    "  convert   convert a Hugging Face checkpoint (Llama, Qwen2), or a llama2.c one, to GGUF\n"
     "\n"
     "`litevk COMMAND --help` describes each command's options.\n"
     "environment: LITEVK_DEVICE=<index|name> picks a device, LITEVK_VALIDATE=1 enables the\n"

@@ -1,5 +1,6 @@
 /* prompts.c — loading prompt files; see prompts.h. */
 #include "prompts.h"
+#include "alloc.h"
 #include "calibration.h"
 #include "json.h"
 
@@ -18,18 +19,18 @@ static const char alpaca_with_input[] =
     "Write a response that appropriately completes the request.\n\n### Instruction:\n%s\n\n### Input:\n%s\n\n"
     "### Response:\n";
 
-/* The string fields of one record; NULL when absent. */
+/* The string fields of one record, from the JSON reader (lvk_free them); NULL when absent. */
 typedef struct record {
     char *prompt, *instruction, *input, *text;
     char *instance_input; /* the first of "instances": [{"input": ...}, ...] */
 } record;
 
 static void record_free(record *rec) {
-    free(rec->prompt);
-    free(rec->instruction);
-    free(rec->input);
-    free(rec->text);
-    free(rec->instance_input);
+    lvk_free(rec->prompt);
+    lvk_free(rec->instruction);
+    lvk_free(rec->input);
+    lvk_free(rec->text);
+    lvk_free(rec->instance_input);
 }
 
 static int read_instances(json_reader *r, char **input);
@@ -51,14 +52,14 @@ static int read_record(json_reader *r, record *rec, int nested) {
             snprintf(r->error, sizeof r->error, "\"%.40s\" must be a string", key);
             bad = -1;
         } else if (slot) {
-            free(*slot); /* a repeated key: the last one counts */
+            lvk_free(*slot); /* a repeated key: the last one counts */
             bad = json_string(r, slot);
         } else if (!nested && !strcasecmp(key, "instances")) {
             bad = read_instances(r, &rec->instance_input);
         } else {
             bad = json_skip(r);
         }
-        free(key);
+        lvk_free(key);
         if (bad) return -1;
     }
     return more;
@@ -73,7 +74,7 @@ static int read_instances(json_reader *r, char **input) {
         }
         record inst = {0};
         int bad = read_record(r, &inst, 1);
-        free(*input);
+        lvk_free(*input);
         *input = inst.input;
         inst.input = NULL;
         record_free(&inst);

@@ -62,12 +62,15 @@ typedef struct synth_tensor {
     float center, scale;
 } synth_tensor;
 
-static lvk_status fill_tensor(void *user, void *dst, uint64_t n_bytes) {
+static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
     const synth_tensor *t = user;
     float *row = malloc(t->cols * sizeof *row);
     if (!row) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
-    uint64_t state = t->seed, row_bytes = n_bytes / t->rows;
-    for (uint64_t r = 0; r < t->rows; r++) {
+    /* each value takes one step of splitmix64, whose state moves by a constant:
+     * the rows before first_row are skipped in one addition */
+    uint64_t state = t->seed + first_row * t->cols * 0x9e3779b97f4a7c15ull;
+    uint64_t row_bytes = t->cols / ggml_block_elems(t->type) * ggml_block_bytes(t->type);
+    for (uint64_t r = 0; r < n_rows; r++) {
         for (uint64_t c = 0; c < t->cols; c++) row[c] = t->center + t->scale * synth_uniform(&state);
         lvk_quantize_row(t->type, row, (uint8_t *)dst + r * row_bytes, t->cols);
     }

@@ -11,8 +11,11 @@ PyTorch (float64, rotate-half RoPE):
   next-token probabilities after prompts of 1, 5 and 17 tokens, every model. They
   agree to float32's rounding (about 1e-6); the test allows 1e-4. A wrong Q/K
   reordering shows as differences of 0.1 to 0.9 from the second position on.
-- LiteVK (`litevk run --json`, greedy): the first Llama, the one LiteVK's runtime
-  can run (it has no qwen2 and no rope_freqs yet), 8 tokens after a 5-token prompt
+- LiteVK (`litevk run --json`, greedy): the Llama and the Qwen2 (not yet llama3_tied:
+  LiteVK's decode steps after its 5-token prompt differ from the plain-C reference, which
+  agrees with this one, by up to 7e-4 in the top probability, with or without its RoPE
+  frequency factors: a known discrepancy of the GPU passes, not of the conversion),
+  8 tokens after a 5-token prompt
   (or fewer, up to an end of text): the same tokens, each with the same top
   probability within 5e-4, the reference's keys and values rounded to float16 as
   LiteVK's cache holds them.
@@ -264,7 +267,7 @@ def main():
         subprocess.run([args.litevk, "convert", directory, "-o", gguf, "--type", "f32"], check=True)
         if have_llama_cpp:
             good &= check_llama_cpp(m, gguf, args.node_modules)
-        if m is models[0]:
+        if m.name != "llama3_tied":
             good &= check_litevk(m, gguf, args.litevk)
     return 0 if good else 1
 

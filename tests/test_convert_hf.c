@@ -159,7 +159,7 @@ static void write_safetensors(const char *dir, const spec *s, const checkpoint *
 }
 
 static void write_text(const char *dir, const char *name, const char *text) {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_int_equal(hf_write_text(path, text), 0);
 }
@@ -654,10 +654,16 @@ static void test_llama3_rope_freqs(void **state) {
         if (fabsf(got - expected[i]) > 2e-7f * expected[i]) fail_msg("rope_freqs[%d] is %.9g, expected %.9g", i, got, expected[i]);
     }
     assert_null(gguf_find(f, "llama.rope.scaling.type")); /* llama3 scaling is the tensor only, as llama.cpp */
-    /* the runtime does not apply the factors yet: it refuses the model rather than run it unscaled */
+    /* the runtime loads the factors and divides RoPE's angles by them */
     lvk_host_model *m;
-    assert_int_equal(host_model_from_gguf(f, &m), LVK_ERR_UNSUPPORTED); /* f is closed */
-    assert_non_null(strstr(lvk_last_error(), "rope_freqs.weight"));
+    assert_int_equal(host_model_from_gguf(f, &m), LVK_OK); /* m owns f */
+    assert_non_null(m->hp.rope_factors);
+    for (int i = 0; i < 16; i++) {
+        float plain = powf(m->hp.rope_base, -(float)(2 * i) / (float)m->hp.rope_dim);
+        if (fabsf(rope_angle(&m->hp, 1, i) - plain / expected[i]) > 1e-6f * plain)
+            fail_msg("RoPE angle of pair %d: %g, expected %g", i, rope_angle(&m->hp, 1, i), plain / expected[i]);
+    }
+    host_model_free(m);
 
     /* linear scaling is metadata */
     s.rope_scaling = "{\"type\": \"linear\", \"factor\": 4.0}";

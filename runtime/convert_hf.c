@@ -133,24 +133,24 @@ typedef struct mapping {
 } mapping;
 
 static const mapping block_tensors[] = {
-    {"input_layernorm.weight", "attn_norm.weight", HIDDEN, 0, HIDDEN, 0, 0},
-    {"self_attn.q_proj.weight", "attn_q.weight", Q_DIM, 1, HIDDEN, 1, 0},
-    {"self_attn.k_proj.weight", "attn_k.weight", KV_DIM, 1, HIDDEN, 1, 0},
-    {"self_attn.v_proj.weight", "attn_v.weight", KV_DIM, 1, HIDDEN, 0, 0},
-    {"self_attn.o_proj.weight", "attn_output.weight", HIDDEN, 1, Q_DIM, 0, 0},
-    {"self_attn.q_proj.bias", "attn_q.bias", Q_DIM, 0, HIDDEN, 0, 1},
-    {"self_attn.k_proj.bias", "attn_k.bias", KV_DIM, 0, HIDDEN, 0, 1},
-    {"self_attn.v_proj.bias", "attn_v.bias", KV_DIM, 0, HIDDEN, 0, 1},
-    {"post_attention_layernorm.weight", "ffn_norm.weight", HIDDEN, 0, HIDDEN, 0, 0},
-    {"mlp.gate_proj.weight", "ffn_gate.weight", FF, 1, HIDDEN, 0, 0},
-    {"mlp.up_proj.weight", "ffn_up.weight", FF, 1, HIDDEN, 0, 0},
-    {"mlp.down_proj.weight", "ffn_down.weight", HIDDEN, 1, FF, 0, 0},
+    {.hf = "input_layernorm.weight", .gguf = "attn_norm.weight", .rows = HIDDEN, .is_matrix = 0, .cols = HIDDEN},
+    {.hf = "self_attn.q_proj.weight", .gguf = "attn_q.weight", .rows = Q_DIM, .is_matrix = 1, .cols = HIDDEN, .rotary = 1},
+    {.hf = "self_attn.k_proj.weight", .gguf = "attn_k.weight", .rows = KV_DIM, .is_matrix = 1, .cols = HIDDEN, .rotary = 1},
+    {.hf = "self_attn.v_proj.weight", .gguf = "attn_v.weight", .rows = KV_DIM, .is_matrix = 1, .cols = HIDDEN},
+    {.hf = "self_attn.o_proj.weight", .gguf = "attn_output.weight", .rows = HIDDEN, .is_matrix = 1, .cols = Q_DIM},
+    {.hf = "self_attn.q_proj.bias", .gguf = "attn_q.bias", .rows = Q_DIM, .is_matrix = 0, .cols = HIDDEN, .qwen2_only = 1},
+    {.hf = "self_attn.k_proj.bias", .gguf = "attn_k.bias", .rows = KV_DIM, .is_matrix = 0, .cols = HIDDEN, .qwen2_only = 1},
+    {.hf = "self_attn.v_proj.bias", .gguf = "attn_v.bias", .rows = KV_DIM, .is_matrix = 0, .cols = HIDDEN, .qwen2_only = 1},
+    {.hf = "post_attention_layernorm.weight", .gguf = "ffn_norm.weight", .rows = HIDDEN, .is_matrix = 0, .cols = HIDDEN},
+    {.hf = "mlp.gate_proj.weight", .gguf = "ffn_gate.weight", .rows = FF, .is_matrix = 1, .cols = HIDDEN},
+    {.hf = "mlp.up_proj.weight", .gguf = "ffn_up.weight", .rows = FF, .is_matrix = 1, .cols = HIDDEN},
+    {.hf = "mlp.down_proj.weight", .gguf = "ffn_down.weight", .rows = HIDDEN, .is_matrix = 1, .cols = FF},
 };
 enum { N_BLOCK_TENSORS = sizeof block_tensors / sizeof block_tensors[0] };
 
-static const mapping embedding = {"model.embed_tokens.weight", "token_embd.weight", VOCAB, 1, HIDDEN, 0, 0};
-static const mapping final_norm = {"model.norm.weight", "output_norm.weight", HIDDEN, 0, HIDDEN, 0, 0};
-static const mapping lm_head = {"lm_head.weight", "output.weight", VOCAB, 1, HIDDEN, 0, 0};
+static const mapping embedding = {.hf = "model.embed_tokens.weight", .gguf = "token_embd.weight", .rows = VOCAB, .is_matrix = 1, .cols = HIDDEN};
+static const mapping final_norm = {.hf = "model.norm.weight", .gguf = "output_norm.weight", .rows = HIDDEN, .is_matrix = 0, .cols = HIDDEN};
+static const mapping lm_head = {.hf = "lm_head.weight", .gguf = "output.weight", .rows = VOCAB, .is_matrix = 1, .cols = HIDDEN};
 
 /* "[a, b]" */
 static void shape_text(const uint64_t *shape, uint32_t n_dims, char *out, size_t size) {

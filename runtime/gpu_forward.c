@@ -967,13 +967,13 @@ lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, f
     uint16_t *half = lvk_malloc(n * 2 + 2);
     if (!half) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = LVK_OK;
-    const size_t hd = (size_t)s->hp->head_dim;
     for (int which = 0; which < 2 && st == LVK_OK; which++) {
         float *out = which ? v : k;
         st = vk_buffer_read(s->dev, which ? &s->v_cache[layer] : &s->k_cache[layer], 0, half, n * 2);
-        /* K in the model's order of each head's dimensions, as the reference keeps it */
+        /* K in the model's order of each head's dimensions, as the reference keeps it
+         * (positions hold whole heads, so a K cache index is a row as rope_source_row takes it) */
         for (size_t i = 0; st == LVK_OK && i < n; i++)
-            out[which ? i : i / hd * hd + (size_t)rope_source_dim(s->hp, (int)(i % hd))] = lvk_f16_to_f32(half[i]);
+            out[which ? i : (size_t)rope_source_row(s->hp, i)] = lvk_f16_to_f32(half[i]);
     }
     lvk_free(half);
     return st;

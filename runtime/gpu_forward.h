@@ -119,7 +119,7 @@ lvk_status gpu_session_cycle(gpu_session *s, int32_t token, int pos, int max_dra
  * prompt pass and tokens catching up leave their K/V alone. */
 lvk_status gpu_session_logits(gpu_session *s, int col, float *out);
 /* Reads the K and V cache of one block for positions 0..n_pos-1 ([n_pos][kv_dim] each),
- * K's head dimensions in the model's order (the GPU keeps RoPE's, rope_source_dim). */
+ * K's head dimensions in the model's order (the GPU keeps RoPE's, rope_source_row). */
 lvk_status gpu_session_read_kv(gpu_session *s, int layer, int n_pos, float *k, float *v);
 
 /* Weight bytes one pass reads, for the decode statistics. */

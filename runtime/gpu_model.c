@@ -229,10 +229,7 @@ static const lvk_weight *source_row(const lvk_weight *const *w, int n, gpu_row_o
     }
     int k = 0;
     while (k < n - 1 && i >= w[k]->rows) i -= w[k++]->rows;
-    if (order.qk_rope && k < 2) { /* Q or K: a head's rows as RoPE runs them on the GPU */
-        const uint64_t hd = (uint64_t)order.qk_rope->head_dim;
-        i = i / hd * hd + (uint64_t)rope_source_dim(order.qk_rope, (int)(i % hd));
-    }
+    if (order.qk_rope && k < 2) i = rope_source_row(order.qk_rope, i); /* Q or K: as RoPE runs them on the GPU */
     *row = i;
     return w[k];
 }
@@ -340,12 +337,12 @@ static lvk_status upload(upload_state *u, const lvk_weight *const *w, int n, gpu
 /* Q, K and V's biases as one vector in the rows' order of wqkv (Q and K as
  * RoPE runs them on the GPU), zero-padded to a multiple of 8. */
 static lvk_status upload_qkv_bias(upload_state *u, const lvk_hparams *hp, const lvk_layer_weights *L, vk_buffer *out) {
-    const uint64_t q = (uint64_t)hp_q_dim(hp), kv = (uint64_t)hp_kv_dim(hp), n = q + 2 * kv, hd = (uint64_t)hp->head_dim;
+    const uint64_t q = (uint64_t)hp_q_dim(hp), kv = (uint64_t)hp_kv_dim(hp), n = q + 2 * kv;
     float *b = lvk_calloc(pad8(n), sizeof *b);
     if (!b) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-    for (uint64_t i = 0; i < q; i++) b[i] = bq[i / hd * hd + (uint64_t)rope_source_dim(hp, (int)(i % hd))];
-    for (uint64_t i = 0; i < kv; i++) b[q + i] = bk[i / hd * hd + (uint64_t)rope_source_dim(hp, (int)(i % hd))];
+    for (uint64_t i = 0; i < q; i++) b[i] = bq[rope_source_row(hp, i)];
+    for (uint64_t i = 0; i < kv; i++) b[q + i] = bk[rope_source_row(hp, i)];
     memcpy(b + q + kv, bv, kv * sizeof *b);
     lvk_status s = vk_arena_alloc(&u->g->arena, pad8(n) * 4, out);
     if (s == LVK_OK) s = vk_buffer_write(u->dev, out, 0, b, pad8(n) * 4);

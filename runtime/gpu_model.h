@@ -30,7 +30,7 @@ typedef struct gpu_matrix {
 
 typedef struct gpu_layer {
     vk_buffer attn_norm, ffn_norm;
-    gpu_matrix wqkv;      /* rows: Wq (q_dim), Wk (kv_dim), Wv (kv_dim), Q and K in RoPE's GPU order (rope_source_dim) */
+    gpu_matrix wqkv;      /* rows: Wq (q_dim), Wk (kv_dim), Wv (kv_dim), Q and K in RoPE's GPU order (rope_source_row) */
     vk_buffer qkv_bias;   /* f32 [q_dim + 2 kv_dim] in wqkv's row order, where the architecture has biases */
     gpu_matrix wo;
     gpu_matrix w_gate_up; /* interleaved gate/up rows (2i, 2i+1) when they share a type, else gate rows then up rows */
@@ -96,7 +96,7 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
 /* How the rows of n tensors of equal width make one matrix. */
 typedef struct gpu_row_order {
     int interleave;             /* n = 2, same type: row i of each in turn (gate, up); else stacked */
-    const lvk_hparams *qk_rope; /* stacked Wq, Wk, Wv: Q and K rows within each head as rope_source_dim orders them */
+    const lvk_hparams *qk_rope; /* stacked Wq, Wk, Wv: Q and K rows within each head as rope_source_row orders them */
 } gpu_row_order;
 /* Uploads the rows of n tensors as one matrix, in `order`. Parts break where
  * the type changes or a descriptor range is full, always at an even row. */

@@ -112,9 +112,10 @@ float rope_angle(const lvk_hparams *hp, int pos, int pair) {
     return hp->rope_factors ? angle / hp->rope_factors[pair] : angle;
 }
 
-int rope_source_dim(const lvk_hparams *hp, int gpu_dim) {
-    if (!hp->arch->rope_neox || gpu_dim >= hp->rope_dim) return gpu_dim;
-    return gpu_dim % 2 ? hp->rope_dim / 2 + gpu_dim / 2 : gpu_dim / 2;
+uint64_t rope_source_row(const lvk_hparams *hp, uint64_t gpu_row) {
+    const uint64_t hd = (uint64_t)hp->head_dim, d = gpu_row % hd, head_start = gpu_row - d;
+    if (!hp->arch->rope_neox || d >= (uint64_t)hp->rope_dim) return gpu_row;
+    return head_start + (d % 2 ? (uint64_t)hp->rope_dim / 2 + d / 2 : d / 2);
 }
 
 /* Looks up a tensor and checks its shape ({cols, rows}, rows 1 for vectors). */

@@ -79,12 +79,12 @@ static inline int hp_kv_dim(const lvk_hparams *hp) { return hp->n_kv_heads * hp-
  * GPU's table take every angle from here. */
 float rope_angle(const lvk_hparams *hp, int pos, int pair);
 
-/* The dimension of a query or key head (of the model's order) that the GPU
- * computes at dimension gpu_dim: its RoPE rotates neighbouring rows, so a
- * NeoX-order model's pair (i, i + rope_dim/2) is computed at (2i, 2i + 1);
- * dimensions past rope_dim, and LLaMA-order models, keep theirs. Attention
- * is a dot product over a head's dimensions, which does not depend on their
- * order, as long as Q and K share it. */
-int rope_source_dim(const lvk_hparams *hp, int gpu_dim);
+/* The row of a query or key matrix (or bias, or K cache; of the model's
+ * order) that the GPU computes at row gpu_row: its RoPE rotates neighbouring
+ * rows, so within each head a NeoX-order model's pair (i, i + rope_dim/2) is
+ * computed at (2i, 2i + 1); dimensions past rope_dim, and LLaMA-order models,
+ * keep theirs. Attention is a dot product over a head's dimensions, which
+ * does not depend on their order, as long as Q and K share it. */
+uint64_t rope_source_row(const lvk_hparams *hp, uint64_t gpu_row);
 
 #endif

@@ -158,15 +158,17 @@ class Llama(nn.Module):
         w = self.token_embd if self.output is None else self.output
         return F.linear(rmsnorm(x, self.output_norm, self.c.rms_eps), w)
 
-    def forward(self, tokens, exit_layers, select=None):
+    def forward(self, tokens, exit_layers, select=None, keep=None):
         """Logits of the exit after each block in exit_layers (1-based, ascending),
         then of the final head, for tokens (batch, time): each (batch, time,
         n_vocab), or (n, n_vocab) at the n positions where the bool mask
-        `select` (batch, time) is set."""
+        `select` (batch, time) is set. keep (training's layer dropout), when
+        given, says per block which sequences run it (a bool (batch,) each);
+        the others pass it unchanged."""
         x = F.embedding(tokens, self.token_embd)
         hidden = []
         for layer, block in enumerate(self.blocks, start=1):
-            x = block(x)
+            x = block(x) if keep is None else torch.where(keep[layer - 1][:, None, None], block(x), x)
             if layer in exit_layers or layer == self.c.n_layers:
                 hidden.append(x)
         return [self.head(h if select is None else h[select]) for h in hidden]

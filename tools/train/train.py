@@ -10,6 +10,7 @@ exit) until `litevk calibrate` sets them.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -18,7 +19,9 @@ import torch
 import torch.nn.functional as F
 
 import data
+import distill
 import model as llama
+import report
 import tokenizer
 
 MAX_EXITS = 16  # LiteVK's LVK_MAX_EXITS
@@ -77,6 +80,27 @@ def parse_args(argv):
                         "(default: every 4th block from n_layers/4, as LiteVK: 8,12,...,28 of 32)")
     p.add_argument("--exit-weights", type=lambda s: parse_float_list(s, "--exit-weights"),
                    help="loss weight of each exit (default: all 1; the final head's weight is 1)")
+    p.add_argument("--ce-weight", type=float, default=1.0,
+                   help="weight of each head's cross-entropy on the data (default 1)")
+    p.add_argument("--kd-weight", type=float, default=0.0,
+                   help="weight of each head's distillation loss: T^2 KL(teacher || head) at "
+                        "--kd-temperature (default 0: no teacher)")
+    p.add_argument("--kd-temperature", type=float, default=1.0, help="distillation temperature (default 1)")
+    p.add_argument("--teacher", help="the teacher GGUF, same vocabulary (default: the -m model as loaded, frozen)")
+    p.add_argument("--teacher-cache",
+                   help="keep the teacher's logits of the training set in this file: computed once, "
+                        "read back by later runs with the same teacher, data and --teacher-top-k")
+    p.add_argument("--teacher-top-k", type=int, default=0,
+                   help="with --teacher-cache: keep each position's k largest logits and renormalise "
+                        "over them (default 0: the whole vocabulary)")
+    p.add_argument("--freeze-final-block", action="store_true",
+                   help="do not train the last block")
+    p.add_argument("--freeze-head", action="store_true",
+                   help="do not train the LM head and the final norm (shared by every exit head; "
+                        "the embedding too when the model ties them)")
+    p.add_argument("--layer-dropout", type=float, default=0.0,
+                   help="LayerSkip's layer dropout: the largest rate, for the last block; block l of "
+                        "L skips a sequence with rate p (e^(l ln2/(L-1)) - 1), l from 0 (default 0: off)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps in all (default 1000)")
     p.add_argument("--lr", type=float, default=2e-5, help="AdamW learning rate, constant (default 2e-5)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
@@ -96,20 +120,42 @@ def parse_args(argv):
     p.add_argument("--checkpoint", help="save model, optimizer, step and RNG states here at each evaluation")
     p.add_argument("--resume", help="continue from this checkpoint, up to --steps")
     p.add_argument("--eval-only", action="store_true",
-                   help="no training: print each head's validation CE and agreement with the final head")
+                   help="no training: print each head's report on the validation split and on --report-data")
+    p.add_argument("--report-data", action="append", default=[], metavar="FILE",
+                   help="after training (or with --eval-only), report every head on the whole of this "
+                        "file too (repeatable)")
+    p.add_argument("--draft-prompts", type=int, default=32,
+                   help="reports: greedy continuations per data set on which each exit's drafter "
+                        "acceptance is measured, 0 = none (default 32)")
+    p.add_argument("--draft-tokens", type=int, default=48,
+                   help="reports: tokens in each greedy continuation (default 48)")
+    p.add_argument("--draft-prompt-len", type=int, default=16,
+                   help="reports: the least prompt, in tokens, for plain text; an instruction's prompt "
+                        "is its whole instruction (default 16)")
     p.add_argument("--json", action="store_true", help="with --eval-only: print one JSON object")
     args = p.parse_args(argv)
     if not args.eval_only and not args.output:
         p.error("-o/--output is required (or --eval-only)")
     if args.json and not args.eval_only:
         p.error("--json applies to --eval-only")
-    for name in ("steps", "batch_size", "seq_len", "log_every", "eval_every"):
+    for name in ("steps", "batch_size", "seq_len", "log_every", "eval_every", "draft_tokens",
+                 "draft_prompt_len"):
         if getattr(args, name) < 1:
             p.error("--%s must be at least 1" % name.replace("_", "-"))
     if args.seed < 0:
         p.error("--seed must be 0 or more")
     if not 0 <= args.val_fraction <= 1:
         p.error("--val-fraction must be in 0..1")
+    if args.ce_weight < 0 or args.kd_weight < 0 or args.ce_weight + args.kd_weight == 0:
+        p.error("--ce-weight and --kd-weight must be 0 or more, and not both 0")
+    if args.kd_temperature <= 0:
+        p.error("--kd-temperature must be above 0")
+    if not 0 <= args.layer_dropout < 1:
+        p.error("--layer-dropout must be in 0..1 (below 1)")
+    if args.teacher_top_k < 0 or args.draft_prompts < 0:
+        p.error("--teacher-top-k and --draft-prompts must be 0 or more")
+    if (args.teacher or args.teacher_cache) and args.kd_weight == 0:
+        p.error("--teacher and --teacher-cache need --kd-weight above 0")
     if args.output and os.path.abspath(args.output) == os.path.abspath(args.model):
         p.error("-o %s is the model being read; write the tuned model to another path" % args.output)
     return args
@@ -153,31 +199,28 @@ def pick_device(name):
     return torch.device(name)
 
 
-def head_losses(net, batch, exit_layers, device):
-    """Cross-entropy of every head (exits, then final) over the batch's targets."""
+def layer_keep(n_layers, batch_size, max_rate, device):
+    """LayerSkip's layer dropout: for each block l (0-based) of L, which
+    sequences of the batch run it; the rate grows with depth as
+    max_rate * (e^(l ln2 / (L-1)) - 1), so the first block always runs."""
+    if max_rate == 0 or n_layers < 2:
+        return None
+    rates = [max_rate * (math.exp(l * math.log(2) / (n_layers - 1)) - 1) for l in range(n_layers)]
+    return [torch.rand(batch_size, device=device) >= r for r in rates]
+
+
+def head_losses(net, batch, exit_layers, args, teacher, device):
+    """(loss, cross-entropy) of every head (exits, then final) over the batch's
+    targets: loss = ce_weight * CE + kd_weight * KD against the teacher's
+    logits (a TeacherLogits for the same positions, or None)."""
     inputs, targets, mask = (t.to(device) for t in batch)
-    logits = net(inputs, exit_layers, select=mask)
-    return [F.cross_entropy(l, targets[mask]) for l in logits]
-
-
-@torch.no_grad()
-def evaluate(net, sequences, exit_layers, batch_size, pad_id, device):
-    """Per head (exits, then final): mean CE over the targets of `sequences`,
-    and the share of them where its argmax equals the final head's."""
-    net.eval()
-    ce = [0.0] * (len(exit_layers) + 1)
-    agree = [0] * (len(exit_layers) + 1)
-    n = 0
-    for i in range(0, len(sequences), batch_size):
-        inputs, targets, mask = (t.to(device) for t in data.collate(sequences[i:i + batch_size], pad_id))
-        logits = net(inputs, exit_layers, select=mask)
-        final = logits[-1].argmax(-1)
-        for h, l in enumerate(logits):
-            ce[h] += F.cross_entropy(l, targets[mask], reduction="sum").item()
-            agree[h] += (l.argmax(-1) == final).sum().item()
-        n += int(mask.sum())
-    net.train()
-    return {"tokens": n, "ce": [c / n for c in ce], "agreement": [a / n for a in agree]}
+    keep = layer_keep(net.c.n_layers, inputs.shape[0], args.layer_dropout, device) if net.training else None
+    logits = net(inputs, exit_layers, select=mask, keep=keep)
+    ce = [F.cross_entropy(l, targets[mask]) for l in logits]
+    if teacher is None:
+        return [args.ce_weight * c for c in ce], ce
+    return [args.ce_weight * c + args.kd_weight * distill.kd_loss(l, teacher, args.kd_temperature)
+            for c, l in zip(ce, logits)], ce
 
 
 def head_names(exit_layers, n_layers):
@@ -191,28 +234,42 @@ def print_eval(step, result, names):
           % (step, heads, names[-1], result["ce"][-1], result["tokens"]), flush=True)
 
 
-def eval_only(args, net, val, exit_layers, pad_id, device):
-    r = evaluate(net, val, exit_layers, args.batch_size, pad_id, device)
-    layers = exit_layers + [net.c.n_layers]
+def report_sets(args, val, tok):
+    """(name, sequences) of every data set the reports cover: the validation
+    split, then each --report-data file whole."""
+    sets = [("validation split of %s" % args.data, val)] if val else []
+    for path in args.report_data:
+        sets.append((path, data.load(path, tok, args.seq_len, 1.0, args.seed)[1]))
+    return sets
+
+
+def reports(args, net, sets, exit_layers, pad_id, device):
+    """Prints every head's report on every set (or, with --json, returns them)."""
+    out = []
+    for name, sequences in sets:
+        r = report.evaluate(net, sequences, exit_layers, args, pad_id, device)
+        if args.json:
+            out.append(dict(report.to_json(r, exit_layers, net.c.n_layers), data=name, sequences=len(sequences)))
+        else:
+            report.print_table(r, exit_layers, net.c.n_layers, "%s, %d sequences:" % (name, len(sequences)))
+    return out
+
+
+def eval_only(args, net, sets, exit_layers, pad_id, device):
+    if not sets:
+        raise ValueError("%s: no validation sequences (--val-fraction %g) and no --report-data"
+                         % (args.data, args.val_fraction))
+    out = reports(args, net, sets, exit_layers, pad_id, device)
     if args.json:
-        heads = [{"layer": l, "ce": ce, "agreement": a}
-                 for l, ce, a in zip(layers, r["ce"], r["agreement"])]
-        heads[-1] = {"layer": layers[-1], "final": True, "ce": r["ce"][-1]}
-        print(json.dumps({"model": args.model, "data": args.data, "val_fraction": args.val_fraction,
-                          "seed": args.seed, "sequences": len(val), "tokens": r["tokens"],
-                          "heads": heads}))
-        return
-    print("head after block   val CE   agreement with final")
-    for l, ce, a in zip(layers[:-1], r["ce"], r["agreement"]):
-        print("%16d   %7.4f   %5.1f%%" % (l, ce, 100 * a))
-    print("%16d   %7.4f   (final)" % (layers[-1], r["ce"][-1]))
-    print("%d tokens in %d sequences of %s (validation split %g, seed %d)"
-          % (r["tokens"], len(val), args.data, args.val_fraction, args.seed))
+        print(json.dumps({"model": args.model, "val_fraction": args.val_fraction, "seed": args.seed,
+                          "sets": out}))
+    return out
 
 
 # The options that change the arithmetic: a resumed run must use the checkpoint's.
 RESUME_SETTINGS = ("exit_layers", "exit_weights", "lr", "weight_decay", "grad_clip", "batch_size",
-                   "seq_len", "seed", "val_fraction")
+                   "seq_len", "seed", "val_fraction", "ce_weight", "kd_weight", "kd_temperature",
+                   "teacher", "teacher_top_k", "freeze_final_block", "freeze_head", "layer_dropout")
 
 
 def save_checkpoint(path, net, opt, step, args):
@@ -241,31 +298,67 @@ def load_checkpoint(path, net, opt, args, device):
     return state["step"]
 
 
+def freeze(net, args):
+    """Stops training what --freeze-final-block and --freeze-head name; returns
+    the parameters left to train."""
+    frozen = []
+    if args.freeze_final_block:
+        frozen += list(net.blocks[-1].parameters())
+    if args.freeze_head:
+        frozen += [net.output_norm, net.token_embd if net.output is None else net.output]
+    for p in frozen:
+        p.requires_grad_(False)
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def load_teacher(args, net, train_set, pad_id, device):
+    """The teacher's logits for a batch of training sequences, as a function of
+    their indices: from a frozen forward pass, or read from --teacher-cache."""
+    path = args.teacher or args.model
+    teacher, _ = llama.load_gguf(path)
+    if teacher.c.n_vocab != net.c.n_vocab:
+        raise ValueError("the teacher %s has a vocabulary of %d, the model %d: they must be the same"
+                         % (path, teacher.c.n_vocab, net.c.n_vocab))
+    teacher.to(device).eval().requires_grad_(False)
+    top_k = args.teacher_top_k or teacher.c.n_vocab
+    if args.teacher_cache:
+        cache = distill.TeacherCache.load_or_build(args.teacher_cache, teacher, path, train_set, top_k,
+                                                   args.batch_size, pad_id, device)
+        return lambda indices: cache.batch(indices, device)
+
+    def on_the_fly(indices):
+        inputs, _, mask = (t.to(device) for t in data.collate([train_set[i] for i in indices], pad_id))
+        return distill.teacher_logits(teacher, inputs, mask, top_k)
+    return on_the_fly
+
+
 def train(args, net, source, train_set, val, pad_id, device):
     """Trains up to args.steps and writes args.output; returns the per-head
-    train losses of every step it ran."""
+    train cross-entropies of every step it ran."""
     exit_layers, n_layers = args.exit_layers, net.c.n_layers
     weights = torch.tensor(args.exit_weights + [1.0], device=device)
     weights = weights / weights.sum()
     names = head_names(exit_layers, n_layers)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    teacher = load_teacher(args, net, train_set, pad_id, device) if args.kd_weight > 0 else None
+    trained = freeze(net, args)
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
     step = load_checkpoint(args.resume, net, opt, args, device) if args.resume else 0
     if step:
         print("resumed %s at step %d" % (args.resume, step), flush=True)
     history = []
     t0 = time.time()
     while step < args.steps:
-        batch = data.collate([train_set[i] for i in data.batch_indices(
-            len(train_set), args.batch_size, step, args.seed)], pad_id)
-        losses = head_losses(net, batch, exit_layers, device)
+        indices = data.batch_indices(len(train_set), args.batch_size, step, args.seed)
+        batch = data.collate([train_set[i] for i in indices], pad_id)
+        losses, ce = head_losses(net, batch, exit_layers, args, teacher and teacher(indices), device)
         loss = (torch.stack(losses) * weights).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), args.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trained, args.grad_clip)
         opt.step()
         step += 1
-        history.append([l.item() for l in losses])
+        history.append([c.item() for c in ce])
 
         if step % args.log_every == 0 or step == args.steps:
             recent = history[-args.log_every:]
@@ -277,7 +370,11 @@ def train(args, net, source, train_set, val, pad_id, device):
             t0 = time.time()
         if step % args.eval_every == 0 or step == args.steps:
             if val:
-                print_eval(step, evaluate(net, val, exit_layers, args.batch_size, pad_id, device), names)
+                net.eval()
+                n, ce_val, agreement = report.teacher_forced(net, val, exit_layers, args.batch_size,
+                                                             pad_id, device)
+                net.train()
+                print_eval(step, {"tokens": n, "ce": ce_val, "agreement": agreement}, names)
             if args.checkpoint:
                 save_checkpoint(args.checkpoint, net, opt, step, args)
 
@@ -289,6 +386,8 @@ def train(args, net, source, train_set, val, pad_id, device):
 
 
 def run(args):
+    """Trains (or with --eval-only, reports); returns the per-step, per-head
+    train cross-entropies, or the reports as a list with --eval-only --json."""
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
     net, source = llama.load_gguf(args.model)
@@ -304,16 +403,16 @@ def run(args):
     train_set, val = data.load(args.data, tok, args.seq_len, args.val_fraction, args.seed)
     net.to(device)
     if args.eval_only:
-        if not val:
-            raise ValueError("%s: no validation sequences (--val-fraction %g)" % (args.data, args.val_fraction))
-        return eval_only(args, net, val, args.exit_layers, tok.eos_id, device)
+        return eval_only(args, net, report_sets(args, val, tok), args.exit_layers, tok.eos_id, device)
     if not train_set:
         raise ValueError("%s: no training sequences left after the validation split" % args.data)
     print("%s: %d blocks, %d-wide, vocabulary %d; exits after blocks %s, weights %s (final 1); "
           "%d training and %d validation sequences on %s"
           % (args.model, c.n_layers, c.n_embd, c.n_vocab, ",".join(map(str, args.exit_layers)),
              ",".join("%g" % w for w in args.exit_weights), len(train_set), len(val), device), flush=True)
-    return train(args, net, source, train_set, val, tok.eos_id, device)
+    history = train(args, net, source, train_set, val, tok.eos_id, device)
+    reports(args, net, report_sets(args, val, tok), args.exit_layers, tok.eos_id, device)
+    return history
 
 
 def main(argv=None):

@@ -189,7 +189,7 @@ class TestTraining(unittest.TestCase):
         with contextlib.redirect_stdout(out):
             train.run(train.parse_args(["-m", self.tuned, "--data", ALPACA, "--eval-only", "--json",
                                         "--exit-layers", "1,2,3", "--seq-len", "256"]))
-        r = json.loads(out.getvalue())
+        r = json.loads(out.getvalue())["sets"][0]
         self.assertEqual([h["layer"] for h in r["heads"]], [1, 2, 3, 4])
         self.assertTrue(r["heads"][-1]["final"])
         self.assertGreater(r["tokens"], 0)

@@ -1,5 +1,6 @@
-"""LITE fine-tuning for LiteVK: train a LLaMA GGUF so that the exit heads after
-intermediate blocks predict well (LITE, Varshney et al., arXiv 2310.18581).
+"""LITE fine-tuning for LiteVK: train a model LiteVK runs (llama, qwen2) so that
+the exit heads after intermediate blocks predict well (LITE, Varshney et al.,
+arXiv 2310.18581).
 
 Every exit head is the model's final RMSNorm and LM head applied to the hidden
 state after block k; the loss is the weighted mean of the cross-entropies of

@@ -60,7 +60,7 @@ static lvk_status add_metadata(const gguf_file *f, uint32_t out_type, gguf_write
 
 /* Every tensor of the input, in its order: matrices in out_type (F16 where a
  * row is not whole blocks), vectors F32. */
-static lvk_status add_tensors(const gguf_file *f, uint32_t out_type, retype_job *jobs, gguf_writer *w) {
+static lvk_status add_tensors(const gguf_file *f, uint32_t out_type, retype_job *jobs, float *row, gguf_writer *w) {
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const gguf_tensor *t = &f->tensors[i];
         if (!lvk_type_supported(t->type))
@@ -69,14 +69,14 @@ static lvk_status add_tensors(const gguf_file *f, uint32_t out_type, retype_job 
         char name[256]; /* the writer refuses a name longer than ggml's 63 bytes */
         snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
         jobs[i] = (retype_job){.src = t, .type = t->n_dims == 1 ? GGML_F32 : lvk_row_type(out_type, t->ne[0]),
-                               .row = jobs[0].row};
+                               .row = row};
         LVK_TRY(gguf_writer_add_tensor_fill(w, name, jobs[i].type, t->n_dims, t->ne, fill_tensor, &jobs[i]));
     }
     return LVK_OK;
 }
 
 static lvk_status convert(const lvk_mapped_file *in, const char *in_path, const char *out_path, uint32_t out_type,
-                          lvk_host_model **model, retype_job **jobs, gguf_writer **w) {
+                          lvk_host_model **model, retype_job **jobs, float **row, gguf_writer **w) {
     if (lvk_mapped_is(in, out_path))
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "output '%s' is the input file", out_path);
     gguf_file *f;
@@ -87,15 +87,11 @@ static lvk_status convert(const lvk_mapped_file *in, const char *in_path, const 
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (f->tensors[i].ne[0] > widest) widest = f->tensors[i].ne[0];
     *jobs = lvk_calloc(f->n_tensors ? f->n_tensors : 1, sizeof **jobs);
-    float *row = lvk_malloc((size_t)widest * sizeof *row);
-    if (*jobs) (*jobs)[0].row = row;
-    if (!*jobs || !row) {
-        lvk_free(row);
-        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
-    }
+    *row = lvk_malloc((size_t)widest * sizeof **row);
+    if (!*jobs || !*row) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory");
     LVK_TRY(gguf_writer_create(w));
     LVK_TRY(add_metadata(f, out_type, *w));
-    s = add_tensors(f, out_type, *jobs, *w);
+    s = add_tensors(f, out_type, *jobs, *row, *w);
     if (s != LVK_OK) return lvk_fail_prefix(s, "%s", in_path);
     return gguf_writer_write(*w, out_path);
 }
@@ -108,11 +104,12 @@ lvk_status lvk_convert_gguf(const char *in_path, const char *out_path, uint32_t 
     lvk_mapped_file in = {0};
     lvk_host_model *model = NULL;
     retype_job *jobs = NULL;
+    float *row = NULL;
     gguf_writer *w = NULL;
     lvk_status s = lvk_map_file(in_path, &in);
-    if (s == LVK_OK) s = convert(&in, in_path, out_path, out_type, &model, &jobs, &w);
+    if (s == LVK_OK) s = convert(&in, in_path, out_path, out_type, &model, &jobs, &row, &w);
     gguf_writer_free(w);
-    if (jobs) lvk_free(jobs[0].row);
+    lvk_free(row);
     lvk_free(jobs);
     host_model_free(model);
     lvk_unmap_file(&in);

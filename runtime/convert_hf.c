@@ -87,24 +87,6 @@ static void llama3_rope_factors(const hf_config *c, float *out) {
     }
 }
 
-/* general.file_type: llama.cpp's name for a file of mostly this type. */
-static uint32_t file_type(uint32_t type) {
-    switch (type) {
-    case GGML_F32: return 0;
-    case GGML_F16: return 1;
-    case GGML_Q4_0: return 2;
-    case GGML_Q4_1: return 3;
-    case GGML_Q8_0: return 7;
-    case GGML_Q5_0: return 8;
-    case GGML_Q5_1: return 9;
-    case GGML_Q4_K: return 14; /* MOSTLY_Q4_K_S: every matrix Q4_K */
-    case GGML_Q5_K: return 16; /* MOSTLY_Q5_K_S */
-    case GGML_Q6_K: return 18;
-    case GGML_BF16: return 32;
-    default: return 0;
-    }
-}
-
 /* ---- planning the tensors -------------------------------------------------------------- */
 
 /* The sizes a tensor's dimensions are given in. */
@@ -291,7 +273,7 @@ static lvk_status add_hparams(const hf_config *c, uint32_t out_type, gguf_writer
         LVK_TRY(gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim));
         LVK_TRY(gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim));
     }
-    LVK_TRY(gguf_writer_add_u32(w, "general.file_type", file_type(out_type)));
+    LVK_TRY(gguf_writer_add_u32(w, "general.file_type", lvk_file_type(out_type)));
     LVK_TRY(gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size));
     LVK_TRY(gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim));
     if (c->rope_scaling.type == HF_ROPE_LINEAR) {

@@ -29,6 +29,23 @@ uint32_t lvk_row_type(uint32_t type, uint64_t n) {
     return n % ggml_block_elems(type) ? GGML_F16 : type;
 }
 
+uint32_t lvk_file_type(uint32_t type) {
+    switch (type) {
+    case GGML_F32: return 0;
+    case GGML_F16: return 1;
+    case GGML_Q4_0: return 2;
+    case GGML_Q4_1: return 3;
+    case GGML_Q8_0: return 7;
+    case GGML_Q5_0: return 8;
+    case GGML_Q5_1: return 9;
+    case GGML_Q4_K: return 14; /* MOSTLY_Q4_K_S: every matrix Q4_K */
+    case GGML_Q5_K: return 16; /* MOSTLY_Q5_K_S */
+    case GGML_Q6_K: return 18;
+    case GGML_BF16: return 32;
+    default: return 0;
+    }
+}
+
 const char *lvk_weight_type_names(const char *sep, const char *last_sep) {
     static _Thread_local char buf[256];
     size_t n = 0;

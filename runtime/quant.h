@@ -51,6 +51,8 @@ int lvk_type_supported(uint32_t ggml_type);
 uint32_t lvk_row_type(uint32_t type, uint64_t n);
 /* Their names joined by `sep`, with `last_sep` before the last ("f32, f16 … or q6_k"). */
 const char *lvk_weight_type_names(const char *sep, const char *last_sep);
+/* general.file_type: llama.cpp's number for a file whose matrices are mostly `type`. */
+uint32_t lvk_file_type(uint32_t type);
 /* Rows of n elements (a multiple of the type's block) between f32 and `type`.
  * Dequantisation is ggml's, value for value; quantisation is a plain
  * round-to-nearest (K-quants: scales from each sub-block's range, rounded

@@ -1,19 +1,22 @@
-/* cmd_convert.c — `litevk convert`: a Hugging Face checkpoint directory, or a
- * llama2.c checkpoint + tokenizer, -> GGUF. */
+/* cmd_convert.c — `litevk convert`: a Hugging Face checkpoint directory, a
+ * llama2.c checkpoint + tokenizer, or a GGUF to re-type, -> GGUF. */
 #include "cli.h"
 #include "convert.h"
+#include "convert_gguf.h"
 #include "convert_hf.h"
 #include "gguf.h"
 #include "quant.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void print_help(void) {
     const char *types = lvk_weight_type_names("|", "|");
     printf("usage: litevk convert DIR -o OUT.gguf [--type %s] [--vocab-only]\n"
            "       litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
+           "       litevk convert IN.gguf -o OUT.gguf --type %s\n"
            "\n"
            "DIR is a Hugging Face checkpoint: config.json, tokenizer.json (+ tokenizer_config.json),\n"
            "model.safetensors or the shards of model.safetensors.index.json, in F32, F16 or BF16.\n"
@@ -29,15 +32,27 @@ static void print_help(void) {
            "\n"
            "CHECKPOINT and TOKENIZER are a llama2.c checkpoint (.bin, run.c's format) and its\n"
            "tokenizer (.bin): they become a LLaMA GGUF with the tensors and vocabulary of llama.cpp's\n"
-           "convert-llama2c-to-ggml. Matrices get --type (default f32), with the same f16 fallback.\n",
-           types, types);
+           "convert-llama2c-to-ggml. Matrices get --type (default f32), with the same f16 fallback.\n"
+           "\n"
+           "IN.gguf is any model LiteVK loads, in any type it runs: its matrices are dequantised and\n"
+           "written in --type (required: no type is a safe guess; f32 keeps every value), with the\n"
+           "same f16 fallback; a matrix already in that type is copied as it is. Vectors are f32.\n"
+           "Every metadata key is kept, litevk.* too (exits and thresholds), but general.file_type,\n"
+           "which names the new type; the tensors keep their order.\n",
+           types, types, types);
 }
 
 typedef struct convert_options {
     const char *in[2], *out;
     int n_in, vocab_only;
+    int gguf; /* the one input is a file: a GGUF to re-type */
     uint32_t type;
 } convert_options;
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 /* 0, -1 after --help, 2 after a usage error. */
 static int parse(int argc, char **argv, convert_options *o) {
@@ -59,8 +74,12 @@ static int parse(int argc, char **argv, convert_options *o) {
     }
     if (o->n_in == 0 || !o->out)
         return cli_usage_error("convert", "needs DIR (or CHECKPOINT and TOKENIZER) and -o OUT");
-    if (o->vocab_only && o->n_in == 2)
+    o->gguf = o->n_in == 1 && is_file(o->in[0]);
+    if (o->vocab_only && (o->n_in == 2 || o->gguf))
         return cli_usage_error("convert", "--vocab-only applies to a Hugging Face checkpoint directory");
+    if (o->gguf && !type)
+        return cli_usage_error("convert", "re-typing %s needs --type (%s; f32 keeps every value)", o->in[0],
+                               lvk_weight_type_names(", ", " or "));
     /* a Hugging Face directory defaults to f16, as llama.cpp's converter; llama2.c's
      * tiny checkpoints to f32 */
     if (!type) type = o->n_in == 1 ? "f16" : "f32";
@@ -89,8 +108,10 @@ int cmd_convert(int argc, char **argv) {
     convert_options o;
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
-    if (o.n_in == 2) {
-        if (lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type) != LVK_OK) return cli_error("%s", lvk_last_error());
+    if (o.n_in == 2 || o.gguf) {
+        lvk_status s = o.gguf ? lvk_convert_gguf(o.in[0], o.out, o.type)
+                              : lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type);
+        if (s != LVK_OK) return cli_error("%s", lvk_last_error());
         fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
         return 0;
     }

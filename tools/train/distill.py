@@ -54,11 +54,12 @@ def teacher_logits(teacher, inputs, mask, top_k):
     return TeacherLogits(top.values, top.indices)
 
 
-def file_digest(path):
+def model_digest(net):
+    """A digest of a model's weights, whatever file they came from."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for name, t in net.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -70,8 +71,8 @@ class TeacherCache:
         self.per_sequence = per_sequence  # one (values, indices or None) per training sequence
 
     @classmethod
-    def load_or_build(cls, path, teacher, teacher_path, sequences, top_k, batch_size, pad_id, device):
-        key = {"teacher": file_digest(teacher_path), "top_k": top_k,
+    def load_or_build(cls, path, teacher, sequences, top_k, batch_size, pad_id, device):
+        key = {"teacher": model_digest(teacher), "top_k": top_k,
                "sequences": hashlib.sha256(repr(sequences).encode()).hexdigest()}
         if os.path.exists(path):
             state = torch.load(path)

@@ -202,7 +202,9 @@ def parse_gguf(data, source="GGUF image"):
         raise ValueError("%s: %s" % (source, e)) from None
 
 
-def _parse(data):
+def _parse_header(data):
+    """Everything before the tensor data: (version, meta, alignment, tensor
+    infos, data offset)."""
     c = _Cursor(data)
     c.need(4)
     if bytes(data[:4]) != GGUF_MAGIC:
@@ -237,7 +239,20 @@ def _parse(data):
         alignment = a
 
     infos = [_read_tensor_info(c, i) for i in range(n_tensors)]
-    data_offset = _align_up(c.pos, alignment)
+    return version, meta, alignment, infos, _align_up(c.pos, alignment)
+
+
+def tensor_types(data, source="GGUF image"):
+    """name -> ggml type of every tensor of a GGUF image, whatever the types
+    (read_gguf refuses all but F32 and F16)."""
+    try:
+        return {name: ggml_type for name, _, ggml_type, _ in _parse_header(memoryview(data))[3]}
+    except ValueError as e:
+        raise ValueError("%s: %s" % (source, e)) from None
+
+
+def _parse(data):
+    version, meta, alignment, infos, data_offset = _parse_header(data)
     if infos and data_offset > len(data):
         raise ValueError("file is truncated: tensor data would start at %d, file has %d bytes"
                          % (data_offset, len(data)))

@@ -1,5 +1,6 @@
-"""LITE fine-tuning for LiteVK: train a LLaMA GGUF so that the exit heads after
-intermediate blocks predict well (LITE, Varshney et al., arXiv 2310.18581).
+"""LITE fine-tuning for LiteVK: train a model LiteVK runs (llama, qwen2) so that
+the exit heads after intermediate blocks predict well (LITE, Varshney et al.,
+arXiv 2310.18581).
 
 Every exit head is the model's final RMSNorm and LM head applied to the hidden
 state after block k; the loss is the weighted mean of the cross-entropies of
@@ -18,9 +19,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+import checkpoints
 import data
 import distill
-import model as llama
 import report
 import tokenizer
 
@@ -39,12 +40,20 @@ The validation split is the --val-fraction of the examples (documents for plain 
 that a shuffle seeded with --seed puts first: the same --seed and --val-fraction give
 the same split in training and in --eval-only.
 
-Models: GGUF files with F32 or F16 tensors. A llama2.c or Hugging Face checkpoint is
-converted first, by LiteVK's one converter:
+Models (-m): the architectures LiteVK runs (llama, qwen2), as
+  a GGUF LiteVK loads     F32 and F16 tensors are read as they are; any other type is
+                          dequantised by `litevk convert IN.gguf -o TMP --type f32` first
+  a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json):
+                          converted by `litevk convert DIR -o TMP --type f32` first
+The litevk binary is --litevk PATH, else $LITEVK_BIN, else build/bin/litevk in this
+repository, else litevk on PATH. A llama2.c checkpoint is converted by hand first:
   ./build/bin/litevk convert model.bin tokenizer.bin -o model.gguf --type f32
-  ./build/bin/litevk convert path/to/hf-checkpoint -o model.gguf --type f32
-The output keeps the input's metadata and tensor types, adds litevk.exit_layers and
-litevk.exit_thresholds (all 1 = never exit); then set the thresholds with
+
+The output keeps the input's metadata, adds litevk.exit_layers and
+litevk.exit_thresholds (all 1 = never exit). Its tensors keep the types the trainer
+read (F32 stays F32, F16 stays F16; a converted start point was read as F32), or with
+--type T every matrix is written in T by `litevk convert` (F16 where a row is not whole
+blocks of T; vectors stay F32). Then set the thresholds with
   ./build/bin/litevk calibrate -m OUT.gguf --prompts PROMPTS.jsonl -o CALIBRATED.gguf
 
 On CPU a run is deterministic for a --seed, and --resume from a --checkpoint gives the
@@ -72,9 +81,13 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="litevk-train", description=__doc__,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-m", "--model", required=True, help="input GGUF (F32 or F16 tensors)")
+    p.add_argument("-m", "--model", required=True,
+                   help="start point: a GGUF LiteVK loads, or a Hugging Face checkpoint directory")
     p.add_argument("--data", required=True, help="training data: .json, .jsonl or plain text")
     p.add_argument("-o", "--output", help="output GGUF (required unless --eval-only)")
+    p.add_argument("--type", choices=checkpoints.EXPORT_TYPES,
+                   help="the output's matrices in this type (default: the types the trainer read)")
+    p.add_argument("--litevk", help="the litevk binary that converts start points and --type outputs")
     p.add_argument("--exit-layers", type=lambda s: parse_int_list(s, "--exit-layers"),
                    help="exits after these blocks, 1-based, ascending, in 1..n_layers-1 "
                         "(default: every 4th block from n_layers/4, as LiteVK: 8,12,...,28 of 32)")
@@ -138,6 +151,8 @@ def parse_args(argv):
         p.error("-o/--output is required (or --eval-only)")
     if args.json and not args.eval_only:
         p.error("--json applies to --eval-only")
+    if args.type and args.eval_only:
+        p.error("--type applies to the output, and --eval-only writes none")
     for name in ("steps", "batch_size", "seq_len", "log_every", "eval_every", "draft_tokens",
                  "draft_prompt_len"):
         if getattr(args, name) < 1:
@@ -315,14 +330,14 @@ def load_teacher(args, net, train_set, pad_id, device):
     """The teacher's logits for a batch of training sequences, as a function of
     their indices: from a frozen forward pass, or read from --teacher-cache."""
     path = args.teacher or args.model
-    teacher, _ = llama.load_gguf(path)
+    teacher, _ = checkpoints.load(path, args.litevk)
     if teacher.c.n_vocab != net.c.n_vocab:
         raise ValueError("the teacher %s has a vocabulary of %d, the model %d: they must be the same"
                          % (path, teacher.c.n_vocab, net.c.n_vocab))
     teacher.to(device).eval().requires_grad_(False)
     top_k = args.teacher_top_k or teacher.c.n_vocab
     if args.teacher_cache:
-        cache = distill.TeacherCache.load_or_build(args.teacher_cache, teacher, path, train_set, top_k,
+        cache = distill.TeacherCache.load_or_build(args.teacher_cache, teacher, train_set, top_k,
                                                    args.batch_size, pad_id, device)
         return lambda indices: cache.batch(indices, device)
 
@@ -378,7 +393,7 @@ def train(args, net, source, train_set, val, pad_id, device):
             if args.checkpoint:
                 save_checkpoint(args.checkpoint, net, opt, step, args)
 
-    llama.save_gguf(net, source, args.output, exit_layers)
+    checkpoints.export(net, source, args.output, exit_layers, args.type, args.litevk)
     print("wrote %s: exits after blocks %s with thresholds 1 (never exit); set them with "
           "`litevk calibrate -m %s --prompts FILE -o CALIBRATED.gguf`"
           % (args.output, ",".join(map(str, exit_layers)), args.output))
@@ -390,7 +405,10 @@ def run(args):
     train cross-entropies, or the reports as a list with --eval-only --json."""
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
-    net, source = llama.load_gguf(args.model)
+    args.litevk = checkpoints.find_litevk(args.litevk)
+    if args.type not in (None, "f32") and not args.eval_only:  # before training, not after it
+        checkpoints.needs_litevk(args.litevk, "--type %s" % args.type)
+    net, source = checkpoints.load(args.model, args.litevk)
     c = net.c
     if args.exit_layers is None:
         args.exit_layers = default_exit_layers(c.n_layers)

@@ -90,7 +90,7 @@ class TestDistillTraining(unittest.TestCase):
         train_set, _ = data.load(ALPACA, tok, 256, 0.1, 0)
         for top_k in (512, 20):
             path = self.path("cache%d.pt" % top_k)
-            cache = distill.TeacherCache.load_or_build(path, net, self.base, train_set, top_k, 2,
+            cache = distill.TeacherCache.load_or_build(path, net, train_set, top_k, 2,
                                                        tok.eos_id, "cpu")
             indices = [2, 0]
             inputs, _, mask = data.collate([train_set[i] for i in indices], tok.eos_id)
@@ -104,7 +104,7 @@ class TestDistillTraining(unittest.TestCase):
                 self.assertIsNone(got.indices)
             out = io.StringIO()
             with contextlib.redirect_stdout(out):  # a second run reads the file back
-                distill.TeacherCache.load_or_build(path, net, self.base, train_set, top_k, 2, tok.eos_id, "cpu")
+                distill.TeacherCache.load_or_build(path, net, train_set, top_k, 2, tok.eos_id, "cpu")
             self.assertIn("read from", out.getvalue())
 
     def test_distillation_pulls_every_head_to_the_teacher(self):

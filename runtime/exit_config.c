@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "exit_config.h"
 #include "gguf_write.h"
+#include "model.h"
 #include "status.h"
 
 #include <ctype.h>
@@ -406,15 +407,13 @@ lvk_status exit_config_write_gguf(const char *src_path, const char *dst_path,
     gguf_file *f;
     LVK_TRY(gguf_open(src_path, &f));
     gguf_writer *w = NULL;
-    uint32_t n_layers = 0;
-    lvk_status s = gguf_get_u32(f, "llama.block_count", &n_layers, LVK_ERR_FORMAT);
-    if (s == LVK_OK && n_layers > INT_MAX)
-        s = lvk_fail(LVK_ERR_FORMAT, "metadata 'llama.block_count' = %u is out of range", n_layers);
-    if (s == LVK_OK && lvk_exit_config_validate(cfg, (int)n_layers) != LVK_OK)
+    int n_layers = 0;
+    lvk_status s = block_count_from_gguf(f, &n_layers);
+    if (s == LVK_OK && lvk_exit_config_validate(cfg, n_layers) != LVK_OK)
         s = lvk_fail_prefix(LVK_ERR_INVALID_ARGUMENT, "exits for '%s'", src_path);
     /* without a new record, the old one stays if it still describes the exits (new draft settings only) */
     lvk_exit_config old;
-    int keep_record = !cal && s == LVK_OK && exit_config_from_gguf(f, (int)n_layers, &old, NULL) == LVK_OK &&
+    int keep_record = !cal && s == LVK_OK && exit_config_from_gguf(f, n_layers, &old, NULL) == LVK_OK &&
                       old.n_exits == cfg->n_exits &&
                       !memcmp(old.layers, cfg->layers, (size_t)cfg->n_exits * sizeof *cfg->layers) &&
                       !memcmp(old.thresholds, cfg->thresholds, (size_t)cfg->n_exits * sizeof *cfg->thresholds);

@@ -64,6 +64,12 @@ static lvk_status read_rope_scaling(const gguf_file *f, lvk_hparams *hp) {
     return LVK_OK;
 }
 
+lvk_status block_count_from_gguf(const gguf_file *f, int *n_layers) {
+    lvk_hparams hp = {0};
+    LVK_TRY(read_arch(f, &hp));
+    return get_int(f, arch_key(&hp, "block_count"), n_layers, 1, 1, 1024);
+}
+
 static lvk_status read_hparams(const gguf_file *f, lvk_hparams *hp) {
     memset(hp, 0, sizeof *hp);
     LVK_TRY(read_arch(f, hp));

@@ -64,6 +64,9 @@ typedef struct lvk_host_model {
     char name[128];
 } lvk_host_model;
 
+/* The block count of a parsed GGUF, under its architecture's key
+ * ("<arch>.block_count"), checked as loading checks it. */
+lvk_status block_count_from_gguf(const gguf_file *f, int *n_layers);
 lvk_status host_model_open(const char *path, lvk_host_model **out);
 /* The same checks on a GGUF already parsed (from a file or from memory, as
  * the fuzzer does): takes ownership of f, which is closed on failure. */

@@ -159,7 +159,6 @@ static void test_qwen2_to_q4_k(void **state) {
     p.arch = "qwen2";
     p.weight_type = GGML_F16;
     const char *src = path("qwen2.gguf"), *out = path("qwen2-q4_k.gguf");
-    /* no exits: exit_config_write_gguf reads llama.block_count only */
     assert_int_equal(synth_llama_gguf(&p, src), LVK_OK);
     if (lvk_convert_gguf(src, out, GGML_Q4_K) != LVK_OK) fail_msg("%s", lvk_last_error());
     gguf_file *a = open_gguf(src), *b = open_gguf(out);

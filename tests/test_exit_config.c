@@ -121,6 +121,7 @@ static void write_meta(const char *path, int n_layers, const gguf_value *layers,
                        const gguf_value *thresholds) {
     gguf_writer *w;
     assert_int_equal(gguf_writer_create(&w), LVK_OK);
+    assert_int_equal(gguf_writer_add_str(w, "general.architecture", "llama"), LVK_OK);
     assert_int_equal(gguf_writer_add_u32(w, "llama.block_count", (uint32_t)n_layers), LVK_OK);
     if (layers) assert_int_equal(gguf_writer_add_value(w, "litevk.exit_layers", layers), LVK_OK);
     if (thresholds)
@@ -478,6 +479,27 @@ static void test_speculate_keys(void **state) {
     }
 }
 
+/* The block count comes from the model's own architecture's key (qwen2.block_count). */
+static void test_write_gguf_qwen2(void **state) {
+    (void)state;
+    const char *src = TMP("qwen2.gguf"), *dst = TMP("qwen2_exits.gguf");
+    synth_params p = synth_default_params();
+    p.arch = "qwen2";
+    p.n_layers = 4;
+    assert_int_equal(synth_llama_gguf(&p, src), LVK_OK);
+    lvk_exit_config c = make_config(1, (int[]){3}, (float[]){0.5f});
+    if (exit_config_write_gguf(src, dst, &c, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
+    lvk_host_model *m;
+    assert_int_equal(host_model_open(dst, &m), LVK_OK);
+    lvk_exit_config got;
+    assert_int_equal(exit_config_from_gguf(m->file, m->hp.n_layers, &got, NULL), LVK_OK);
+    assert_int_equal(got.n_exits, 1);
+    assert_int_equal(got.layers[0], 3);
+    host_model_free(m);
+    c = make_config(1, (int[]){4}, (float[]){0.5f});
+    expect_fail(exit_config_write_gguf(src, dst, &c, NULL), LVK_ERR_INVALID_ARGUMENT, "last block");
+}
+
 static void test_write_gguf_errors(void **state) {
     (void)state;
     const char *src = TMP("errors.gguf");
@@ -528,6 +550,7 @@ static void test_copy_any_value(void **state) {
     };
     gguf_writer *w;
     assert_int_equal(gguf_writer_create(&w), LVK_OK);
+    assert_int_equal(gguf_writer_add_str(w, "general.architecture", "llama"), LVK_OK);
     assert_int_equal(gguf_writer_add_u32(w, "llama.block_count", 3), LVK_OK);
     gguf_value al = {.type = GGUF_UINT32, .v.u64 = 64};
     assert_int_equal(gguf_writer_add_value(w, "general.alignment", &al), LVK_OK);
@@ -618,6 +641,7 @@ int main(void) {
         cmocka_unit_test(test_parse_errors),     cmocka_unit_test(test_names),
         cmocka_unit_test(test_calibration),      cmocka_unit_test(test_write_gguf),
         cmocka_unit_test(test_speculate_keys),
+        cmocka_unit_test(test_write_gguf_qwen2),
         cmocka_unit_test(test_write_gguf_errors), cmocka_unit_test(test_copy_any_value),
         cmocka_unit_test(test_malformed_metadata),
     };

@@ -115,7 +115,12 @@ def parse_args(argv):
                    help="LayerSkip's layer dropout: the largest rate, for the last block; block l of "
                         "L skips a sequence with rate p (e^(l ln2/(L-1)) - 1), l from 0 (default 0: off)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps in all (default 1000)")
-    p.add_argument("--lr", type=float, default=2e-5, help="AdamW learning rate, constant (default 2e-5)")
+    p.add_argument("--lr", type=float, default=2e-5, help="AdamW's peak learning rate (default 2e-5)")
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="raise the learning rate linearly from 0 over this many steps (default 0)")
+    p.add_argument("--lr-decay", choices=("none", "cosine"), default="none",
+                   help="after the warm-up: keep the learning rate (none, default) or let it fall "
+                        "to 0 at --steps along a half cosine")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
     p.add_argument("--grad-clip", type=float, default=1.0,
                    help="clip the gradient norm to this, 0 = off (default 1)")
@@ -165,6 +170,8 @@ def parse_args(argv):
         p.error("--ce-weight and --kd-weight must be 0 or more, and not both 0")
     if args.kd_temperature <= 0:
         p.error("--kd-temperature must be above 0")
+    if args.warmup_steps < 0:
+        p.error("--warmup-steps must be 0 or more")
     if not 0 <= args.layer_dropout < 1:
         p.error("--layer-dropout must be in 0..1 (below 1)")
     if args.teacher_top_k < 0 or args.draft_prompts < 0:
@@ -282,15 +289,20 @@ def eval_only(args, net, sets, exit_layers, pad_id, device):
 
 
 # The options that change the arithmetic: a resumed run must use the checkpoint's.
-RESUME_SETTINGS = ("exit_layers", "exit_weights", "lr", "weight_decay", "grad_clip", "batch_size",
-                   "seq_len", "seed", "val_fraction", "ce_weight", "kd_weight", "kd_temperature",
+# --steps too when the learning rate decays towards it.
+RESUME_SETTINGS = ("exit_layers", "exit_weights", "lr", "warmup_steps", "lr_decay", "weight_decay", "grad_clip",
+                   "batch_size", "seq_len", "seed", "val_fraction", "ce_weight", "kd_weight", "kd_temperature",
                    "teacher", "teacher_top_k", "freeze_final_block", "freeze_head", "layer_dropout")
+
+
+def resume_settings(args):
+    return RESUME_SETTINGS + (("steps",) if args.lr_decay == "cosine" else ())
 
 
 def save_checkpoint(path, net, opt, step, args):
     state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
              "rng": torch.get_rng_state(),
-             "settings": {k: getattr(args, k) for k in RESUME_SETTINGS}}
+             "settings": {k: getattr(args, k) for k in resume_settings(args)}}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     tmp = path + ".tmp"
@@ -301,8 +313,8 @@ def save_checkpoint(path, net, opt, step, args):
 def load_checkpoint(path, net, opt, args, device):
     """Restores model, optimizer and RNG states; returns the step to continue from."""
     state = torch.load(path, map_location=device)
-    for k in RESUME_SETTINGS:
-        if state["settings"][k] != getattr(args, k):
+    for k in resume_settings(args):
+        if state["settings"].get(k) != getattr(args, k):
             raise ValueError("%s was saved with --%s %s, this run has %s; a resumed run must match"
                              % (path, k.replace("_", "-"), state["settings"][k], getattr(args, k)))
     net.load_state_dict(state["model"])
@@ -311,6 +323,18 @@ def load_checkpoint(path, net, opt, args, device):
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     return state["step"]
+
+
+def learning_rate(args, step):
+    """The learning rate of step (0-based): a linear warm-up, then constant or
+    a half cosine down to 0 at args.steps. A function of the step alone, so a
+    resumed run follows the schedule an uninterrupted one would."""
+    if step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    if args.lr_decay == "cosine":
+        done = (step - args.warmup_steps) / max(args.steps - args.warmup_steps, 1)
+        return args.lr * 0.5 * (1 + math.cos(math.pi * done))
+    return args.lr
 
 
 def freeze(net, args):
@@ -371,6 +395,8 @@ def train(args, net, source, train_set, val, pad_id, device):
         loss.backward()
         if args.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(trained, args.grad_clip)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(args, step)
         opt.step()
         step += 1
         history.append([c.item() for c in ce])

@@ -10,6 +10,8 @@ blocks from 1 as LiteVK does.
 
 Parameters carry the GGUF tensor names without ".weight" (blocks.N.attn_q is
 blk.N.attn_q.weight), and alias the arrays the GGUF reader returned on load.
+LoRA adapters (lora.py, under blocks.N.lora) have no GGUF tensor: lora.merge
+folds them into the matrices before save_gguf.
 """
 
 import math
@@ -116,6 +118,12 @@ class Block(nn.Module):
         self.ffn_up = _matrix(c.n_ff, d)
         self.ffn_down = _matrix(d, c.n_ff)
         self.kv_f16 = False  # round K and V to f16 (comparing with LiteVK); training keeps f32
+        self.lora = nn.ModuleDict()  # LoRA adapters by matrix name (lora.py); none in full fine-tuning
+
+    def linear(self, x, name):
+        """x W^T for the block's matrix `name`, plus its LoRA adapter's output if it has one."""
+        y = F.linear(x, getattr(self, name))
+        return y + self.lora[name](x) if name in self.lora else y
 
     def forward(self, x):
         c = self.c
@@ -124,9 +132,9 @@ class Block(nn.Module):
 
         # attention: h = rmsnorm(x); q, k, v = W h; rope(q, k); causal, grouped-query
         h = rmsnorm(x, self.attn_norm, c.rms_eps)
-        q = rope(F.linear(h, self.attn_q).view(B, T, c.n_heads, hd), c.rope_dim, c.rope_base)
-        k = rope(F.linear(h, self.attn_k).view(B, T, c.n_kv_heads, hd), c.rope_dim, c.rope_base)
-        v = F.linear(h, self.attn_v).view(B, T, c.n_kv_heads, hd)
+        q = rope(self.linear(h, "attn_q").view(B, T, c.n_heads, hd), c.rope_dim, c.rope_base)
+        k = rope(self.linear(h, "attn_k").view(B, T, c.n_kv_heads, hd), c.rope_dim, c.rope_base)
+        v = self.linear(h, "attn_v").view(B, T, c.n_kv_heads, hd)
         if self.kv_f16:  # as LiteVK's KV cache stores them
             k, v = k.half().float(), v.half().float()
         group = c.n_heads // c.n_kv_heads  # head h reads key/value head h // group
@@ -136,12 +144,12 @@ class Block(nn.Module):
         future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         att = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
         o = (att @ v).transpose(1, 2).reshape(B, T, c.n_embd)
-        x = x + F.linear(o, self.attn_output)
+        x = x + self.linear(o, "attn_output")
 
         # feed-forward: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
         h = rmsnorm(x, self.ffn_norm, c.rms_eps)
-        return x + F.linear(F.silu(F.linear(h, self.ffn_gate)) * F.linear(h, self.ffn_up),
-                            self.ffn_down)
+        return x + self.linear(F.silu(self.linear(h, "ffn_gate")) * self.linear(h, "ffn_up"),
+                               "ffn_down")
 
 
 class Llama(nn.Module):

@@ -124,7 +124,7 @@ def parse_args(argv):
                    help="print the train loss of every head averaged over this many steps (default 10)")
     p.add_argument("--eval-every", type=int, default=100,
                    help="evaluate and checkpoint every this many steps, and at the end (default 100)")
-    p.add_argument("--checkpoint", help="save model, optimizer, step and RNG states here at each evaluation")
+    p.add_argument("--checkpoint", help="save the trained parameters, optimizer, step and RNG states here at each evaluation")
     p.add_argument("--resume", help="continue from this checkpoint, up to --steps")
     p.add_argument("--eval-only", action="store_true",
                    help="no training: print each head's validation CE and agreement with the final head")

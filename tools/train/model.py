@@ -14,6 +14,8 @@ Parameters carry the GGUF tensor names (blocks.N.attn_q is blk.N.attn_q.weight,
 blocks.N.attn_q_bias is blk.N.attn_q.bias), and alias the arrays the GGUF
 reader returned on load. Llama 3.1's RoPE frequency factors (rope_freqs.weight)
 are a buffer: loaded and saved with the weights, never trained.
+LoRA adapters (lora.py, under blocks.N.lora) have no GGUF tensor: lora.merge
+folds them into the matrices before saving.
 """
 
 import math
@@ -186,6 +188,13 @@ class Block(nn.Module):
         self.ffn_up = _matrix(c.n_ff, d)
         self.ffn_down = _matrix(d, c.n_ff)
         self.kv_f16 = False  # round K and V to f16 (comparing with LiteVK); training keeps f32
+        self.lora = nn.ModuleDict()  # LoRA adapters by matrix name (lora.py); none in full fine-tuning
+
+    def linear(self, x, name):
+        """x W^T (+ b where the architecture has the bias `name`_bias) for the
+        block's matrix `name`, plus its LoRA adapter's output if it has one."""
+        y = F.linear(x, getattr(self, name), getattr(self, name + "_bias", None))
+        return y + self.lora[name](x) if name in self.lora else y
 
     def forward(self, x, angles):
         c = self.c
@@ -194,9 +203,9 @@ class Block(nn.Module):
 
         # attention: h = rmsnorm(x); q, k, v = W h + b; rope(q, k); causal, grouped-query
         h = rmsnorm(x, self.attn_norm, c.rms_eps)
-        q = F.linear(h, self.attn_q, self.attn_q_bias).view(B, T, c.n_heads, hd)
-        k = F.linear(h, self.attn_k, self.attn_k_bias).view(B, T, c.n_kv_heads, hd)
-        v = F.linear(h, self.attn_v, self.attn_v_bias).view(B, T, c.n_kv_heads, hd)
+        q = self.linear(h, "attn_q").view(B, T, c.n_heads, hd)
+        k = self.linear(h, "attn_k").view(B, T, c.n_kv_heads, hd)
+        v = self.linear(h, "attn_v").view(B, T, c.n_kv_heads, hd)
         q, k = rope(q, angles, c.rope_dim, c.rope_neox), rope(k, angles, c.rope_dim, c.rope_neox)
         if self.kv_f16:  # as LiteVK's KV cache stores them
             k, v = k.half().float(), v.half().float()
@@ -207,12 +216,12 @@ class Block(nn.Module):
         future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         att = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
         o = (att @ v).transpose(1, 2).reshape(B, T, c.q_dim)
-        x = x + F.linear(o, self.attn_output)
+        x = x + self.linear(o, "attn_output")
 
         # feed-forward: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
         h = rmsnorm(x, self.ffn_norm, c.rms_eps)
-        return x + F.linear(F.silu(F.linear(h, self.ffn_gate)) * F.linear(h, self.ffn_up),
-                            self.ffn_down)
+        return x + self.linear(F.silu(self.linear(h, "ffn_gate")) * self.linear(h, "ffn_up"),
+                               "ffn_down")
 
 
 class Llama(nn.Module):

@@ -10,6 +10,7 @@ exit) until `litevk calibrate` sets them.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -22,10 +23,12 @@ import torch.nn.functional as F
 import checkpoints
 import data
 import distill
+import lora
 import report
 import tokenizer
 
 MAX_EXITS = 16  # LiteVK's LVK_MAX_EXITS
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 EPILOG = """\
 data formats:
@@ -56,6 +59,11 @@ read (F32 stays F32, F16 stays F16; a converted start point was read as F32), or
 blocks of T; vectors stay F32). Then set the thresholds with
   ./build/bin/litevk calibrate -m OUT.gguf --prompts PROMPTS.jsonl -o CALIBRATED.gguf
 
+LoRA (--lora-rank R > 0) trains rank-R adapters on the --lora-targets matrices of every
+block, with everything else frozen (but output_norm with --train-norm), and merges them
+into the weights at export: the output has the same tensors and types as without LoRA.
+It usually wants a larger --lr than full fine-tuning (1e-4 to 1e-3).
+
 On CPU a run is deterministic for a --seed, and --resume from a --checkpoint gives the
 weights an uninterrupted run would have.
 """
@@ -75,6 +83,15 @@ def parse_float_list(text, what):
     except ValueError:
         raise argparse.ArgumentTypeError("%s '%s' is not a comma-separated list of numbers"
                                          % (what, text)) from None
+
+
+def parse_lora_targets(text):
+    names = text.split(",")
+    unknown = [n for n in names if n not in lora.TARGETS]
+    if unknown:
+        raise argparse.ArgumentTypeError("--lora-targets: unknown %s; the targets are %s"
+                                         % (",".join(unknown), ",".join(lora.TARGETS)))
+    return [t for t in lora.TARGETS if t in names]  # one order: q,v and v,q are one setting
 
 
 def parse_args(argv):
@@ -129,13 +146,27 @@ def parse_args(argv):
                    help="tokens per sequence, at most the model's context length (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seeds the split and batch order (default 0)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32",
+                   help="fp32, or autocast matrix products to bf16 (CPU or CUDA) or fp16 (CUDA, with "
+                        "gradient scaling); weights and AdamW stay float32 (default fp32)")
+    p.add_argument("--lora-rank", type=int, default=0,
+                   help="train LoRA adapters of this rank instead of every weight, 0 = off (default 0)")
+    p.add_argument("--lora-alpha", type=float,
+                   help="LoRA scale is alpha/rank (default: the rank, so scale 1)")
+    p.add_argument("--lora-targets", type=parse_lora_targets,
+                   help="comma-separated matrices that get adapters, of %s (default: all)"
+                        % ",".join(lora.TARGETS))
+    p.add_argument("--lora-dropout", type=float, default=0.0,
+                   help="dropout on the adapters' input in training, 0..1 (default 0)")
+    p.add_argument("--train-norm", action="store_true",
+                   help="with LoRA: train output_norm too, the final RMSNorm that every exit head shares")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of the data held out for validation, 0..1 (default 0.1)")
     p.add_argument("--log-every", type=int, default=10,
                    help="print the train loss of every head averaged over this many steps (default 10)")
     p.add_argument("--eval-every", type=int, default=100,
                    help="evaluate and checkpoint every this many steps, and at the end (default 100)")
-    p.add_argument("--checkpoint", help="save model, optimizer, step and RNG states here at each evaluation")
+    p.add_argument("--checkpoint", help="save the trained parameters, optimizer, step and RNG states here at each evaluation")
     p.add_argument("--resume", help="continue from this checkpoint, up to --steps")
     p.add_argument("--eval-only", action="store_true",
                    help="no training: print each head's report on the validation split and on --report-data")
@@ -180,6 +211,25 @@ def parse_args(argv):
         p.error("--teacher and --teacher-cache need --kd-weight above 0")
     if args.output and os.path.abspath(args.output) == os.path.abspath(args.model):
         p.error("-o %s is the model being read; write the tuned model to another path" % args.output)
+    if args.precision == "fp16" and args.device == "cpu":
+        p.error("--precision fp16 needs --device cuda (PyTorch's CPU autocast has no float16); "
+                "on CPU use bf16 or fp32")
+    if args.lora_rank < 0:
+        p.error("--lora-rank must be 0 (off) or more")
+    if args.lora_rank and args.eval_only:
+        p.error("--lora-rank applies to training; --eval-only evaluates the model as it is")
+    if args.lora_rank == 0:
+        if args.lora_alpha is not None or args.lora_targets or args.lora_dropout or args.train_norm:
+            p.error("--lora-alpha, --lora-targets, --lora-dropout and --train-norm need --lora-rank > 0")
+    else:
+        if args.lora_alpha is None:
+            args.lora_alpha = float(args.lora_rank)
+        if args.lora_alpha <= 0:
+            p.error("--lora-alpha must be above 0")
+        if args.lora_targets is None:
+            args.lora_targets = list(lora.TARGETS)
+        if not 0 <= args.lora_dropout < 1:
+            p.error("--lora-dropout must be in 0..1 (1 excluded)")
     return args
 
 
@@ -292,15 +342,23 @@ def eval_only(args, net, sets, exit_layers, pad_id, device):
 # --steps too when the learning rate decays towards it.
 RESUME_SETTINGS = ("exit_layers", "exit_weights", "lr", "warmup_steps", "lr_decay", "weight_decay", "grad_clip",
                    "batch_size", "seq_len", "seed", "val_fraction", "ce_weight", "kd_weight", "kd_temperature",
-                   "teacher", "teacher_top_k", "freeze_final_block", "freeze_head", "layer_dropout")
+                   "teacher", "teacher_top_k", "freeze_final_block", "freeze_head", "layer_dropout", "precision",
+                   "lora_rank", "lora_alpha", "lora_targets", "lora_dropout", "train_norm")
 
 
 def resume_settings(args):
     return RESUME_SETTINGS + (("steps",) if args.lr_decay == "cosine" else ())
 
 
-def save_checkpoint(path, net, opt, step, args):
-    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+def trained_parameters(net):
+    return {n: p for n, p in net.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(path, net, opt, scaler, step, args):
+    # Only the trained parameters: the frozen ones (all but the adapters in a LoRA run)
+    # are the input model's, which a resume loads again.
+    state = {"model": {n: p.detach() for n, p in trained_parameters(net).items()},
+             "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "step": step,
              "rng": torch.get_rng_state(),
              "settings": {k: getattr(args, k) for k in resume_settings(args)}}
     if torch.cuda.is_available():
@@ -310,15 +368,29 @@ def save_checkpoint(path, net, opt, step, args):
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, net, opt, args, device):
-    """Restores model, optimizer and RNG states; returns the step to continue from."""
+def load_checkpoint(path, net, opt, scaler, args, device):
+    """Restores the trained parameters, optimizer, gradient scaler and RNG
+    states; returns the step to continue from."""
     state = torch.load(path, map_location=device)
     for k in resume_settings(args):
-        if state["settings"].get(k) != getattr(args, k):
-            raise ValueError("%s was saved with --%s %s, this run has %s; a resumed run must match"
-                             % (path, k.replace("_", "-"), state["settings"][k], getattr(args, k)))
-    net.load_state_dict(state["model"])
+        option = "--" + k.replace("_", "-")
+        if k not in state["settings"]:
+            raise ValueError("%s has no %s setting: an older litevk-train saved it; start a new run"
+                             % (path, option))
+        saved, now = state["settings"][k], getattr(args, k)
+        if saved != now:
+            show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+            raise ValueError("%s was saved with %s %s, this run has %s; a resumed run must match"
+                             % (path, option, show(saved), show(now)))
+    trained = trained_parameters(net)
+    if state["model"].keys() != trained.keys() or any(
+            state["model"][n].shape != p.shape for n, p in trained.items()):
+        raise ValueError("%s does not fit %s: resume with the model it was trained from" % (path, args.model))
+    with torch.no_grad():
+        for n, p in trained.items():
+            p.copy_(state["model"][n])
     opt.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -338,8 +410,7 @@ def learning_rate(args, step):
 
 
 def freeze(net, args):
-    """Stops training what --freeze-final-block and --freeze-head name; returns
-    the parameters left to train."""
+    """Stops training what --freeze-final-block and --freeze-head name."""
     frozen = []
     if args.freeze_final_block:
         frozen += list(net.blocks[-1].parameters())
@@ -347,7 +418,6 @@ def freeze(net, args):
         frozen += [net.output_norm, net.token_embd if net.output is None else net.output]
     for p in frozen:
         p.requires_grad_(False)
-    return [p for p in net.parameters() if p.requires_grad]
 
 
 def load_teacher(args, net, train_set, pad_id, device):
@@ -371,6 +441,14 @@ def load_teacher(args, net, train_set, pad_id, device):
     return on_the_fly
 
 
+def autocast(device, precision):
+    """bf16/fp16: autocast runs the matrix products in that type, while the
+    weights, gradients and AdamW states stay float32 (mixed precision)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
+
+
 def train(args, net, source, train_set, val, pad_id, device):
     """Trains up to args.steps and writes args.output; returns the per-head
     train cross-entropies of every step it ran."""
@@ -379,9 +457,12 @@ def train(args, net, source, train_set, val, pad_id, device):
     weights = weights / weights.sum()
     names = head_names(exit_layers, n_layers)
     teacher = load_teacher(args, net, train_set, pad_id, device) if args.kd_weight > 0 else None
-    trained = freeze(net, args)
-    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
-    step = load_checkpoint(args.resume, net, opt, args, device) if args.resume else 0
+    freeze(net, args)
+    params = list(trained_parameters(net).values())  # frozen ones get no gradient or AdamW state
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    # fp16 gradients underflow without loss scaling; disabled, the scaler passes everything through.
+    scaler = torch.cuda.amp.GradScaler(enabled=args.precision == "fp16")
+    step = load_checkpoint(args.resume, net, opt, scaler, args, device) if args.resume else 0
     if step:
         print("resumed %s at step %d" % (args.resume, step), flush=True)
     history = []
@@ -389,15 +470,18 @@ def train(args, net, source, train_set, val, pad_id, device):
     while step < args.steps:
         indices = data.batch_indices(len(train_set), args.batch_size, step, args.seed)
         batch = data.collate([train_set[i] for i in indices], pad_id)
-        losses, ce = head_losses(net, batch, exit_layers, args, teacher and teacher(indices), device)
-        loss = (torch.stack(losses) * weights).sum()
+        with autocast(device, args.precision):
+            losses, ce = head_losses(net, batch, exit_layers, args, teacher and teacher(indices), device)
+            loss = (torch.stack(losses) * weights).sum()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
         if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(trained, args.grad_clip)
+            scaler.unscale_(opt)  # clip the true gradient, not the scaled one
+            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         step += 1
         history.append([c.item() for c in ce])
 
@@ -417,8 +501,9 @@ def train(args, net, source, train_set, val, pad_id, device):
                 net.train()
                 print_eval(step, {"tokens": n, "ce": ce_val, "agreement": agreement}, names)
             if args.checkpoint:
-                save_checkpoint(args.checkpoint, net, opt, step, args)
+                save_checkpoint(args.checkpoint, net, opt, scaler, step, args)
 
+    lora.merge(net)
     checkpoints.export(net, source, args.output, exit_layers, args.type, args.litevk)
     print("wrote %s: exits after blocks %s with thresholds 1 (never exit); set them with "
           "`litevk calibrate -m %s --prompts FILE -o CALIBRATED.gguf`"
@@ -443,8 +528,13 @@ def run(args):
     check_exits(args.exit_layers, args.exit_weights, c.n_layers)
     if args.seq_len > c.n_ctx:
         raise ValueError("--seq-len %d is above the model's context length %d" % (args.seq_len, c.n_ctx))
+    if args.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("--precision bf16: this GPU has no bfloat16; use fp16")
     tok = tokenizer.Tokenizer.from_gguf(source)
     train_set, val = data.load(args.data, tok, args.seq_len, args.val_fraction, args.seed)
+    if args.lora_rank and not args.eval_only:
+        lora.attach(net, args.lora_rank, args.lora_alpha, args.lora_targets, args.lora_dropout, args.seed)
+        net.output_norm.requires_grad_(args.train_norm)
     net.to(device)
     if args.eval_only:
         return eval_only(args, net, report_sets(args, val, tok), args.exit_layers, tok.eos_id, device)
@@ -454,6 +544,13 @@ def run(args):
           "%d training and %d validation sequences on %s"
           % (args.model, c.n_layers, c.n_embd, c.n_vocab, ",".join(map(str, args.exit_layers)),
              ",".join("%g" % w for w in args.exit_weights), len(train_set), len(val), device), flush=True)
+    what = "every weight"
+    if args.lora_rank:
+        what = "LoRA rank %d, alpha %g, on %s" % (args.lora_rank, args.lora_alpha, ",".join(args.lora_targets))
+        what += " and output_norm" if args.train_norm else ""
+    print("training %d of %d parameters (%s), %s" % (
+        sum(p.numel() for p in trained_parameters(net).values()),
+        sum(p.numel() for p in net.parameters()), what, args.precision), flush=True)
     history = train(args, net, source, train_set, val, tok.eos_id, device)
     reports(args, net, report_sets(args, val, tok), args.exit_layers, tok.eos_id, device)
     return history

@@ -99,6 +99,15 @@ typedef int (*lvk_progress_fn)(float fraction, void *user);
 typedef struct lvk_model_params {
     lvk_progress_fn progress;
     void *progress_user;
+    /* Load only the vocabulary (the tokenizer.ggml.* metadata), as llama.cpp's
+     * vocab_only: nothing goes to a device, so ctx may be NULL, and neither
+     * the architecture nor the weights are read, so a vocabulary file
+     * (llama.cpp's ggml-vocab-*.gguf, `litevk convert --vocab-only`) loads
+     * too. Such a model tokenizes (lvk_tokenize*, lvk_token_piece,
+     * lvk_token_is_eog, lvk_chat_tokenize) and lvk_model_get_info gives its
+     * vocabulary (hyper-parameters are 0), but lvk_session_create refuses it
+     * (LVK_ERR_STATE). `litevk tokenize` loads models this way. */
+    int vocab_only;
 } lvk_model_params;
 
 typedef struct lvk_model_info {

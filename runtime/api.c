@@ -97,16 +97,21 @@ uint32_t lvk_context_validation_messages(const lvk_context *ctx) {
 /* ---- models --------------------------------------------------------------------- */
 
 lvk_model_params lvk_model_default_params(void) {
-    lvk_model_params p = {NULL, NULL};
-    return p;
+    return (lvk_model_params){.progress = NULL, .progress_user = NULL, .vocab_only = 0};
 }
 
 lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_params *params, lvk_model **out) {
-    CHECK_ARG(ctx && path && out, "lvk_model_load: NULL argument");
     lvk_model_params p = params ? *params : lvk_model_default_params();
+    CHECK_ARG((ctx || p.vocab_only) && path && out, "lvk_model_load: NULL argument");
     lvk_model *m = lvk_calloc(1, sizeof *m);
     if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
+    if (p.vocab_only) {
+        lvk_status s = host_vocab_open(path, &m->host);
+        if (s != LVK_OK) lvk_free(m);
+        else *out = m;
+        return s;
+    }
     lvk_status s = host_model_open(path, &m->host);
     if (s == LVK_OK) {
         s = exit_config_from_gguf(m->host->file, m->host->hp.n_layers, &m->exits, &m->exits_calibrated);
@@ -297,6 +302,9 @@ lvk_session_params lvk_session_default_params(void) {
 
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
     CHECK_ARG(m && out, "lvk_session_create: NULL argument");
+    if (!m->gpu)
+        return lvk_fail(LVK_ERR_STATE, "the model was loaded with vocab_only: it tokenizes but cannot run; "
+                                       "load it without vocab_only to create a session");
     lvk_session_params p = params ? *params : lvk_session_default_params();
     CHECK_ARG(p.n_ctx >= 0, "context length %d is negative", p.n_ctx);
     CHECK_ARG(p.temperature >= 0 && p.temperature <= 100, "temperature %g is outside 0..100", p.temperature);

@@ -196,7 +196,9 @@ static lvk_status bind_weights(lvk_host_model *m) {
     return LVK_OK;
 }
 
-lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out) {
+/* The model in f, or with vocab_only its vocabulary and name alone: neither
+ * the architecture nor the weights are read, so a vocabulary file loads too. */
+static lvk_status from_gguf(gguf_file *f, int vocab_only, lvk_host_model **out) {
     if (!f || !out) {
         gguf_close(f);
         return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "host_model_from_gguf: NULL argument");
@@ -208,10 +210,10 @@ lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out) {
     }
     m->file = f;
     lvk_status s;
-    if ((s = read_hparams(m->file, &m->hp)) != LVK_OK) goto fail;
+    if (!vocab_only && (s = read_hparams(m->file, &m->hp)) != LVK_OK) goto fail;
     if ((s = tokenizer_load(m->file, &m->tokenizer)) != LVK_OK) goto fail;
     m->hp.n_vocab = tokenizer_n_vocab(m->tokenizer);
-    if ((s = bind_weights(m)) != LVK_OK) goto fail;
+    if (!vocab_only && (s = bind_weights(m)) != LVK_OK) goto fail;
     snprintf(m->name, sizeof m->name, "%s", "");
     if ((s = gguf_get_str(m->file, "general.name", m->name, sizeof m->name, LVK_OK)) != LVK_OK)
         goto fail;
@@ -222,13 +224,19 @@ fail:
     return s;
 }
 
-lvk_status host_model_open(const char *path, lvk_host_model **out) {
+lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out) { return from_gguf(f, 0, out); }
+
+static lvk_status open_path(const char *path, int vocab_only, lvk_host_model **out) {
     if (!path || !out) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "model path is NULL");
     gguf_file *f;
     LVK_TRY(gguf_open(path, &f));
-    lvk_status s = host_model_from_gguf(f, out);
+    lvk_status s = from_gguf(f, vocab_only, out);
     return s == LVK_OK ? s : lvk_fail_prefix(s, "%s", path);
 }
+
+lvk_status host_model_open(const char *path, lvk_host_model **out) { return open_path(path, 0, out); }
+
+lvk_status host_vocab_open(const char *path, lvk_host_model **out) { return open_path(path, 1, out); }
 
 void host_model_free(lvk_host_model *m) {
     if (!m) return;

@@ -71,6 +71,10 @@ lvk_status host_model_open(const char *path, lvk_host_model **out);
 /* The same checks on a GGUF already parsed (from a file or from memory, as
  * the fuzzer does): takes ownership of f, which is closed on failure. */
 lvk_status host_model_from_gguf(gguf_file *f, lvk_host_model **out);
+/* Only the vocabulary (tokenizer.ggml.*) and general.name of a GGUF: hp is
+ * zero but for n_vocab, there are no weights, and the architecture is not
+ * read, so llama.cpp's vocabulary files (ggml-vocab-*.gguf) load too. */
+lvk_status host_vocab_open(const char *path, lvk_host_model **out);
 void host_model_free(lvk_host_model *m);
 
 static inline int hp_q_dim(const lvk_hparams *hp) { return hp->n_heads * hp->head_dim; }

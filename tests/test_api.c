@@ -307,6 +307,45 @@ static void test_tokenize_flags(void **state) {
     lvk_session_free(s);
 }
 
+/* vocab_only: the vocabulary without a device or weights; it tokenizes as
+ * the full model does, loads a vocabulary file of an architecture LiteVK
+ * does not run (llama.cpp's GPT-2 vocabulary), and cannot run. */
+static void test_vocab_only(void **state) {
+    fixture *f = *state;
+    lvk_model_params params = lvk_model_default_params();
+    lvk_model *vocab, *gpt2;
+    expect_error(lvk_model_load(NULL, MODEL, NULL, &vocab), LVK_ERR_INVALID_ARGUMENT); /* a full load needs ctx */
+    params.vocab_only = 1;
+    assert_int_equal(lvk_model_load(NULL, MODEL, &params, &vocab), LVK_OK);
+
+    int32_t ids[32], full[32];
+    int n, n_full;
+    const char *text = "Once upon a time </s>";
+    unsigned flags = LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_PARSE_SPECIAL;
+    assert_int_equal(lvk_tokenize_ex(vocab, text, flags, ids, 32, &n), LVK_OK);
+    assert_int_equal(lvk_tokenize_ex(f->model, text, flags, full, 32, &n_full), LVK_OK);
+    assert_int_equal(n, n_full);
+    assert_memory_equal(ids, full, (size_t)n * sizeof *ids);
+    lvk_model_info info;
+    assert_int_equal(lvk_model_get_info(vocab, &info), LVK_OK);
+    assert_int_equal(info.n_vocab, 512);
+    assert_int_equal(info.bos_id, 1);
+    assert_int_equal(info.n_layers, 0);
+    lvk_session *s;
+    expect_error(lvk_session_create(vocab, NULL, &s), LVK_ERR_STATE);
+    assert_non_null(strstr(lvk_last_error(), "vocab_only"));
+    lvk_model_free(vocab);
+
+    /* "Hello world" is 15496 995 in GPT-2's vocabulary; it adds no BOS */
+    assert_int_equal(lvk_model_load(NULL, LITEVK_FIXTURES "/ggml-vocab-gpt-2.gguf", &params, &gpt2), LVK_OK);
+    assert_int_equal(lvk_tokenize_ex(gpt2, "Hello world", LVK_TOKENIZE_ADD_SPECIAL, ids, 32, &n), LVK_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 15496);
+    assert_int_equal(ids[1], 995);
+    lvk_model_free(gpt2);
+    expect_error(lvk_model_load(f->ctx, LITEVK_FIXTURES "/ggml-vocab-gpt-2.gguf", NULL, &gpt2), LVK_ERR_UNSUPPORTED);
+}
+
 /* Copies the default model with `patch` applied at the first occurrence of `find`. */
 /* Writes `src` to `path` with n bytes at `offset` past the first `find` replaced by `patch`. */
 static void write_patched_from(const char *src, const char *path, const char *find, size_t offset, const void *patch,
@@ -440,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_tokenize_flags),
+        cmocka_unit_test(test_vocab_only),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_bad_architectures),
         cmocka_unit_test(test_many_sessions_on_one_model),

@@ -208,3 +208,18 @@ void prompts_free(prompt_set *set) {
     free(set->text);
     *set = (prompt_set){0};
 }
+
+int prompts_parse_text_line(const char *line, size_t size, const char *name, int line_no, char **text, char *err,
+                            size_t err_size) {
+    json_reader r;
+    json_init(&r, line, size, line_no);
+    char *decoded = NULL;
+    int bad = json_string(&r, &decoded) || json_end(&r);
+    /* a copy from malloc, as prompt sets hold theirs */
+    *text = bad ? NULL : strdup(decoded);
+    lvk_free(decoded);
+    if (!bad && !*text) json_out_of_memory(&r);
+    if (*text) return 0;
+    snprintf(err, err_size, "%s:%d: %s", name, line_no, r.error);
+    return -1;
+}

@@ -34,4 +34,11 @@ int prompts_load(const char *path, prompt_set *out, char *err, size_t err_size);
 int prompts_parse(const char *buf, size_t size, const char *name, prompt_set *out, char *err, size_t err_size);
 void prompts_free(prompt_set *set);
 
+/* One line of a JSONL file of texts (`litevk tokenize --jsonl`): a JSON
+ * string, nothing else but whitespace. On success *text is the decoded
+ * string (free it with free); on failure -1, *text NULL and a message in
+ * err ("NAME:LINE: expected a string, found '{'"). */
+int prompts_parse_text_line(const char *line, size_t size, const char *name, int line_no, char **text, char *err,
+                            size_t err_size);
+
 #endif

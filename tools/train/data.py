@@ -17,6 +17,11 @@ once.
 
 A sequence is a pair (tokens, mask): mask[i] = 1 when tokens[i] is a target,
 predicted from tokens[:i].
+
+The texts of a file are tokenized together (tok.encode_many), so that a
+tokenizer that runs LiteVK (tokenizer.LiteVKTokenizer) starts one process per
+file. A vocabulary without a BOS token (some byte-level ones) starts each
+sequence with its text.
 """
 
 import json
@@ -44,19 +49,23 @@ def alpaca_prompt(record):
     return PROMPT.format(instruction=record["instruction"])
 
 
-def alpaca_sequence(record, tok):
-    prompt = alpaca_prompt(record)
-    prompt_ids = tok.encode(prompt, add_bos=True)
-    tokens = tok.encode(prompt + record["output"], add_bos=True) + [tok.eos_id]
-    n_prompt = 0
-    while n_prompt < len(prompt_ids) and tokens[n_prompt] == prompt_ids[n_prompt]:
-        n_prompt += 1
-    return tokens, [0] * n_prompt + [1] * (len(tokens) - n_prompt)
+def alpaca_sequences(records, tok):
+    """(tokens, mask) of each record; all texts are tokenized in one call."""
+    prompts = [alpaca_prompt(r) for r in records]
+    ids = tok.encode_many(prompts + [p + r["output"] for p, r in zip(prompts, records)], add_bos=True)
+    sequences = []
+    for prompt_ids, tokens in zip(ids[:len(records)], ids[len(records):]):
+        tokens = tokens + [tok.eos_id]
+        n_prompt = 0
+        while n_prompt < len(prompt_ids) and tokens[n_prompt] == prompt_ids[n_prompt]:
+            n_prompt += 1
+        sequences.append((tokens, [0] * n_prompt + [1] * (len(tokens) - n_prompt)))
+    return sequences
 
 
-def document_sequence(text, tok):
-    tokens = tok.encode(text, add_bos=True) + [tok.eos_id]
-    return tokens, [0] + [1] * (len(tokens) - 1)
+def document_sequences(texts, tok):
+    """(tokens, mask) of each document; all are tokenized in one call."""
+    return [(ids + [tok.eos_id], [0] + [1] * len(ids)) for ids in tok.encode_many(texts, add_bos=True)]
 
 
 def read_records(path):
@@ -111,13 +120,14 @@ def pack(sequences, seq_len):
 def load(path, tok, seq_len, val_fraction, seed):
     """(train, validation) lists of (tokens, mask) of at most seq_len + 1 tokens,
     each with at least one target."""
+    # Tokenized before the split, in one call; split() shuffles sequences as
+    # it would the records or documents they come from.
     if is_alpaca(path):
-        sets = [[alpaca_sequence(r, tok) for r in part]
-                for part in split(read_records(path), val_fraction, seed)]
+        sets = split(alpaca_sequences(read_records(path), tok), val_fraction, seed)
         sets = [[(t[:seq_len + 1], m[:seq_len + 1]) for t, m in part] for part in sets]
     else:
-        sets = [pack([document_sequence(d, tok) for d in part], seq_len)
-                for part in split(read_documents(path), val_fraction, seed)]
+        sets = [pack(part, seq_len)
+                for part in split(document_sequences(read_documents(path), tok), val_fraction, seed)]
     return tuple([(t, m) for t, m in part if any(m[1:])] for part in sets)
 
 

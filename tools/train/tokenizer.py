@@ -1,19 +1,34 @@
-"""SentencePiece BPE (LLaMA "spm") from a GGUF vocabulary, exactly as LiteVK's
-runtime/tokenizer.c does it, so that the trainer and the C runtime turn text
-into the same ids.
+"""The trainer's tokenizers: text to the ids LiteVK's runtime gives.
 
-Encoding: the text (with a leading space when add_space_prefix is set) has
-every ' ' replaced by U+2581 '▁' and is split into characters. Then,
-repeatedly, the adjacent pair of symbols whose concatenation is a vocabulary
-token with the highest score is merged (ties: leftmost first). Each final
-symbol becomes its token or, when it is not in the vocabulary, one <0xNN>
-byte token per UTF-8 byte.
+load(g, litevk) picks one for a GGUF's vocabulary:
+
+  SentencePiece BPE (tokenizer.ggml.model "llama": LLaMA 1/2, TinyStories):
+    Tokenizer, in Python, exactly as LiteVK's runtime/tokenizer.c does it.
+  any other vocabulary LiteVK knows (byte-level BPE, "gpt2": Llama 3, Qwen2,
+    GPT-2): LiteVKTokenizer, which asks the C runtime itself through
+    `litevk tokenize --jsonl`, so that there is one byte-level BPE, LiteVK's.
+
+Both have n_vocab, bos_id, eos_id, encode(text, add_bos) and
+encode_many(texts, add_bos) (the ids of many texts; LiteVKTokenizer runs
+one process per call, so a data set is tokenized in one call).
+
+SentencePiece encoding: the text (with a leading space when
+add_space_prefix is set) has every ' ' replaced by U+2581 '▁' and is split
+into characters. Then, repeatedly, the adjacent pair of symbols whose
+concatenation is a vocabulary token with the highest score is merged (ties:
+leftmost first). Each final symbol becomes its token or, when it is not in
+the vocabulary, one <0xNN> byte token per UTF-8 byte.
 """
 
 import heapq
+import json
+import os
+import subprocess
+import tempfile
 
 import numpy as np
 
+import gguf
 from gguf import (GGUF_ARRAY, GGUF_BOOL, GGUF_FLOAT32, GGUF_FLOAT64, GGUF_INT8, GGUF_INT16,
                   GGUF_INT32, GGUF_INT64, GGUF_STRING, GGUF_UINT8, GGUF_UINT16, GGUF_UINT32,
                   GGUF_UINT64)
@@ -48,6 +63,10 @@ def _array(meta, key, elem_types, what, count=None):
 
 
 def _special_id(meta, key, default, n_vocab):
+    """The id under key, else default (None: there is none); ValueError
+    unless it is a token."""
+    if key not in meta and default is None:
+        return None
     t, v = meta.get(key, (GGUF_UINT32, default))
     if t not in _INTEGER_TYPES:
         raise ValueError("metadata '%s' should be an integer" % key)
@@ -71,9 +90,21 @@ def _piece(text, token_type, index):
     return b""  # control, unknown and unused tokens decode to nothing
 
 
+def load(g, litevk):
+    """The tokenizer of a parsed GGUF's vocabulary; litevk is the `litevk`
+    binary (checkpoints.find_litevk), needed for any vocabulary but
+    SentencePiece's."""
+    model = g.meta.get("tokenizer.ggml.model")
+    if model is None:
+        raise ValueError("metadata 'tokenizer.ggml.model' is missing")
+    if model == (GGUF_STRING, "llama"):
+        return Tokenizer.from_gguf(g)
+    return LiteVKTokenizer(g, litevk)
+
+
 class Tokenizer:
-    """n_vocab, bos_id, eos_id, unk_id; encode(text, add_bos) -> ids;
-    decode(ids) -> text."""
+    """SentencePiece BPE. n_vocab, bos_id, eos_id, unk_id; encode(text,
+    add_bos) -> ids; encode_many(texts, add_bos); decode(ids) -> text."""
 
     def __init__(self, tokens, scores, types, bos_id, eos_id, unk_id, add_space_prefix):
         """tokens: the vocabulary's texts; scores and types: one per token
@@ -108,8 +139,8 @@ class Tokenizer:
         if model is None:
             raise ValueError("metadata 'tokenizer.ggml.model' is missing")
         if model != (GGUF_STRING, "llama"):
-            raise ValueError("tokenizer model %r is not supported (only 'llama', the "
-                             "SentencePiece BPE tokenizer of LLaMA 1/2 models)" % (model[1],))
+            raise ValueError("tokenizer model %r is not SentencePiece's ('llama'): "
+                             "tokenizer.load gives LiteVKTokenizer for it" % (model[1],))
         tokens = _array(meta, "tokenizer.ggml.tokens", {GGUF_STRING}, "strings")
         if not tokens:
             raise ValueError("metadata 'tokenizer.ggml.tokens' is missing or empty")
@@ -197,6 +228,9 @@ class Tokenizer:
             i = next_sym[i]
         return ids
 
+    def encode_many(self, texts, add_bos):
+        return [self.encode(text, add_bos) for text in texts]
+
     def decode(self, ids):
         """The text of `ids`: pieces joined, '▁' as ' ', byte tokens as their
         bytes, control tokens as nothing. The space that add_space_prefix put
@@ -208,3 +242,58 @@ class Tokenizer:
                 raise ValueError("token id %d is outside the vocabulary of %d" % (tok, self.n_vocab))
             out += self.pieces[tok]
         return out.decode("utf-8", errors="replace")
+
+
+class LiteVKTokenizer:
+    """A vocabulary tokenized by LiteVK's C runtime, through `litevk tokenize
+    -m VOCAB --jsonl - --no-bos`: every text a JSON string on a line of its
+    input, its ids a JSON array on a line of its output. VOCAB is a GGUF of
+    the model's tokenizer.* metadata alone, which LiteVK loads without a
+    device (vocab_only), written for each call: the start point may be a
+    Hugging Face directory, converted to a GGUF that is gone by now.
+
+    BOS goes first as in lvk_tokenize's add_bos: whatever the model's
+    add_bos_token says, as the SentencePiece path does (for GPT-2 and Qwen2,
+    whose BOS is <|endoftext|>, a document then starts as after another in
+    their pretraining); a vocabulary without one gets none. There is no
+    decode: the trainer never needs text back."""
+
+    def __init__(self, g, litevk):
+        meta = g.meta
+        tokens = _array(meta, "tokenizer.ggml.tokens", {GGUF_STRING}, "strings")
+        if not tokens:
+            raise ValueError("metadata 'tokenizer.ggml.tokens' is missing or empty")
+        self.n_vocab = len(tokens)
+        self.bos_id = _special_id(meta, "tokenizer.ggml.bos_token_id", None, self.n_vocab)
+        self.eos_id = _special_id(meta, "tokenizer.ggml.eos_token_id", None, self.n_vocab)
+        if self.eos_id is None:
+            raise ValueError("metadata 'tokenizer.ggml.eos_token_id' is missing: the trainer ends "
+                             "every sequence with EOS")
+        self.model = meta["tokenizer.ggml.model"][1]
+        self.vocab_meta = [(k, t, v) for k, (t, v) in meta.items() if k.startswith("tokenizer.")]
+        self.litevk = litevk
+        import checkpoints  # here: it imports PyTorch, which SentencePiece tokenizing does without
+        checkpoints.needs_litevk(litevk, "tokenizing with a '%s' vocabulary" % self.model)
+
+    def encode(self, text, add_bos):
+        return self.encode_many([text], add_bos)[0]
+
+    def encode_many(self, texts, add_bos):
+        """The ids of each of texts (str), after BOS when add_bos; one process."""
+        # ensure_ascii: the input is ASCII whatever the locale; a lone
+        # surrogate becomes an escape that LiteVK refuses, naming its line.
+        lines = "".join(json.dumps(text) + "\n" for text in texts)
+        with tempfile.TemporaryDirectory(prefix="litevk-train-") as tmp:
+            vocab = os.path.join(tmp, "vocab.gguf")
+            gguf.write_gguf(vocab, self.vocab_meta, [])
+            r = subprocess.run([self.litevk, "tokenize", "-m", vocab, "--jsonl", "-", "--no-bos"],
+                               input=lines, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise ValueError("tokenizing %d texts with the model's '%s' vocabulary: `litevk tokenize` "
+                             "failed (line N of its input is text N): %s"
+                             % (len(texts), self.model, r.stderr.strip()))
+        ids = [json.loads(line) for line in r.stdout.splitlines()]
+        if len(ids) != len(texts):
+            raise ValueError("`litevk tokenize` gave %d results for %d texts" % (len(ids), len(texts)))
+        bos = [self.bos_id] if add_bos and self.bos_id is not None else []
+        return [bos + t for t in ids]

@@ -48,6 +48,8 @@ Models (-m): the architectures LiteVK runs (llama, qwen2), as
                           dequantised by `litevk convert IN.gguf -o TMP --type f32` first
   a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json):
                           converted by `litevk convert DIR -o TMP --type f32` first
+A SentencePiece vocabulary is tokenized in Python as LiteVK does it; any other (byte-level
+BPE: Llama 3, Qwen2, GPT-2) by `litevk tokenize --jsonl`, once per data file.
 The litevk binary is --litevk PATH, else $LITEVK_BIN, else build/bin/litevk in this
 repository, else litevk on PATH. A llama2.c checkpoint is converted by hand first:
   ./build/bin/litevk convert model.bin tokenizer.bin -o model.gguf --type f32
@@ -104,7 +106,7 @@ def parse_args(argv):
     p.add_argument("-o", "--output", help="output GGUF (required unless --eval-only)")
     p.add_argument("--type", choices=checkpoints.EXPORT_TYPES,
                    help="the output's matrices in this type (default: the types the trainer read)")
-    p.add_argument("--litevk", help="the litevk binary that converts start points and --type outputs")
+    p.add_argument("--litevk", help="the litevk binary that converts start points and --type outputs and tokenizes byte-level vocabularies")
     p.add_argument("--exit-layers", type=lambda s: parse_int_list(s, "--exit-layers"),
                    help="exits after these blocks, 1-based, ascending, in 1..n_layers-1 "
                         "(default: every 4th block from n_layers/4, as LiteVK: 8,12,...,28 of 32)")
@@ -530,7 +532,7 @@ def run(args):
         raise ValueError("--seq-len %d is above the model's context length %d" % (args.seq_len, c.n_ctx))
     if args.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("--precision bf16: this GPU has no bfloat16; use fp16")
-    tok = tokenizer.Tokenizer.from_gguf(source)
+    tok = tokenizer.load(source, args.litevk)
     train_set, val = data.load(args.data, tok, args.seq_len, args.val_fraction, args.seed)
     if args.lora_rank and not args.eval_only:
         lora.attach(net, args.lora_rank, args.lora_alpha, args.lora_targets, args.lora_dropout, args.seed)

@@ -52,10 +52,11 @@ def stories_tokenizer():
     return tokenizer.Tokenizer.from_gguf(gguf.read_gguf(STORIES))
 
 
-def write_tiny_model(path, seed=1):
+def write_tiny_model(path, seed=1, vocab_meta=None):
     """A tied 4-block, 64-wide model (4 heads, 2 key/value heads, RoPE on 8 of
-    each head's 16 dimensions, FFN 128) with the default model's 512-token
-    vocabulary and seeded random weights; the attention matrices are F16."""
+    each head's 16 dimensions, FFN 128) with a 512-token vocabulary, the
+    default model's or the tokenizer.* metadata vocab_meta [(key, type, value)],
+    and seeded random weights; the attention matrices are F16."""
     c = llama.Config(n_layers=4, n_embd=64, n_heads=4, n_kv_heads=2, n_ff=128, n_vocab=512,
                      n_ctx=512, rope_dim=8, rope_base=10000.0, rms_eps=1e-5)
     meta = [
@@ -73,8 +74,10 @@ def write_tiny_model(path, seed=1):
         ("litevk.exit_layers", gguf.GGUF_ARRAY, (gguf.GGUF_INT32, [2])),  # replaced on save
         ("litevk.exit_thresholds", gguf.GGUF_ARRAY, (gguf.GGUF_FLOAT32, [0.5])),
     ]
-    meta += [(k, t, v) for k, (t, v) in gguf.read_gguf(STORIES).meta.items()
-             if k.startswith("tokenizer.")]
+    if vocab_meta is None:
+        vocab_meta = [(k, t, v) for k, (t, v) in gguf.read_gguf(STORIES).meta.items()
+                      if k.startswith("tokenizer.")]
+    meta += vocab_meta
     rng = np.random.default_rng(seed)
     tensors = []
     for name, p in llama.Llama(c, tied=True).named_parameters():
@@ -101,7 +104,7 @@ class TestData(unittest.TestCase):
         cls.tok = stories_tokenizer()
 
     def check_alpaca(self, record, prompt):
-        tokens, mask = data.alpaca_sequence(record, self.tok)
+        [(tokens, mask)] = data.alpaca_sequences([record], self.tok)
         prompt_ids = self.tok.encode(prompt, add_bos=True)
         response_ids = tokens[len(prompt_ids):-1]
         self.assertEqual(tokens[:len(prompt_ids)], prompt_ids)

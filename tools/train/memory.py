@@ -45,6 +45,10 @@ SEQS = (128, 512)
 BIG_TOKENS = (1, 512)  # batch, seq of the 1B/7B figures
 
 
+# train.py's loss without a teacher or layer dropout: every head's cross-entropy
+PLAIN_LOSS = argparse.Namespace(ce_weight=1.0, kd_weight=0.0, layer_dropout=0.0)
+
+
 def config(shape):
     n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab = shape
     return llama.Config(n_layers=n_layers, n_embd=n_embd, n_heads=n_heads, n_kv_heads=n_kv_heads,
@@ -95,7 +99,8 @@ def loss_and_saved_bytes(net, inputs, exits):
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = torch.stack(train.head_losses(net, inputs, exits, torch.device("cpu"))).mean()
+        losses, _ = train.head_losses(net, inputs, exits, PLAIN_LOSS, None, torch.device("cpu"))
+        loss = torch.stack(losses).mean()
     return loss, sum(storages.values())
 
 
@@ -132,7 +137,7 @@ def measure(shape, rank, seq):
     return json.loads(out)
 
 
-def predicted_saved_bytes(shape, tied, rank):
+def predicted_saved_bytes_here(shape, tied, rank):
     """The saved activations of a deep model, from three shallow ones of its
     width: every block saves the same, and so does every head, so saved =
     s0 + n_layers * s_block + n_heads_out * s_head, solved from 1 block and 1
@@ -147,6 +152,14 @@ def predicted_saved_bytes(shape, tied, rank):
     return s0 + shape[0] * s_block + (len(train.default_exit_layers(shape[0])) + 1) * s_head
 
 
+def predicted_saved_bytes(shape, tied, rank):
+    """predicted_saved_bytes_here in a child process: the shallow models of a
+    1B or 7B width take gigabytes, which a process keeps once it has them."""
+    out = subprocess.run([sys.executable, __file__, "--saved", json.dumps([shape, tied, rank])],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def gib(n):
     return n / 2 ** 30
 
@@ -155,9 +168,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="measure the two smaller shapes only")
     p.add_argument("--one", help=argparse.SUPPRESS)  # the child process: [shape, rank, seq]
+    p.add_argument("--saved", help=argparse.SUPPRESS)  # the child process: [shape, tied, rank]
     args = p.parse_args()
     if args.one:
         print(json.dumps(measure_one(*json.loads(args.one))))
+        return
+    if args.saved:
+        print(json.dumps(predicted_saved_bytes_here(*json.loads(args.saved))))
         return
 
     shapes = MEASURED[:2] if args.quick else MEASURED
@@ -185,8 +202,6 @@ def main():
     print("full fine-tuning: %.1f bytes per parameter before activations; LoRA: %.1f per frozen "
           "parameter + %.1f per trained one" % (a + b, a, b))
 
-    # From here on this process builds models: on Linux a child's ru_maxrss starts at its
-    # parent's RSS at the fork, so no measurement may follow.
     print("saved activations predicted from 1 and 2 blocks against the whole model's (%d-token "
           "runs): largest difference %.2g%%" % (BIG_TOKENS[1], 100 * max(
               abs(predicted_saved_bytes(r["shape"], False, r["rank"]) / r["saved"] - 1)

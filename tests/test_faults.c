@@ -83,9 +83,9 @@ typedef struct exits_case {
  * run 2, 5, 4 and 2 blocks in both modes (checked), so every kind of pass runs. */
 static exits_case cases[] = {
     {"no exits", {.n_exits = 0}},
-    {"fence mode", {.n_exits = 2, .layers = {2, 4}, .thresholds = {0.9f, 0.94f}, .mode = LVK_EXIT_FENCE,
+    {"fence mode", {.n_exits = 2, .layers = {2, 4}, .thresholds = {0.92f, 0.9f}, .mode = LVK_EXIT_FENCE,
                     .kv_fill = LVK_KV_PROPAGATE}},
-    {"gpu mode", {.n_exits = 2, .layers = {2, 4}, .thresholds = {0.9f, 0.94f}, .mode = LVK_EXIT_GPU,
+    {"gpu mode", {.n_exits = 2, .layers = {2, 4}, .thresholds = {0.92f, 0.9f}, .mode = LVK_EXIT_GPU,
                   .kv_fill = LVK_KV_DEFERRED}},
 };
 

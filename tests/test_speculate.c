@@ -24,7 +24,7 @@
 #include "synth.h"
 #include "vk_fault.h"
 
-#define LITE_MODEL LITEVK_ASSETS_DIR "/stories260K-lite.gguf" /* exits after blocks 2 and 4 */
+#define LITE_MODEL LITEVK_ASSETS_DIR "/stories260K-lite.gguf" /* the default model: exits after blocks 1-4 */
 #define UNTUNED_MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
 #define PROMPT "Once upon a time, there was a little girl named Lily. She loved"
 #define SHORT_PROMPT "Once upon a time" /* 17 tokens with the synthetic models' byte vocabulary */

@@ -117,17 +117,24 @@ def pack(sequences, seq_len):
             for i in range(0, max(len(tokens) - 1, 1), seq_len)]
 
 
-def load(path, tok, seq_len, val_fraction, seed):
+def load(paths, tok, seq_len, val_fraction, seed):
     """(train, validation) lists of (tokens, mask) of at most seq_len + 1 tokens,
-    each with at least one target."""
+    each with at least one target, from one file or several of the same kind
+    (their records or documents in order, as if the files were one)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    kinds = {is_alpaca(p) for p in paths}
+    if len(kinds) > 1:
+        raise ValueError("%s: the data files must be all Alpaca (.json, .jsonl) or all plain text"
+                         % ", ".join(paths))
     # Tokenized before the split, in one call; split() shuffles sequences as
     # it would the records or documents they come from.
-    if is_alpaca(path):
-        sets = split(alpaca_sequences(read_records(path), tok), val_fraction, seed)
+    if kinds == {True}:
+        records = [r for p in paths for r in read_records(p)]
+        sets = split(alpaca_sequences(records, tok), val_fraction, seed)
         sets = [[(t[:seq_len + 1], m[:seq_len + 1]) for t, m in part] for part in sets]
     else:
-        sets = [pack(part, seq_len)
-                for part in split(document_sequences(read_documents(path), tok), val_fraction, seed)]
+        documents = [d for p in paths for d in read_documents(p)]
+        sets = [pack(part, seq_len) for part in split(document_sequences(documents, tok), val_fraction, seed)]
     return tuple([(t, m) for t, m in part if any(m[1:])] for part in sets)
 
 

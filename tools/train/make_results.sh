@@ -6,12 +6,14 @@
 # `litevk bench` of the tuned model on the held-out story prompts for the
 # `lite` and `agreement --target 0.95` thresholds and both K/V fills that keep
 # quality; and self-speculative decoding of the shipped default model.
-# usage: make_results.sh TUNED.gguf TRAIN_DATA.txt [EXITS]
-#   TUNED.gguf: the LITE-tuned model before calibration; EXITS: the exits to
-#   calibrate and bench (default: the shipped default model's)
+# usage: make_results.sh TUNED.gguf TRAIN_DATA.txt...
+#   TUNED.gguf: the LITE-tuned model before calibration; TRAIN_DATA: the files it
+#   was trained on (their validation split is the held-out text). The exits
+#   calibrated and benched are the shipped default model's.
 # (from the repository root, after a build)
 set -euo pipefail
-tuned=${1:?the LITE-tuned model, before calibration}; data=${2:?the training text}
+tuned=${1:?the LITE-tuned model, before calibration}; shift
+data=("${@:?the training text}")
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
 base=$root/assets/stories260K.gguf
 default=$root/assets/stories260K-lite.gguf
@@ -19,14 +21,14 @@ litevk=$root/build/bin/litevk
 train="$here/litevk-train"
 out=$(mktemp -d)
 cd "$root"
-exits=${3:-$("$litevk" info -m "$default" | sed -n 's/^ *litevk.exit_layers = .*= //p' | tr ' ' ,)}
-[ -n "$exits" ] || { echo "make_results: no exits given and none read from $default" >&2; exit 1; }
+exits=$("$litevk" info -m "$default" | sed -n 's/^ *litevk.exit_layers = .*= //p' | head -1 | tr ' ' ,)
+[ -n "$exits" ] || { echo "make_results: no exits in $default" >&2; exit 1; }
 n_layers=$("$litevk" info -m "$base" | sed -n 's/^blocks: *//p')
 all_exits=$(seq -s, 1 $((n_layers - 1)))
 for model in base tuned; do
   m=$base; [ "$model" = tuned ] && m=$tuned
-  "$train" -m "$m" --data "$data" --exit-layers "$all_exits" --seq-len 128 --seed 0 --eval-only --json \
-    --report-data "$here/data/tinystories_sample.txt" > "$out/eval_$model.json"
+  "$train" -m "$m" --data "${data[@]}" --exit-layers "$all_exits" --seq-len 128 --seed 0 --eval-only --json \
+    --report-data tools/train/data/tinystories_sample.txt > "$out/eval_$model.json"
 done
 for rule in lite agreement; do
   args=(--rule lite); [ "$rule" = agreement ] && args=(--rule agreement --target 0.95)
@@ -38,5 +40,5 @@ for rule in lite agreement; do
   done
 done
 "$litevk" bench -m "$default" --prompts assets/prompts/stories-heldout.jsonl --speculate --json > "$out/bench_default.json"
-python3 "$here/results_md.py" "$out" "$tuned" "$data" > "$here/RESULTS.md"
+python3 "$here/results_md.py" "$out" "$tuned" "${data[@]}" > "$here/RESULTS.md"
 echo "wrote $here/RESULTS.md (measurements in $out)"

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Renders tools/train/RESULTS.md from the JSON that make_results.sh measured.
-usage: results_md.py MEASUREMENTS_DIR TUNED_MODEL TRAIN_DATA"""
+usage: results_md.py MEASUREMENTS_DIR TUNED_MODEL TRAIN_DATA..."""
 import datetime
 import json
 import os
 import subprocess
 import sys
 
-d, tuned, data = sys.argv[1], sys.argv[2], sys.argv[3]
+d, tuned, data = sys.argv[1], sys.argv[2], " ".join(sys.argv[3:])
 
 # What LITE-tuning the default model aims for (on the held-out story prompts, lavapipe).
 TARGET_SKIPPED_PCT = 40.0    # blocks skipped at >= TARGET_AGREEMENT with exact K/V (deferred)

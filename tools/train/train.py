@@ -102,7 +102,9 @@ def parse_args(argv):
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-m", "--model", required=True,
                    help="start point: a GGUF LiteVK loads, or a Hugging Face checkpoint directory")
-    p.add_argument("--data", required=True, help="training data: .json, .jsonl or plain text")
+    p.add_argument("--data", required=True, nargs="+", metavar="FILE",
+                   help="training data: .json, .jsonl or plain text; several files of one kind are read "
+                        "as one")
     p.add_argument("-o", "--output", help="output GGUF (required unless --eval-only)")
     p.add_argument("--type", choices=checkpoints.EXPORT_TYPES,
                    help="the output's matrices in this type (default: the types the trainer read)")
@@ -311,7 +313,7 @@ def print_eval(step, result, names):
 def report_sets(args, val, tok):
     """(name, sequences) of every data set the reports cover: the validation
     split, then each --report-data file whole."""
-    sets = [("validation split of %s" % args.data, val)] if val else []
+    sets = [("validation split of %s" % " + ".join(args.data), val)] if val else []
     for path in args.report_data:
         sets.append((path, data.load(path, tok, args.seq_len, 1.0, args.seed)[1]))
     return sets
@@ -332,7 +334,7 @@ def reports(args, net, sets, exit_layers, pad_id, device):
 def eval_only(args, net, sets, exit_layers, pad_id, device):
     if not sets:
         raise ValueError("%s: no validation sequences (--val-fraction %g) and no --report-data"
-                         % (args.data, args.val_fraction))
+                         % (" + ".join(args.data), args.val_fraction))
     out = reports(args, net, sets, exit_layers, pad_id, device)
     if args.json:
         print(json.dumps({"model": args.model, "val_fraction": args.val_fraction, "seed": args.seed,
@@ -541,7 +543,7 @@ def run(args):
     if args.eval_only:
         return eval_only(args, net, report_sets(args, val, tok), args.exit_layers, tok.eos_id, device)
     if not train_set:
-        raise ValueError("%s: no training sequences left after the validation split" % args.data)
+        raise ValueError("%s: no training sequences left after the validation split" % " + ".join(args.data))
     print("%s: %d blocks, %d-wide, vocabulary %d; exits after blocks %s, weights %s (final 1); "
           "%d training and %d validation sequences on %s"
           % (args.model, c.n_layers, c.n_embd, c.n_vocab, ",".join(map(str, args.exit_layers)),

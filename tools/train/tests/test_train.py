@@ -139,6 +139,18 @@ class TestData(unittest.TestCase):
         self.assertEqual(targets, [t for t in stream[1:] if t != self.tok.bos_id])
         self.assertTrue(all(len(tokens) <= 9 for tokens, _ in train_set))
 
+    def test_several_files_read_as_one(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            parts = ["Once upon a time there was a cat.<|endoftext|>\nThe cat sat.<|endoftext|>\n",
+                     "The dog ran to the park.<|endoftext|>\nTom and Sue played.<|endoftext|>\n"]
+            paths = [os.path.join(tmp, "%d.txt" % i) for i in range(3)]
+            for path, text in zip(paths, parts + ["".join(parts)]):
+                with open(path, "w") as f:
+                    f.write(text)
+            self.assertEqual(data.load(paths[:2], self.tok, 8, 0.5, 1), data.load(paths[2], self.tok, 8, 0.5, 1))
+            with self.assertRaisesRegex(ValueError, "all Alpaca"):
+                data.load([paths[0], ALPACA], self.tok, 8, 0.5, 1)
+
     def test_split_is_seeded(self):
         items = list(range(50))
         train_a, val_a = data.split(items, 0.1, 3)

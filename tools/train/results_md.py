@@ -109,3 +109,11 @@ print(f"- A drafter at the speculation exit (block {s['draft_exit']}) accepted â
       f"the time: {met(s['acceptance'] >= TARGET_ACCEPTANCE)} ({pct(s['acceptance'])} in `litevk bench`"
       + (f"; {pct(trained)} greedy acceptance in the trainer's report, every draft kept" if trained is not None
          else "") + ").")
+print("""
+Why the others are missed (the reasons, not measured here): in a 5-block, 64-wide model every block
+serves the exits and the final head at once, and no exit weight kept the final head within 0.02 nats
+while the exits learned (`tools/train/README.md`, "Recipes measured"). No early exit is faster than full
+depth on lavapipe: every exit check reads the LM head (512 x 64, about 0.7 of a block of this model),
+and on a CPU device the catch-up columns of `deferred` fill cost the arithmetic that full depth does
+(`docs/performance.md`); on a GPU, where a block's cost is the bytes it reads, a skipped block is
+bytes not read.""")

@@ -34,10 +34,10 @@
 #define N_GEN 4
 /* A faulted generation run takes about a second here (a fresh context with
  * validation, a load, two sessions), and every call is about 3600 runs: by
- * default every 32nd Vulkan call is hit (64th under a sanitizer), and every
+ * default every 32nd Vulkan call is hit (96th under a sanitizer), and every
  * 4th of the fewer host allocations. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DEFAULT_VK_STRIDE 64 /* the host code runs several times slower: every 64th call, in 15 min of CI */
+#define DEFAULT_VK_STRIDE 96 /* the host code runs several times slower: every 96th call, in about 12 min of CI */
 #else
 #define DEFAULT_VK_STRIDE 32
 #endif

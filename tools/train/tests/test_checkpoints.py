@@ -21,30 +21,22 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import unittest
 
-TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOT = os.path.dirname(os.path.dirname(TRAIN_DIR))
-sys.path.insert(0, TRAIN_DIR)
+from test_train import ALPACA, LIB, torch
 
-try:
+if torch is not None:
     import numpy as np
-    import torch
-except ImportError:
-    torch = None
-else:
+
     import checkpoints
     import gguf
     import safetensors_writer
     import train
     from test_train import LiteVK
 
-LIB = os.environ.get("LITEVK_LIB", os.path.join(ROOT, "build", "lib", "liblitevk.so"))
 BOS = 260  # the checkpoints' <|endoftext|>, after the 256 bytes and 4 merges
 VOCAB = 300  # room for the SentencePiece-style vocabulary's 292 tokens
-ALPACA = os.path.join(ROOT, "tests", "fixtures", "alpaca_tiny.json")
 PROMPT = [BOS] + list(b"Once upon a time")
 
 

@@ -31,6 +31,15 @@ class TeacherLogits:
 
     def __init__(self, values, indices=None):
         self.values, self.indices = values, indices
+        self._distribution = None  # (temperature, log p, p): every head of a batch uses the same
+
+    def distribution(self, temperature):
+        """(log p, p) of softmax(values / T), computed once per batch and
+        temperature rather than once per head."""
+        if self._distribution is None or self._distribution[0] != temperature:
+            log_p = F.log_softmax(self.values.float() / temperature, dim=-1)
+            self._distribution = (temperature, log_p, log_p.exp())
+        return self._distribution[1:]
 
 
 def kd_loss(student_logits, teacher, temperature):
@@ -39,8 +48,8 @@ def kd_loss(student_logits, teacher, temperature):
     log_q = F.log_softmax(student_logits.float() / temperature, dim=-1)
     if teacher.indices is not None:
         log_q = log_q.gather(-1, teacher.indices)
-    log_p = F.log_softmax(teacher.values.float() / temperature, dim=-1)
-    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    log_p, p = teacher.distribution(temperature)
+    kl = (p * (log_p - log_q)).sum(-1)
     return temperature * temperature * kl.mean()
 
 

@@ -19,27 +19,27 @@ static void *counted(void *p) {
     return p;
 }
 
-void *lvk_malloc(size_t size) { return allowed() ? counted(malloc(size)) : NULL; }
-void *lvk_calloc(size_t n, size_t size) { return allowed() ? counted(calloc(n, size)) : NULL; }
+void *mem_malloc(size_t size) { return allowed() ? counted(malloc(size)) : NULL; }
+void *mem_calloc(size_t n, size_t size) { return allowed() ? counted(calloc(n, size)) : NULL; }
 
-void *lvk_realloc(void *p, size_t size) {
-    if (!p) return lvk_malloc(size);
+void *mem_realloc(void *p, size_t size) {
+    if (!p) return mem_malloc(size);
     return allowed() ? realloc(p, size) : NULL; /* on failure p stays valid, as with realloc */
 }
 
-char *lvk_strdup(const char *s) {
+char *mem_strdup(const char *s) {
     size_t n = strlen(s) + 1;
-    char *p = lvk_malloc(n);
+    char *p = mem_malloc(n);
     if (p) memcpy(p, s, n);
     return p;
 }
 
-void lvk_free(void *p) {
+void mem_free(void *p) {
     if (!p) return;
     atomic_fetch_sub(&outstanding, 1);
     free(p);
 }
 
-int64_t lvk_alloc_outstanding(void) { return atomic_load(&outstanding); }
-uint64_t lvk_alloc_calls(void) { return atomic_load(&calls); }
-void lvk_alloc_fail_at(uint64_t n) { atomic_store(&fail_at, n ? atomic_load(&calls) + n : 0); }
+int64_t mem_alloc_outstanding(void) { return atomic_load(&outstanding); }
+uint64_t mem_alloc_calls(void) { return atomic_load(&calls); }
+void mem_alloc_fail_at(uint64_t n) { atomic_store(&fail_at, n ? atomic_load(&calls) + n : 0); }

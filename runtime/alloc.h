@@ -7,18 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void *lvk_malloc(size_t size);
-void *lvk_calloc(size_t n, size_t size);
-void *lvk_realloc(void *p, size_t size);
-char *lvk_strdup(const char *s);
-void lvk_free(void *p);
+void *mem_malloc(size_t size);
+void *mem_calloc(size_t n, size_t size);
+void *mem_realloc(void *p, size_t size);
+char *mem_strdup(const char *s);
+void mem_free(void *p);
 
 /* ---- test hooks ---- */
 /* Blocks allocated and not yet freed through these functions. */
-int64_t lvk_alloc_outstanding(void);
+int64_t mem_alloc_outstanding(void);
 /* Allocations attempted so far (successful or not). */
-uint64_t lvk_alloc_calls(void);
+uint64_t mem_alloc_calls(void);
 /* The n-th allocation from now (1-based) fails; 0 disarms. */
-void lvk_alloc_fail_at(uint64_t n);
+void mem_alloc_fail_at(uint64_t n);
 
 #endif

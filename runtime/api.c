@@ -1,10 +1,10 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
 #include "alloc.h"
-#include "chat_format.h"
-#include "exit_config.h"
-#include "gpu_forward.h"
-#include "sampler.h"
-#include "speculate.h"
+#include "model/chat_format.h"
+#include "decode/exit_config.h"
+#include "forward/gpu_forward.h"
+#include "decode/sampler.h"
+#include "decode/speculate.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -16,7 +16,7 @@ struct lvk_context {
 
 struct lvk_model {
     lvk_context *ctx;
-    lvk_host_model *host;
+    host_model *host;
     gpu_model *gpu;
     lvk_exit_config exits; /* from the litevk.* metadata, or the defaults */
     int exits_calibrated;
@@ -25,7 +25,7 @@ struct lvk_model {
 struct lvk_session {
     lvk_model *model;
     gpu_session *gpu;
-    lvk_sampler sampler;
+    token_sampler sampler;
     lvk_exit_config exits;
     int n_ctx;
     int n_past;          /* tokens in the KV cache */
@@ -47,7 +47,7 @@ struct lvk_session {
 };
 
 #define CHECK_ARG(cond, ...) \
-    do { if (!(cond)) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, __VA_ARGS__); } while (0)
+    do { if (!(cond)) return status_fail(LVK_ERR_INVALID_ARGUMENT, __VA_ARGS__); } while (0)
 
 /* ---- devices and context ----------------------------------------------------- */
 
@@ -67,11 +67,11 @@ lvk_status lvk_context_create(const lvk_context_params *params, lvk_context **ou
     const char *device = p.device ? p.device : getenv("LITEVK_DEVICE");
     const char *validate = getenv("LITEVK_VALIDATE");
     int want_validation = p.validate || (validate && validate[0] && strcmp(validate, "0") != 0);
-    lvk_context *ctx = lvk_calloc(1, sizeof *ctx);
-    if (!ctx) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_context *ctx = mem_calloc(1, sizeof *ctx);
+    if (!ctx) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status s = vk_device_create(&ctx->dev, device, want_validation);
     if (s != LVK_OK) {
-        lvk_free(ctx);
+        mem_free(ctx);
         return s;
     }
     *out = ctx;
@@ -81,7 +81,7 @@ lvk_status lvk_context_create(const lvk_context_params *params, lvk_context **ou
 void lvk_context_free(lvk_context *ctx) {
     if (!ctx) return;
     vk_device_free(ctx->dev);
-    lvk_free(ctx);
+    mem_free(ctx);
 }
 
 lvk_status lvk_context_device(const lvk_context *ctx, lvk_device_info *out) {
@@ -103,23 +103,23 @@ lvk_model_params lvk_model_default_params(void) {
 lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_params *params, lvk_model **out) {
     lvk_model_params p = params ? *params : lvk_model_default_params();
     CHECK_ARG((ctx || p.vocab_only) && path && out, "lvk_model_load: NULL argument");
-    lvk_model *m = lvk_calloc(1, sizeof *m);
-    if (!m) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_model *m = mem_calloc(1, sizeof *m);
+    if (!m) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
     if (p.vocab_only) {
         lvk_status s = host_vocab_open(path, &m->host);
-        if (s != LVK_OK) lvk_free(m);
+        if (s != LVK_OK) mem_free(m);
         else *out = m;
         return s;
     }
     lvk_status s = host_model_open(path, &m->host);
     if (s == LVK_OK) {
         s = exit_config_from_gguf(m->host->file, m->host->hp.n_layers, &m->exits, &m->exits_calibrated);
-        if (s != LVK_OK) lvk_fail_prefix(s, "%s", path);
+        if (s != LVK_OK) status_fail_prefix(s, "%s", path);
     }
     if (s == LVK_OK) {
         s = gpu_model_upload(ctx->dev, m->host, p.progress, p.progress_user, &m->gpu);
-        if (s != LVK_OK) lvk_fail_prefix(s, "%s", path);
+        if (s != LVK_OK) status_fail_prefix(s, "%s", path);
     }
     if (s != LVK_OK) {
         lvk_model_free(m);
@@ -135,12 +135,12 @@ void lvk_model_free(lvk_model *m) {
     if (!m) return;
     gpu_model_free(m->gpu);
     host_model_free(m->host);
-    lvk_free(m);
+    mem_free(m);
 }
 
 lvk_status lvk_model_get_info(const lvk_model *m, lvk_model_info *out) {
     CHECK_ARG(m && out, "lvk_model_get_info: NULL argument");
-    const lvk_hparams *hp = &m->host->hp;
+    const model_hparams *hp = &m->host->hp;
     memset(out, 0, sizeof *out);
     out->n_layers = hp->n_layers;
     out->n_embd = hp->n_embd;
@@ -227,7 +227,7 @@ static lvk_status model_format(const lvk_model *m, const chat_format **out) {
     const gguf_kv *kv = gguf_find(m->host->file, "tokenizer.chat_template");
     if (!kv || kv->value.type != GGUF_STRING || kv->value.v.str.len == 0) return chat_format_find("raw", 3, out);
     lvk_status s = chat_format_find(kv->value.v.str.ptr, (size_t)kv->value.v.str.len, out);
-    return s == LVK_OK ? s : lvk_fail_prefix(LVK_ERR_UNSUPPORTED, "the model's tokenizer.chat_template");
+    return s == LVK_OK ? s : status_fail_prefix(LVK_ERR_UNSUPPORTED, "the model's tokenizer.chat_template");
 }
 
 /* `format` (a name or a Jinja template), or the model's when NULL. */
@@ -280,7 +280,7 @@ lvk_status lvk_chat_tokenize(const lvk_model *m, const char *format, const lvk_c
     lvk_status s = chat_format_render(f, messages, n_messages, add_assistant, &p);
     if (s == LVK_OK) s = chat_pieces_encode(m->host->tokenizer, p.items, p.n, bos_flags(m), &ids, n_tokens);
     if (s == LVK_OK && capacity > 0) memcpy(tokens, ids, (size_t)(*n_tokens < capacity ? *n_tokens : capacity) * sizeof *ids);
-    lvk_free(ids);
+    mem_free(ids);
     chat_pieces_free(&p);
     return s;
 }
@@ -290,7 +290,7 @@ lvk_status lvk_chat_tokenize(const lvk_model *m, const char *format, const lvk_c
 /* A repeat penalty changes the distribution that speculation's output must equal. */
 static lvk_status check_penalty_decode(float repeat_penalty, const lvk_exit_config *exits) {
     if (repeat_penalty != 1.0f && exits->decode == LVK_DECODE_SPECULATE)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "a repeat penalty (%g) cannot be combined with speculative "
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "a repeat penalty (%g) cannot be combined with speculative "
                         "decoding, whose output is full depth's", repeat_penalty);
     return LVK_OK;
 }
@@ -303,7 +303,7 @@ lvk_session_params lvk_session_default_params(void) {
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
     CHECK_ARG(m && out, "lvk_session_create: NULL argument");
     if (!m->gpu)
-        return lvk_fail(LVK_ERR_STATE, "the model was loaded with vocab_only: it tokenizes but cannot run; "
+        return status_fail(LVK_ERR_STATE, "the model was loaded with vocab_only: it tokenizes but cannot run; "
                                        "load it without vocab_only to create a session");
     lvk_session_params p = params ? *params : lvk_session_default_params();
     CHECK_ARG(p.n_ctx >= 0, "context length %d is negative", p.n_ctx);
@@ -314,28 +314,28 @@ lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lv
     CHECK_ARG(p.repeat_penalty > 0 && p.repeat_penalty <= 100, "repeat penalty %g is outside (0, 100]",
               p.repeat_penalty);
     CHECK_ARG(p.repeat_last_n >= -1, "repeat-last-n %d is below -1 (the whole context)", p.repeat_last_n);
-    const lvk_hparams *hp = &m->host->hp;
+    const model_hparams *hp = &m->host->hp;
     if (p.exits) LVK_TRY(lvk_exit_config_validate(p.exits, hp->n_layers));
     LVK_TRY(check_penalty_decode(p.repeat_penalty, p.exits ? p.exits : &m->exits));
     int n_ctx = p.n_ctx ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
     if (n_ctx > hp->n_ctx_train)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "context length %d is longer than the model's %d", n_ctx,
                         hp->n_ctx_train);
-    lvk_session *s = lvk_calloc(1, sizeof *s);
-    if (!s) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_session *s = mem_calloc(1, sizeof *s);
+    if (!s) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     s->model = m;
     s->n_ctx = n_ctx;
     s->exits = p.exits ? *p.exits : m->exits;
     lvk_status st = LVK_OK;
     s->repeat_penalty = p.repeat_penalty;
     s->repeat_last_n = p.repeat_last_n;
-    s->logits = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    s->probs = lvk_malloc((size_t)hp->n_vocab * sizeof(float));
-    s->tokens = lvk_malloc((size_t)n_ctx * sizeof *s->tokens);
-    s->penalized = lvk_calloc((size_t)hp->n_vocab, 1);
+    s->logits = mem_malloc((size_t)hp->n_vocab * sizeof(float));
+    s->probs = mem_malloc((size_t)hp->n_vocab * sizeof(float));
+    s->tokens = mem_malloc((size_t)n_ctx * sizeof *s->tokens);
+    s->penalized = mem_calloc((size_t)hp->n_vocab, 1);
     if (!s->logits || !s->probs || !s->tokens || !s->penalized ||
         sampler_init(&s->sampler, hp->n_vocab, p.temperature, p.top_k, p.top_p, p.min_p, p.seed) != 0)
-        st = lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+        st = status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (st == LVK_OK) st = speculator_init(&s->speculator, hp->n_vocab);
     if (st == LVK_OK) st = gpu_session_create(m->gpu, hp, n_ctx, &s->exits, &s->gpu);
     if (st == LVK_OK) s->bytes = gpu_session_bytes(s->gpu);
@@ -352,11 +352,11 @@ void lvk_session_free(lvk_session *s) {
     gpu_session_free(s->gpu);
     sampler_free(&s->sampler);
     speculator_free(&s->speculator);
-    lvk_free(s->logits);
-    lvk_free(s->probs);
-    lvk_free(s->tokens);
-    lvk_free(s->penalized);
-    lvk_free(s);
+    mem_free(s->logits);
+    mem_free(s->probs);
+    mem_free(s->tokens);
+    mem_free(s->penalized);
+    mem_free(s);
 }
 
 /* The token at position n_past is in the KV cache now. */
@@ -416,7 +416,7 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
     CHECK_ARG(s && (tokens || n == 0), "lvk_session_feed_tokens: NULL argument");
     CHECK_ARG(n > 0, "nothing to feed: the prompt is empty");
     if (s->n_past + n > s->n_ctx)
-        return lvk_fail(LVK_ERR_CONTEXT_FULL,
+        return status_fail(LVK_ERR_CONTEXT_FULL,
                         "%d tokens do not fit: the context holds %d and %d are used (raise -c or reset)", n,
                         s->n_ctx, s->n_past);
     for (int i = 0; i < n; i++)
@@ -436,15 +436,15 @@ lvk_status lvk_session_feed_tokens(lvk_session *s, const int32_t *tokens, int n)
 lvk_status lvk_session_feed_ex(lvk_session *s, const char *text, unsigned flags) {
     CHECK_ARG(s && text, "lvk_session_feed: NULL argument");
     int n = 0;
-    const lvk_tokenizer *tok = s->model->host->tokenizer;
+    const text_tokenizer *tok = s->model->host->tokenizer;
     if (s->n_past > 0) flags &= ~(unsigned)(LVK_TOKENIZE_BOS | LVK_TOKENIZE_ADD_SPECIAL); /* text that continues */
     LVK_TRY(tokenizer_encode(tok, text, strlen(text), flags, NULL, 0, &n));
-    if (n == 0) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "nothing to feed: the prompt is empty");
-    int32_t *ids = lvk_malloc((size_t)n * sizeof *ids);
-    if (!ids) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (n == 0) return status_fail(LVK_ERR_INVALID_ARGUMENT, "nothing to feed: the prompt is empty");
+    int32_t *ids = mem_malloc((size_t)n * sizeof *ids);
+    if (!ids) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     lvk_status st = tokenizer_encode(tok, text, strlen(text), flags, ids, n, &n);
     if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n);
-    lvk_free(ids);
+    mem_free(ids);
     return st;
 }
 
@@ -473,14 +473,14 @@ lvk_status lvk_session_feed_chat(lvk_session *s, const char *format, const lvk_c
                                        s->n_past == 0 ? bos_flags(s->model) : 0, &ids, &n_ids);
     if (st == LVK_OK) st = lvk_session_feed_tokens(s, ids, n_ids);
     if (st == LVK_OK) s->assistant_turn_open = add_assistant;
-    lvk_free(ids);
+    mem_free(ids);
     chat_pieces_free(&p);
     return st;
 }
 
 /* Fills *out for token id. */
 static void describe(const lvk_session *s, int32_t id, int layer, float confidence, int drafted, lvk_token_info *out) {
-    const lvk_host_model *hm = s->model->host;
+    const host_model *hm = s->model->host;
     memset(out, 0, sizeof *out);
     out->id = id;
     out->layer = layer;
@@ -522,10 +522,10 @@ static lvk_status step_cycle(lvk_session *s, int32_t forced, lvk_token_info *out
 static lvk_status step(lvk_session *s, int32_t forced, lvk_token_info *out) {
     if (!s->has_decision)
         return s->n_past >= s->n_ctx
-                   ? lvk_fail(LVK_ERR_CONTEXT_FULL, "the context of %d tokens is full (raise -c or reset)", s->n_ctx)
-                   : lvk_fail(LVK_ERR_STATE, "nothing to continue: feed a prompt first");
+                   ? status_fail(LVK_ERR_CONTEXT_FULL, "the context of %d tokens is full (raise -c or reset)", s->n_ctx)
+                   : status_fail(LVK_ERR_STATE, "nothing to continue: feed a prompt first");
     if (s->cycle_at < s->cycle.n_tokens) return step_cycle(s, forced, out);
-    const lvk_host_model *hm = s->model->host;
+    const host_model *hm = s->model->host;
     int32_t token = (int32_t)s->next.chosen.token;
     const int window = s->repeat_last_n < 0 || s->repeat_last_n > s->n_past ? s->n_past : s->repeat_last_n;
     const int penalize = s->repeat_penalty != 1.0f && window > 0;

@@ -24,7 +24,7 @@ const char *lvk_status_name(lvk_status status) {
     return "unknown status";
 }
 
-lvk_status lvk_fail(lvk_status status, const char *fmt, ...) {
+lvk_status status_fail(lvk_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -32,7 +32,7 @@ lvk_status lvk_fail(lvk_status status, const char *fmt, ...) {
     return status;
 }
 
-lvk_status lvk_fail_prefix(lvk_status status, const char *fmt, ...) {
+lvk_status status_fail_prefix(lvk_status status, const char *fmt, ...) {
     char prefix[512], old[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);

@@ -11,15 +11,15 @@
 #endif
 
 /* Records the message for lvk_last_error() and returns `status`. */
-lvk_status lvk_fail(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
+lvk_status status_fail(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
 /* Prefixes the current message with context ("loading x.gguf: ..."). */
-lvk_status lvk_fail_prefix(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
+lvk_status status_fail_prefix(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
 
 #define LVK_TRY(expr)                       \
     do {                                    \
-        lvk_status lvk_try_s_ = (expr);     \
-        if (lvk_try_s_ != LVK_OK)           \
-            return lvk_try_s_;              \
+        lvk_status try_status_ = (expr);     \
+        if (try_status_ != LVK_OK)           \
+            return try_status_;              \
     } while (0)
 
 #endif

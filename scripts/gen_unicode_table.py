@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes runtime/unicode_table.h: the code point ranges that the byte-level
-BPE pre-tokenizers need to tell apart (runtime/pretokenize.c):
+"""Writes runtime/model/unicode_table.h: the code point ranges that the byte-level
+BPE pre-tokenizers need to tell apart (runtime/model/pretokenize.c):
 
   UNICODE_LETTER  \\p{L}: general categories Lu, Ll, Lt, Lm, Lo
   UNICODE_NUMBER  \\p{N}: Nd, Nl, No
@@ -11,7 +11,7 @@ BPE pre-tokenizers need to tell apart (runtime/pretokenize.c):
 
 Run it with Debian's Python when the Unicode version should change:
 
-    /usr/bin/python3 scripts/gen_unicode_table.py > runtime/unicode_table.h
+    /usr/bin/python3 scripts/gen_unicode_table.py > runtime/model/unicode_table.h
 
 The table is one entry per range of equal category, sorted by first code
 point; a range ends where the next begins, the last at U+10FFFF.

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "litevk.h"
-#include "reference.h"
+#include "forward/reference.h"
 #include "synth.h"
 
 #define MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
@@ -49,7 +49,7 @@ static void expect_error(lvk_status got, lvk_status want) {
  * the prompt ids, n tokens, with llama.cpp's repeat penalty over the last
  * last_n tokens of the context (penalty 1: none), written here on its own. */
 static void reference_greedy(const int32_t *ids, int n_ids, int n, float penalty, int last_n, int32_t *out) {
-    lvk_host_model *hm;
+    host_model *hm;
     ref_state *ref;
     assert_int_equal(host_model_open(MODEL, &hm), LVK_OK);
     assert_int_equal(ref_create(hm, 128, &ref), LVK_OK);

@@ -1,4 +1,4 @@
-/* test_convert_hf.c — Hugging Face checkpoints to GGUF (runtime/convert_hf.c):
+/* test_convert_hf.c — Hugging Face checkpoints to GGUF (runtime/formats/convert_hf.c):
  * small random-weight Llama (GQA, tied and untied, Llama 3.1 RoPE scaling)
  * and Qwen2 (biases) checkpoints written here in F32, F16 and BF16, converted
  * to several types and read back: every tensor against its source, Q and K
@@ -13,14 +13,14 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "convert_hf.h"
-#include "gguf.h"
+#include "formats/convert_hf.h"
+#include "formats/gguf.h"
 #include "hf_synth.h"
-#include "json.h"
-#include "model.h"
-#include "quant.h"
+#include "formats/json.h"
+#include "model/model.h"
+#include "formats/quant.h"
 #include "synth.h"
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,8 +76,8 @@ static void checkpoint_free(checkpoint *c) {
 }
 
 static float round_to(const char *dtype, float x) {
-    if (!strcmp(dtype, "F16")) return lvk_f16_to_f32(lvk_f32_to_f16(x));
-    if (!strcmp(dtype, "BF16")) return lvk_bf16_to_f32(lvk_f32_to_bf16(x));
+    if (!strcmp(dtype, "F16")) return f16_to_f32(f32_to_f16(x));
+    if (!strcmp(dtype, "BF16")) return bf16_to_f32(f32_to_bf16(x));
     return x;
 }
 
@@ -136,7 +136,7 @@ static void *encode(const spec *s, const source *t) {
         if (size == 4) {
             memcpy(out + 4 * i, &t->values[i], 4);
         } else {
-            uint16_t h = !strcmp(s->dtype, "F16") ? lvk_f32_to_f16(t->values[i]) : lvk_f32_to_bf16(t->values[i]);
+            uint16_t h = !strcmp(s->dtype, "F16") ? f32_to_f16(t->values[i]) : f32_to_bf16(t->values[i]);
             memcpy(out + 2 * i, &h, 2);
         }
     }
@@ -268,8 +268,8 @@ static const char *write_checkpoint(const char *name, const spec *s, checkpoint 
 }
 
 static lvk_status convert(const char *dir, const char *out, uint32_t type) {
-    lvk_convert_hf_params p = {.out_type = type};
-    return lvk_convert_hf(dir, out, &p);
+    convert_hf_params p = {.out_type = type};
+    return convert_hf(dir, out, &p);
 }
 
 /* ---- reading the GGUF back ---------------------------------------------------------- */
@@ -364,7 +364,7 @@ static void check_tensors(const char *path, const spec *s, const checkpoint *c, 
         uint64_t row_bytes = t->n_bytes / rows, block = ggml_block_elems(want);
         for (uint64_t r = 0; r < rows; r++) {
             const float *x = src->values + (rotary ? hf_row(r, head_dim) : r) * cols;
-            lvk_dequantize_row(want, (const uint8_t *)t->data + r * row_bytes, out, cols);
+            dequantize_row(want, (const uint8_t *)t->data + r * row_bytes, out, cols);
             for (uint64_t k = 0; k < cols; k++) {
                 float amax = 0;
                 for (uint64_t j = k / block * block; j < k / block * block + block; j++) amax = fmaxf(amax, fabsf(x[j]));
@@ -432,7 +432,7 @@ static void check_metadata(const char *path, const spec *s, uint32_t file_type) 
     expect_str(f, "tokenizer.chat_template", chat_template);
 
     /* the runtime's tokenizer takes the vocabulary */
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     assert_int_equal(tokenizer_load(f, &t), LVK_OK);
     int32_t ids[8];
     int n;
@@ -460,7 +460,7 @@ static void test_llama(void **state) {
     assert_non_null(gguf_find_tensor(f, "output.weight")); /* untied */
     assert_null(gguf_find_tensor(f, "rope_freqs.weight"));
     /* the runtime loads the converted model as it is */
-    lvk_host_model *m;
+    host_model *m;
     if (host_model_from_gguf(f, &m) != LVK_OK) fail_msg("%s", lvk_last_error());
     assert_int_equal(m->hp.n_vocab, 270);
     assert_int_equal(m->hp.n_kv_heads, 2);
@@ -655,7 +655,7 @@ static void test_llama3_rope_freqs(void **state) {
     }
     assert_null(gguf_find(f, "llama.rope.scaling.type")); /* llama3 scaling is the tensor only, as llama.cpp */
     /* the runtime loads the factors and divides RoPE's angles by them */
-    lvk_host_model *m;
+    host_model *m;
     assert_int_equal(host_model_from_gguf(f, &m), LVK_OK); /* m owns f */
     assert_non_null(m->hp.rope_factors);
     for (int i = 0; i < 16; i++) {
@@ -774,8 +774,8 @@ static void test_sharded_and_vocab_only(void **state) {
     assert_int_equal(convert(dir, out, GGML_F32), LVK_OK);
     check_tensors(out, &s, &c, GGML_F32, 0);
 
-    lvk_convert_hf_params vocab_only = {.out_type = GGML_F16, .vocab_only = 1};
-    assert_int_equal(lvk_convert_hf(dir, out, &vocab_only), LVK_OK);
+    convert_hf_params vocab_only = {.out_type = GGML_F16, .vocab_only = 1};
+    assert_int_equal(convert_hf(dir, out, &vocab_only), LVK_OK);
     gguf_file *f;
     assert_int_equal(gguf_open(out, &f), LVK_OK);
     assert_int_equal(f->n_tensors, 0);
@@ -785,7 +785,7 @@ static void test_sharded_and_vocab_only(void **state) {
     gguf_close(f);
     snprintf(path, sizeof path, "%s/config.json", dir);
     remove(path);
-    assert_int_equal(lvk_convert_hf(dir, out, &vocab_only), LVK_OK);
+    assert_int_equal(convert_hf(dir, out, &vocab_only), LVK_OK);
     assert_int_equal(gguf_open(out, &f), LVK_OK);
     assert_null(gguf_find(f, "general.architecture"));
     expect_str(f, "general.name", "test_convert_hf_sharded");
@@ -801,12 +801,12 @@ static void test_sharded_and_vocab_only(void **state) {
 static void expect_failure(const char *dir, lvk_status status, const char *part) {
     const char *out = TMP "_failed.gguf";
     remove(out);
-    int64_t before = lvk_alloc_outstanding();
+    int64_t before = mem_alloc_outstanding();
     lvk_status s = convert(dir, out, GGML_F16);
     if (s != status) fail_msg("status %d, expected %d: %s", s, status, lvk_last_error());
     if (!strstr(lvk_last_error(), part)) fail_msg("error '%s' lacks '%s'", lvk_last_error(), part);
     assert_null(strchr(lvk_last_error(), '\n'));
-    assert_int_equal(lvk_alloc_outstanding(), before);
+    assert_int_equal(mem_alloc_outstanding(), before);
     assert_int_equal(access(out, F_OK), -1);
 }
 
@@ -920,14 +920,14 @@ static void test_errors(void **state) {
 
     /* the output must not be an input */
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    lvk_convert_hf_params p = {.out_type = GGML_F32};
-    assert_int_equal(lvk_convert_hf(dir, path, &p), LVK_ERR_INVALID_ARGUMENT);
+    convert_hf_params p = {.out_type = GGML_F32};
+    assert_int_equal(convert_hf(dir, path, &p), LVK_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(lvk_last_error(), "is one of the checkpoint's safetensors files"));
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    assert_int_equal(lvk_convert_hf(dir, path, &p), LVK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(convert_hf(dir, path, &p), LVK_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(lvk_last_error(), "is the checkpoint's tokenizer.json"));
     p.out_type = GGML_Q3_K;
-    assert_int_equal(lvk_convert_hf(dir, TMP "_x.gguf", &p), LVK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(convert_hf(dir, TMP "_x.gguf", &p), LVK_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(lvk_last_error(), "cannot convert to q3_k: choose f32, f16"));
     checkpoint_free(&c);
 }
@@ -944,11 +944,11 @@ static void test_out_of_memory(void **state) {
     int failures = 0;
     for (uint64_t n = 1;; n++) {
         remove(out);
-        int64_t before = lvk_alloc_outstanding();
-        lvk_alloc_fail_at(n);
+        int64_t before = mem_alloc_outstanding();
+        mem_alloc_fail_at(n);
         lvk_status st = convert(dir, out, GGML_Q8_0);
-        lvk_alloc_fail_at(0);
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        mem_alloc_fail_at(0);
+        assert_int_equal(mem_alloc_outstanding(), before);
         if (st == LVK_OK) break;
         if (st != LVK_ERR_OUT_OF_MEMORY) fail_msg("allocation %llu: status %d: %s", (unsigned long long)n, st, lvk_last_error());
         assert_int_equal(access(out, F_OK), -1);
@@ -979,8 +979,8 @@ static void test_progress(void **state) {
     checkpoint c;
     const char *dir = write_checkpoint("progress", &s, &c);
     progress_log log = {0};
-    lvk_convert_hf_params p = {.out_type = GGML_F32, .progress = log_progress, .progress_user = &log};
-    assert_int_equal(lvk_convert_hf(dir, TMP "_progress.gguf", &p), LVK_OK);
+    convert_hf_params p = {.out_type = GGML_F32, .progress = log_progress, .progress_user = &log};
+    assert_int_equal(convert_hf(dir, TMP "_progress.gguf", &p), LVK_OK);
     assert_int_equal(log.total, (uint64_t)c.n);
     assert_int_equal(log.calls, (uint64_t)c.n);
     checkpoint_free(&c);

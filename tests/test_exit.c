@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu_forward.h"
+#include "forward/gpu_forward.h"
 #include "gpu_test.h"
-#include "reference.h"
+#include "forward/reference.h"
 #include "synth.h"
 
 #define DEFAULT_MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
@@ -54,7 +54,7 @@ static lvk_exit_config exits(int n, const int *layers, float threshold, lvk_exit
 /* ---- the device-level tests: a model, its GPU copy, a session, the reference ---- */
 
 typedef struct rig {
-    lvk_host_model *hm;
+    host_model *hm;
     gpu_model *gm;
     gpu_session *gs;
     ref_state *ref;

@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "calibration.h"
-#include "exit_config.h"
-#include "gguf.h"
-#include "gguf_write.h"
-#include "model.h"
+#include "decode/calibration.h"
+#include "decode/exit_config.h"
+#include "formats/gguf.h"
+#include "formats/gguf_write.h"
+#include "model/model.h"
 #include "synth.h"
 
 #include <math.h>
@@ -396,7 +396,7 @@ static void test_write_gguf(void **state) {
     assert_int_equal(gguf_find(f, "litevk.exit_layers")->value.arr_type, GGUF_INT32);
     gguf_close(f);
     /* the copy is still a loadable model */
-    lvk_host_model *m;
+    host_model *m;
     assert_int_equal(host_model_open(once, &m), LVK_OK);
     host_model_free(m);
 
@@ -489,7 +489,7 @@ static void test_write_gguf_qwen2(void **state) {
     assert_int_equal(synth_llama_gguf(&p, src), LVK_OK);
     lvk_exit_config c = make_config(1, (int[]){3}, (float[]){0.5f});
     if (exit_config_write_gguf(src, dst, &c, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
-    lvk_host_model *m;
+    host_model *m;
     assert_int_equal(host_model_open(dst, &m), LVK_OK);
     lvk_exit_config got;
     assert_int_equal(exit_config_from_gguf(m->file, m->hp.n_layers, &got, NULL), LVK_OK);
@@ -511,7 +511,7 @@ static void test_write_gguf_errors(void **state) {
     expect_fail(exit_config_write_gguf(src, src, &c, NULL), LVK_ERR_INVALID_ARGUMENT, "another path");
     expect_fail(exit_config_write_gguf(src, LITEVK_TMP_DIR "/./test_exit_config_errors.gguf", &c, NULL),
                 LVK_ERR_INVALID_ARGUMENT, "another path");
-    lvk_host_model *m;
+    host_model *m;
     assert_int_equal(host_model_open(src, &m), LVK_OK);
     host_model_free(m);
 

@@ -27,7 +27,7 @@
 #include "alloc.h"
 #include "litevk.h"
 #include "status.h"
-#include "vk_fault.h"
+#include "vk/vk_fault.h"
 
 #define MODEL LITEVK_ASSETS_DIR "/stories260K-lite.gguf" /* the default model: its exit heads are trained */
 #define PROMPT "Once upon a time"
@@ -60,16 +60,16 @@ static const fault faults[] = {
     {"host allocation", VK_SUCCESS, LVK_ERR_OUT_OF_MEMORY, "memory"},
 };
 
-static uint64_t calls_of(const fault *f) { return f->error ? vk_fault_calls() : lvk_alloc_calls(); }
+static uint64_t calls_of(const fault *f) { return f->error ? vk_fault_calls() : mem_alloc_calls(); }
 
 static void arm(const fault *f, uint64_t n) {
     if (f->error) vk_fault_arm(n, f->error, NULL);
-    else lvk_alloc_fail_at(n);
+    else mem_alloc_fail_at(n);
 }
 
 static void disarm(void) {
     vk_fault_arm(0, VK_SUCCESS, NULL);
-    lvk_alloc_fail_at(0);
+    mem_alloc_fail_at(0);
 }
 
 /* ---- what runs under a fault ------------------------------------------------------ */
@@ -105,7 +105,7 @@ static lvk_status load(VkResult fault) {
         char first[1024];
         snprintf(first, sizeof first, "%s", lvk_last_error());
         assert_int_equal(lvk_model_load(ctx, MODEL, NULL, &model), LVK_ERR_DEVICE);
-        lvk_fail(s, "%s", first); /* the message of the first failure, for the checks */
+        status_fail(s, "%s", first); /* the message of the first failure, for the checks */
     }
     if (ctx) check_validation(ctx);
     lvk_model_free(model);
@@ -149,7 +149,7 @@ static void close_model(lvk_context *ctx, lvk_model *model) {
 static int64_t blocks_before, objects_before;
 
 static void mark(void) {
-    blocks_before = lvk_alloc_outstanding();
+    blocks_before = mem_alloc_outstanding();
     objects_before = vk_fault_live_objects();
 }
 
@@ -161,7 +161,7 @@ static void expect_failure(const fault *f, lvk_status s, const char *what, uint6
 }
 
 static void expect_no_leak(const fault *f, const char *what, uint64_t n) {
-    int64_t blocks = lvk_alloc_outstanding() - blocks_before, objects = vk_fault_live_objects() - objects_before;
+    int64_t blocks = mem_alloc_outstanding() - blocks_before, objects = vk_fault_live_objects() - objects_before;
     if (blocks || objects)
         fail_msg("%s, %s at call %llu: %lld host blocks and %lld Vulkan objects leaked", what, f->name,
                  (unsigned long long)n, (long long)blocks, (long long)objects);
@@ -214,10 +214,10 @@ static void test_generation_faults(void **state) {
         int32_t want[N_GEN], ids[N_GEN];
         /* each run on a fresh context: its first session also creates the pipelines */
         open_model(&ctx, &model);
-        uint64_t vk0 = vk_fault_calls(), alloc0 = lvk_alloc_calls();
+        uint64_t vk0 = vk_fault_calls(), alloc0 = mem_alloc_calls();
         assert_int_equal(generate(model, &cases[c], want), LVK_OK);
         if (cases[c].exits.n_exits) assert_memory_equal(layers, ((int[N_GEN]){2, 5, 4, 2}), sizeof layers);
-        uint64_t vk_calls = vk_fault_calls() - vk0, alloc_calls = lvk_alloc_calls() - alloc0;
+        uint64_t vk_calls = vk_fault_calls() - vk0, alloc_calls = mem_alloc_calls() - alloc0;
         close_model(ctx, model);
         for (const fault *f = faults; f < faults + sizeof faults / sizeof faults[0]; f++) {
             double t0 = seconds();

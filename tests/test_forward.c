@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "gpu_forward.h"
+#include "forward/gpu_forward.h"
 #include "gpu_test.h"
-#include "reference.h"
+#include "forward/reference.h"
 #include "synth.h"
 
 #define NMSE_TOLERANCE 1e-6
@@ -39,9 +39,9 @@ static int argmax(const float *x, int n) {
  * which the other columns of a prompt pass leave. */
 static void check_model_on(vk_device *device, uint64_t max_texels, uint32_t prompt_columns, const char *path,
                            int n_prompt, int n_gen) {
-    lvk_host_model *hm;
+    host_model *hm;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
-    const lvk_hparams *hp = &hm->hp;
+    const model_hparams *hp = &hm->hp;
     int n_ctx = n_prompt + n_gen + 1;
     gpu_model *gm;
     gpu_session *gs;

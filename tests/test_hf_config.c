@@ -1,4 +1,4 @@
-/* test_hf_config.c — config.json (runtime/hf_config.c): the values the
+/* test_hf_config.c — config.json (runtime/formats/hf_config.c): the values the
  * converter needs from Llama 2, Llama 3.1 and Qwen2 configs, Hugging Face's
  * defaults, and a one-line error for each unsupported or contradictory one. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "hf_config.h"
+#include "formats/hf_config.h"
 
 #include <string.h>
 
@@ -130,13 +130,13 @@ static void test_errors(void **state) {
 #undef BASE
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hf_config c;
-        int64_t before = lvk_alloc_outstanding();
+        int64_t before = mem_alloc_outstanding();
         lvk_status s = hf_config_parse(cases[i].json, strlen(cases[i].json), "config.json", &c);
         if (s != cases[i].status) fail_msg("%s: status %d, expected %d (%s)", cases[i].json, s, cases[i].status, lvk_last_error());
         if (!strstr(lvk_last_error(), cases[i].error))
             fail_msg("%s: error '%s' lacks '%s'", cases[i].json, lvk_last_error(), cases[i].error);
         assert_null(strchr(lvk_last_error(), '\n'));
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        assert_int_equal(mem_alloc_outstanding(), before);
     }
     hf_config c;
     assert_int_equal(hf_config_load(LITEVK_TMP_DIR "/no-such-config.json", &c), LVK_ERR_IO);

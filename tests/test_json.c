@@ -1,4 +1,4 @@
-/* test_json.c — the JSON reader (runtime/json.c) that reads the CLI's prompt
+/* test_json.c — the JSON reader (runtime/formats/json.c) that reads the CLI's prompt
  * files and Hugging Face's JSON files: escapes, numbers, strictness, error
  * messages, allocation failures, and the speed a tokenizer.json of Llama 3's
  * size needs. */
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "json.h"
+#include "formats/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@ static char *decode(const char *json, char *err, size_t size) {
     char *s;
     json_init(&r, json, strlen(json), 1);
     if (json_string(&r, &s) == 0 && json_end(&r) == 0) return s;
-    lvk_free(s);
+    mem_free(s);
     snprintf(err, size, "%s", r.error);
     return NULL;
 }
@@ -35,7 +35,7 @@ static void check_decodes(const char *json, const char *want) {
     char *s = decode(json, err, sizeof err);
     if (!s) fail_msg("%s: %s", json, err);
     assert_string_equal(s, want);
-    lvk_free(s);
+    mem_free(s);
 }
 
 static void check_decode_error(const char *json, const char *message_part) {
@@ -217,13 +217,13 @@ static void test_json_out_of_memory(void **state) {
     (void)state;
     const char *json = "{\"key\": \"value\", \"other\": [\"x\"]}";
     for (uint64_t n = 1;; n++) {
-        int64_t before = lvk_alloc_outstanding();
+        int64_t before = mem_alloc_outstanding();
         json_reader r;
         json_init(&r, json, strlen(json), 1);
-        lvk_alloc_fail_at(n);
+        mem_alloc_fail_at(n);
         int bad = json_skip(&r);
-        lvk_alloc_fail_at(0);
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        mem_alloc_fail_at(0);
+        assert_int_equal(mem_alloc_outstanding(), before);
         if (!bad) break;
         assert_string_equal(r.error, "out of memory");
     }
@@ -254,7 +254,7 @@ static void test_json_speed(void **state) {
     char *key, *value;
     int64_t id, n_vocab = 0, n_merges = 0;
     assert_int_equal(json_object_next(&r, &outer, &key), 1);
-    lvk_free(key);
+    mem_free(key);
     while ((more = json_object_next(&r, &model, &key)) == 1) {
         int count = 0;
         if (!strcmp(key, "vocab")) {
@@ -262,16 +262,16 @@ static void test_json_speed(void **state) {
             while (json_object_next(&r, &count, &token) == 1) {
                 assert_int_equal(json_integer(&r, &id), 0);
                 assert_int_equal(id, n_vocab++);
-                lvk_free(token);
+                mem_free(token);
             }
         } else {
             while (json_array_next(&r, &count) == 1) {
                 assert_int_equal(json_string(&r, &value), 0);
                 n_merges++;
-                lvk_free(value);
+                mem_free(value);
             }
         }
-        lvk_free(key);
+        mem_free(key);
     }
     assert_int_equal(more, 0);
     assert_int_equal(json_object_next(&r, &outer, &key), 0);

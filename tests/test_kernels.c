@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_forward.h"
-#include "quant.h"
+#include "forward/gpu_forward.h"
+#include "formats/quant.h"
 #include "gpu_test.h"
-#include "reference.h"
+#include "forward/reference.h"
 
 static float frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -32,7 +32,7 @@ static uint8_t *random_matrix(uint32_t type, uint32_t rows, uint32_t cols, uint6
     uint8_t *wq = malloc(rows * *row_bytes);
     for (uint32_t r = 0; r < rows; r++) {
         for (uint32_t k = 0; k < cols; k++) wf[k] = frand(seed);
-        lvk_quantize_row(type, wf, wq + r * *row_bytes, cols);
+        quantize_row(type, wf, wq + r * *row_bytes, cols);
     }
     free(wf);
     return wq;
@@ -146,7 +146,7 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
                        1, (rows + rows_per_wg - 1) / rows_per_wg); /* one tile of 8 columns, the row groups */
     run_submit(&g);
 
-    lvk_weight w = {type, rows, cols, wq, rows * row_bytes};
+    weight_tensor w = {type, rows, cols, wq, rows * row_bytes};
     float *ref = malloc((size_t)rows * 4), *row_buf = malloc((size_t)cols * 4), *xn = malloc((size_t)cols * 4);
     for (uint32_t c = 0; c < 8; c++) {
         if (norm) ref_rmsnorm(xn, x + (size_t)c * cols, norm_w, (int)cols, eps);
@@ -195,7 +195,7 @@ static void check_embed(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n_
 
     float *want = malloc((size_t)cols * 4);
     for (uint32_t c = 0; c < 8; c++) {
-        lvk_dequantize_row(type, wq + p.tokens[c] * row_bytes, want, cols);
+        dequantize_row(type, wq + p.tokens[c] * row_bytes, want, cols);
         for (uint32_t k = 0; k < cols; k++) {
             float expect = c < n_cols ? want[k] : -1234.5f;
             if (xg[c * x_stride + k] != expect)

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "gpu_model.h"
+#include "formats/gguf.h"
+#include "forward/gpu_model.h"
 #include "gpu_test.h"
 #include "litevk.h"
-#include "model.h"
+#include "model/model.h"
 #include "synth.h"
 
 #define DEEP_MODEL LITEVK_TMP_DIR "/limits-deep.gguf"
@@ -35,7 +35,7 @@ static void test_model_larger_than_device(void **state) {
     (void)state;
     synth_params p = synth_default_params();
     assert_int_equal(synth_llama_gguf(&p, SMALL_MODEL), LVK_OK);
-    lvk_host_model *host;
+    host_model *host;
     assert_int_equal(host_model_open(SMALL_MODEL, &host), LVK_OK);
     uint64_t real = host->tok_embd.n_bytes;
     host->tok_embd.n_bytes = 1ull << 50; /* 1 PiB */

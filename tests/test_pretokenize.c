@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "pretokenize.h"
-#include "unicode.h"
+#include "model/pretokenize.h"
+#include "model/unicode.h"
 
 typedef struct split_case {
     pretokenize_rule rule;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "calibration.h"
+#include "decode/calibration.h"
 #include "prompts.h"
 
 #include <stdio.h>

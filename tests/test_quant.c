@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "formats/quant.h"
 #include "synth.h"
 
 static void test_block_layouts(void **state) {
@@ -39,9 +39,9 @@ static void test_block_layouts(void **state) {
     assert_int_equal(sizeof(block_q5_1), ggml_block_bytes(GGML_Q5_1));
     assert_int_equal(offsetof(block_q5_1, qh), 4);
     assert_int_equal(offsetof(block_q5_1, qs), 8);
-    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++) assert_true(lvk_type_supported(lvk_weight_types[i]));
-    assert_false(lvk_type_supported(GGML_Q8_1) || lvk_type_supported(GGML_Q3_K));
-    assert_string_equal(lvk_weight_type_names(", ", " or "),
+    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++) assert_true(weight_type_supported(weight_types[i]));
+    assert_false(weight_type_supported(GGML_Q8_1) || weight_type_supported(GGML_Q3_K));
+    assert_string_equal(weight_type_names(", ", " or "),
                         "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k");
 }
 
@@ -52,17 +52,17 @@ static void test_bf16(void **state) {
     const uint16_t h[] = {0x3F80, 0xC040, 0x7F80, 0x0001, 0x8000};
     const float want[] = {1.0f, -3.0f, INFINITY, 0x1p-133f, -0.0f};
     float got[5];
-    lvk_dequantize_row(GGML_BF16, h, got, 5);
+    dequantize_row(GGML_BF16, h, got, 5);
     for (int i = 0; i < 5; i++) {
         assert_true(got[i] == want[i]);
-        assert_int_equal(lvk_f32_to_bf16(want[i]), h[i]);
+        assert_int_equal(f32_to_bf16(want[i]), h[i]);
     }
     assert_true(signbit(got[4]));
-    assert_int_equal(lvk_f32_to_bf16(1.00390625f), 0x3F80); /* halfway, to the even 0x3F80 */
-    assert_int_equal(lvk_f32_to_bf16(1.01171875f), 0x3F82); /* halfway, to the even 0x3F82 */
-    assert_int_equal(lvk_f32_to_bf16(0x1.010002p0f), 0x3F81); /* just above halfway */
-    assert_true(isnan(lvk_bf16_to_f32(lvk_f32_to_bf16(NAN))));
-    assert_int_equal(lvk_f32_to_bf16(3.4e38f), 0x7F80); /* rounds past the largest finite bf16 */
+    assert_int_equal(f32_to_bf16(1.00390625f), 0x3F80); /* halfway, to the even 0x3F80 */
+    assert_int_equal(f32_to_bf16(1.01171875f), 0x3F82); /* halfway, to the even 0x3F82 */
+    assert_int_equal(f32_to_bf16(0x1.010002p0f), 0x3F81); /* just above halfway */
+    assert_true(isnan(bf16_to_f32(f32_to_bf16(NAN))));
+    assert_int_equal(f32_to_bf16(3.4e38f), 0x7F80); /* rounds past the largest finite bf16 */
 }
 
 /* Q4_1, Q5_0 and Q5_1 blocks with the same quants: byte j of qs holds
@@ -94,7 +94,7 @@ static void test_32_blocks_known_values(void **state) {
     const struct { uint32_t type; const void *block; const float *want; } cases[] = {
         {GGML_Q4_1, &b41, w41}, {GGML_Q5_0, &b50, w50}, {GGML_Q5_1, &b51, w51}};
     for (int c = 0; c < 3; c++) {
-        lvk_dequantize_row(cases[c].type, cases[c].block, got, QK);
+        dequantize_row(cases[c].type, cases[c].block, got, QK);
         for (int j = 0; j < QK; j++)
             if (got[j] != cases[c].want[j])
                 fail_msg("%s element %d: %g, expected %g", ggml_type_name(cases[c].type), j, got[j], cases[c].want[j]);
@@ -151,7 +151,7 @@ static void test_q4_K_known_values(void **state) {
     block_q4_K b[2];
     float want[2 * QK_K], got[2 * QK_K];
     q4_K_known_blocks(b, want);
-    lvk_dequantize_row(GGML_Q4_K, b, got, 2 * QK_K);
+    dequantize_row(GGML_Q4_K, b, got, 2 * QK_K);
     for (int e = 0; e < 2 * QK_K; e++)
         if (got[e] != want[e]) fail_msg("q4_k element %d: %g, expected %g", e, got[e], want[e]);
 }
@@ -176,7 +176,7 @@ static void test_q5_K_known_values(void **state) {
             want[i * QK_K + set[k]] += 16 * d[i] * sc[set[k] / 32];
         }
     }
-    lvk_dequantize_row(GGML_Q5_K, b, got, 2 * QK_K);
+    dequantize_row(GGML_Q5_K, b, got, 2 * QK_K);
     for (int e = 0; e < 2 * QK_K; e++)
         if (got[e] != want[e]) fail_msg("q5_k element %d: %g, expected %g", e, got[e], want[e]);
 }
@@ -220,7 +220,7 @@ static void test_q6_K_known_values(void **state) {
     for (int e = 0; e < QK_K; e++) want[QK_K + e] = -2 * want[e]; /* d = -1.0 */
 
     float got[2 * QK_K];
-    lvk_dequantize_row(GGML_Q6_K, b, got, 2 * QK_K);
+    dequantize_row(GGML_Q6_K, b, got, 2 * QK_K);
     for (int e = 0; e < 2 * QK_K; e++)
         if (got[e] != want[e]) fail_msg("q6_k element %d: %g, expected %g", e, got[e], want[e]);
 }
@@ -254,8 +254,8 @@ static void check_k_affine_roundtrip(uint32_t type, int levels) {
     static block_q5_K q[N_BLOCKS]; /* the larger of the two */
     for (int kind = 0; kind < 6; kind++) {
         make_data(kind, x);
-        lvk_quantize_row(type, x, q, N_BLOCKS * QK_K);
-        lvk_dequantize_row(type, q, y, N_BLOCKS * QK_K);
+        quantize_row(type, x, q, N_BLOCKS * QK_K);
+        dequantize_row(type, q, y, N_BLOCKS * QK_K);
         for (int blk = 0; blk < N_BLOCKS; blk++) {
             float lo[8], hi[8], R = 0, M = 0;
             for (int j = 0; j < 8; j++) {
@@ -304,8 +304,8 @@ static void test_32_blocks_and_bf16_roundtrip(void **state) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int kind = 0; kind < 6; kind++) {
             make_data(kind, x);
-            lvk_quantize_row(cases[c].type, x, q, N_BLOCKS * QK_K);
-            lvk_dequantize_row(cases[c].type, q, y, N_BLOCKS * QK_K);
+            quantize_row(cases[c].type, x, q, N_BLOCKS * QK_K);
+            dequantize_row(cases[c].type, q, y, N_BLOCKS * QK_K);
             for (int blk = 0; blk < N_BLOCKS * QK_K / QK; blk++) {
                 const float *v = x + blk * QK;
                 float lo = v[0], hi = v[0], amax = 0;
@@ -337,8 +337,8 @@ static void test_q6_K_roundtrip(void **state) {
     static block_q6_K q[N_BLOCKS];
     for (int kind = 0; kind < 6; kind++) {
         make_data(kind, x);
-        lvk_quantize_row(GGML_Q6_K, x, q, N_BLOCKS * QK_K);
-        lvk_dequantize_row(GGML_Q6_K, q, y, N_BLOCKS * QK_K);
+        quantize_row(GGML_Q6_K, x, q, N_BLOCKS * QK_K);
+        dequantize_row(GGML_Q6_K, q, y, N_BLOCKS * QK_K);
         for (int blk = 0; blk < N_BLOCKS; blk++) {
             float amax[16] = {0}, A = 0;
             for (int e = 0; e < QK_K; e++) amax[e / 16] = fmaxf(amax[e / 16], fabsf(x[blk * QK_K + e]));

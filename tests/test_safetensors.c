@@ -1,4 +1,4 @@
-/* test_safetensors.c — the safetensors reader (runtime/safetensors.c): files
+/* test_safetensors.c — the safetensors reader (runtime/formats/safetensors.c): files
  * written here from F32, F16 and BF16 tensors read back value for value,
  * sharded checkpoints through model.safetensors.index.json, and a one-line
  * error for each kind of malformed file or checkpoint. */
@@ -10,8 +10,8 @@
 
 #include "alloc.h"
 #include "hf_synth.h"
-#include "quant.h"
-#include "safetensors.h"
+#include "formats/quant.h"
+#include "formats/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +33,8 @@ static void test_read_floats(void **state) {
     const float f32[6] = {1.5f, -2.25f, 0, 3e-3f, -7, 65504};
     uint16_t f16[6], bf16[6];
     for (int i = 0; i < 6; i++) {
-        f16[i] = lvk_f32_to_f16(f32[i]);
-        bf16[i] = lvk_f32_to_bf16(f32[i]);
+        f16[i] = f32_to_f16(f32[i]);
+        bf16[i] = f32_to_bf16(f32[i]);
     }
     const int64_t ids[2] = {7, -1};
     const float scalar = 0.5f;
@@ -66,11 +66,11 @@ static void test_read_floats(void **state) {
         assert_true(st_is_float(x));
         st_read_f32(x, 0, 6, out);
         for (int i = 0; i < 6; i++) {
-            float want = k == 0 ? f32[i] : k == 1 ? lvk_f16_to_f32(f16[i]) : lvk_bf16_to_f32(bf16[i]);
+            float want = k == 0 ? f32[i] : k == 1 ? f16_to_f32(f16[i]) : bf16_to_f32(bf16[i]);
             assert_true(out[i] == want);
         }
         st_read_f32(x, 4, 2, out); /* a range in the middle */
-        assert_true(out[1] == (k == 0 ? f32[5] : k == 1 ? lvk_f16_to_f32(f16[5]) : lvk_bf16_to_f32(bf16[5])));
+        assert_true(out[1] == (k == 0 ? f32[5] : k == 1 ? f16_to_f32(f16[5]) : bf16_to_f32(bf16[5])));
     }
     const st_tensor *p = st_find(f, "position_ids");
     assert_false(st_is_float(p));
@@ -121,10 +121,10 @@ static void test_malformed(void **state) {
         size_t size;
         uint8_t *image = hf_raw_image(cases[i].header, data, cases[i].n_data, &size);
         st_file *f = NULL;
-        int64_t before = lvk_alloc_outstanding();
+        int64_t before = mem_alloc_outstanding();
         expect_error(st_parse(image, size, &f), LVK_ERR_FORMAT, cases[i].error);
         assert_null(f);
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        assert_int_equal(mem_alloc_outstanding(), before);
         free(image);
     }
 
@@ -157,18 +157,18 @@ static void test_out_of_memory(void **state) {
     size_t size;
     uint8_t *image = hf_safetensors_image(t, 2, "{\"format\":\"pt\"}", &size);
     for (uint64_t n = 1;; n++) {
-        int64_t before = lvk_alloc_outstanding();
+        int64_t before = mem_alloc_outstanding();
         st_file *f = NULL;
-        lvk_alloc_fail_at(n);
+        mem_alloc_fail_at(n);
         lvk_status s = st_parse(image, size, &f);
-        lvk_alloc_fail_at(0);
+        mem_alloc_fail_at(0);
         if (s == LVK_OK) {
             st_close(f);
-            assert_int_equal(lvk_alloc_outstanding(), before);
+            assert_int_equal(mem_alloc_outstanding(), before);
             break;
         }
         expect_error(s, LVK_ERR_OUT_OF_MEMORY, "out of memory");
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        assert_int_equal(mem_alloc_outstanding(), before);
     }
     free(image);
 }
@@ -260,11 +260,11 @@ static void test_sharded(void **state) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_in(dir, "model.safetensors.index.json", bad[i].index);
-        int64_t before = lvk_alloc_outstanding();
+        int64_t before = mem_alloc_outstanding();
         c = NULL;
         expect_error(st_checkpoint_open(dir, &c), bad[i].status, bad[i].error);
         assert_null(c);
-        assert_int_equal(lvk_alloc_outstanding(), before);
+        assert_int_equal(mem_alloc_outstanding(), before);
     }
 }
 

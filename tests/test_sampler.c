@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#include "sampler.h"
+#include "decode/sampler.h"
 
 enum { V = 5 };
 /* probabilities before temperature, relative to the top token: 1, e^-1 (0.37),
@@ -17,7 +17,7 @@ enum { V = 5 };
 static const float logits[V] = {-3.0f, 0.0f, -1.0f, -6.0f, -2.0f};
 
 static void distribution(float temperature, int top_k, float top_p, float min_p, float *probs) {
-    lvk_sampler s;
+    token_sampler s;
     assert_int_equal(sampler_init(&s, V, temperature, top_k, top_p, min_p, 1), 0);
     sampler_distribution(&s, logits, probs);
     sampler_free(&s);

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "gpu_test.h"
-#include "quant.h"
-#include "reference.h"
-#include "speculate.h"
+#include "formats/quant.h"
+#include "forward/reference.h"
+#include "decode/speculate.h"
 #include "synth.h"
-#include "vk_fault.h"
+#include "vk/vk_fault.h"
 
 #define LITE_MODEL LITEVK_ASSETS_DIR "/stories260K-lite.gguf" /* the default model: exits after blocks 1-4 */
 #define UNTUNED_MODEL LITEVK_ASSETS_DIR "/stories260K.gguf"
@@ -194,7 +194,7 @@ static void test_weight_types(void **state) {
  * though rejected drafts wrote the positions after them. In gpu mode a cycle
  * makes the Vulkan calls of one submission, as a one-token pass does. */
 static void check_kv_of_accepted_positions(lvk_exit_mode mode) {
-    lvk_host_model *hm;
+    host_model *hm;
     gpu_model *gm;
     gpu_session *spec, *full;
     assert_int_equal(host_model_open(LITE_MODEL, &hm), LVK_OK);
@@ -204,7 +204,7 @@ static void check_kv_of_accepted_positions(lvk_exit_mode mode) {
                          .decode = LVK_DECODE_SPECULATE, .draft_exit = 2, .draft_max = 5, .draft_threshold = 0.0f};
     assert_int_equal(gpu_session_create(gm, &hm->hp, N_CTX, &c, &spec), LVK_OK);
     assert_int_equal(gpu_session_create(gm, &hm->hp, N_CTX, NULL, &full), LVK_OK);
-    lvk_sampler greedy;
+    token_sampler greedy;
     speculator sp;
     assert_int_equal(sampler_init(&greedy, hm->hp.n_vocab, 0.0f, 0, 1.0f, 0.0f, 1), 0);
     assert_int_equal(speculator_init(&sp, hm->hp.n_vocab), LVK_OK);
@@ -260,7 +260,7 @@ static void test_acceptance_rule_exactly(void **state) {
     (void)state;
     enum { V = 5, N = 20000 };
     const float p[V] = {0.5f, 0.3f, 0.2f, 0.0f, 0.0f}, q[V] = {0.1f, 0.6f, 0.1f, 0.2f, 0.0f};
-    lvk_sampler rule, replay;
+    token_sampler rule, replay;
     assert_int_equal(sampler_init(&rule, V, 1.0f, 0, 1.0f, 0.0f, 42), 0);
     assert_int_equal(sampler_init(&replay, V, 1.0f, 0, 1.0f, 0.0f, 42), 0);
     float residual[V];
@@ -340,12 +340,12 @@ static void test_sampled_distribution_is_full_depths(void **state) {
     const int n_prompt = 4;
 
     /* the exact distributions: p1 after the prompt, p2 = sum over t1 of p1(t1) p(. | t1) */
-    lvk_host_model *hm;
+    host_model *hm;
     ref_state *ref;
     assert_int_equal(host_model_open(path, &hm), LVK_OK);
     const int V = hm->hp.n_vocab;
     assert_int_equal(ref_create(hm, 16, &ref), LVK_OK);
-    lvk_sampler proc;
+    token_sampler proc;
     assert_int_equal(sampler_init(&proc, V, temperature, top_k, top_p, min_p, 1), 0);
     const float *logits;
     for (int i = 0; i < n_prompt; i++) assert_int_equal(ref_forward(ref, prompt[i], i, &logits), LVK_OK);

@@ -16,11 +16,11 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "gguf_write.h"
-#include "hf_vocab.h"
-#include "json.h"
-#include "tokenizer.h"
-#include "unicode.h"
+#include "formats/gguf_write.h"
+#include "formats/hf_vocab.h"
+#include "formats/json.h"
+#include "model/tokenizer.h"
+#include "model/unicode.h"
 
 #define VOCAB_PATH(name) LITEVK_FIXTURES "/ggml-vocab-" name ".gguf"
 /* vocabularies converted from tokenizer.json by the convert_vocab_* tests */
@@ -36,7 +36,7 @@ typedef struct vector {
 } vector;
 
 typedef struct fixture {
-    lvk_tokenizer *tok;
+    text_tokenizer *tok;
     char *inp;
     vector *vectors;
     int n_vectors;
@@ -172,7 +172,7 @@ static void print_ids(const char *label, const int32_t *ids, int n) {
 }
 
 /* Encodes into a fresh array (freed by the caller); *n receives the count. */
-static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags, int *n) {
+static int32_t *encode(const text_tokenizer *t, const char *text, size_t len, unsigned flags, int *n) {
     assert_int_equal(tokenizer_encode(t, text, len, flags, NULL, 0, n), LVK_OK);
     int32_t *ids = malloc(((size_t)*n + 1) * sizeof *ids);
     assert_non_null(ids);
@@ -183,7 +183,7 @@ static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, uns
 }
 
 /* The concatenated pieces of ids (freed by the caller); *n receives the length. */
-static char *decode(const lvk_tokenizer *t, const int32_t *ids, int n_ids, size_t *n) {
+static char *decode(const text_tokenizer *t, const int32_t *ids, int n_ids, size_t *n) {
     size_t cap = 1;
     for (int j = 0; j < n_ids; j++) {
         size_t len;
@@ -203,7 +203,7 @@ static char *decode(const lvk_tokenizer *t, const int32_t *ids, int n_ids, size_
 }
 
 /* Encodes text with flags and checks the ids, given after their count. */
-static void expect_ids(const lvk_tokenizer *t, unsigned flags, const char *text, int n_expected, ...) {
+static void expect_ids(const text_tokenizer *t, unsigned flags, const char *text, int n_expected, ...) {
     int n;
     int32_t *ids = encode(t, text, strlen(text), flags, &n);
     if (n != n_expected) {
@@ -451,7 +451,7 @@ static void test_vectors_llama_spm_from_tokenizer_json(void **state) {
 
 static void test_pieces(void **state) {
     fixture *fx = *state;
-    const lvk_tokenizer *t = fx->tok;
+    const text_tokenizer *t = fx->tok;
     size_t len;
     assert_int_equal(tokenizer_n_vocab(t), 32000);
     assert_int_equal(tokenizer_bos(t), 1);
@@ -562,9 +562,9 @@ static void test_long_text(void **state) {
 /* ---- byte-level BPE, special tokens and flags on real vocabularies -------- */
 
 /* Loads a fixture vocabulary without its vectors. */
-static lvk_tokenizer *load_vocab(const char *path) {
+static text_tokenizer *load_vocab(const char *path) {
     gguf_file *f;
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     assert_int_equal(gguf_open(path, &f), LVK_OK);
     assert_int_equal(tokenizer_load(f, &t), LVK_OK);
     gguf_close(f);
@@ -573,7 +573,7 @@ static lvk_tokenizer *load_vocab(const char *path) {
 
 static void test_pieces_gpt2(void **state) {
     (void)state;
-    lvk_tokenizer *t = load_vocab(VOCAB_PATH("gpt-2"));
+    text_tokenizer *t = load_vocab(VOCAB_PATH("gpt-2"));
     size_t len;
     assert_string_equal(tokenizer_model_name(t), "gpt2");
     assert_string_equal(tokenizer_pre_name(t), "gpt-2");
@@ -612,7 +612,7 @@ static void test_bpe_round_trip(void **state) {
     assert_non_null(text);
     uint64_t rng = 42;
     for (size_t v = 0; v < sizeof vocabs / sizeof vocabs[0]; v++) {
-        lvk_tokenizer *t = load_vocab(vocabs[v]);
+        text_tokenizer *t = load_vocab(vocabs[v]);
         for (int round = 0; round < 300; round++) {
             size_t max = round == 0 ? LONG : 40, len = 0;
             while (len < max) {
@@ -638,7 +638,7 @@ static void test_bpe_round_trip(void **state) {
 
 static void test_special_tokens(void **state) {
     fixture *fx = *state;
-    const lvk_tokenizer *spm = fx->tok;
+    const text_tokenizer *spm = fx->tok;
     /* SentencePiece: the text after a special token gets the space prefix too */
     expect_ids(spm, LVK_TOKENIZE_PARSE_SPECIAL, "<s>Hello</s>world", 4, 1, 15043, 2, 3186);
     expect_ids(spm, LVK_TOKENIZE_PARSE_SPECIAL, "Hello</s>", 2, 15043, 2);
@@ -650,7 +650,7 @@ static void test_special_tokens(void **state) {
     for (int i = 0; i < n; i++) assert_true(ids[i] > 2);
     free(ids);
 
-    lvk_tokenizer *bpe = load_vocab(VOCAB_PATH("gpt-2"));
+    text_tokenizer *bpe = load_vocab(VOCAB_PATH("gpt-2"));
     expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "a<|endoftext|>b", 3, 64, 50256, 65);
     expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "a <|endoftext|> b", 4, 64, 220, 50256, 275);
     expect_ids(bpe, LVK_TOKENIZE_PARSE_SPECIAL, "<|endoftext|><|endoftext|>", 2, 50256, 50256);
@@ -667,7 +667,7 @@ static void test_add_special(void **state) {
     expect_ids(fx->tok, LVK_TOKENIZE_ADD_SPECIAL, "Hello", 2, 1, 15043);
     expect_ids(fx->tok, LVK_TOKENIZE_ADD_SPECIAL | LVK_TOKENIZE_BOS, "Hello", 2, 1, 15043);
 
-    lvk_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
+    text_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
     assert_string_equal(tokenizer_model_name(t), "llama");
     assert_null(tokenizer_pre_name(t));
     assert_true(tokenizer_adds_bos(t));
@@ -703,26 +703,26 @@ static void test_out_of_memory(void **state) {
     for (size_t v = 0; v < sizeof paths / sizeof paths[0]; v++) {
         gguf_file *f;
         assert_int_equal(gguf_open(paths[v], &f), LVK_OK);
-        lvk_tokenizer *t = NULL;
+        text_tokenizer *t = NULL;
         for (uint64_t n = 1; !t; n++) {
-            int64_t before = lvk_alloc_outstanding();
-            lvk_alloc_fail_at(n);
+            int64_t before = mem_alloc_outstanding();
+            mem_alloc_fail_at(n);
             lvk_status s = tokenizer_load(f, &t);
-            lvk_alloc_fail_at(0);
+            mem_alloc_fail_at(0);
             if (s == LVK_OK) break;
             assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
             assert_null(t);
-            assert_int_equal(lvk_alloc_outstanding(), before);
+            assert_int_equal(mem_alloc_outstanding(), before);
         }
         gguf_close(f);
         int32_t ids[64];
         for (uint64_t n = 1;; n++) {
-            int64_t before = lvk_alloc_outstanding();
+            int64_t before = mem_alloc_outstanding();
             int count;
-            lvk_alloc_fail_at(n);
+            mem_alloc_fail_at(n);
             lvk_status s = tokenizer_encode(t, text, strlen(text), LVK_TOKENIZE_PARSE_SPECIAL, ids, 64, &count);
-            lvk_alloc_fail_at(0);
-            assert_int_equal(lvk_alloc_outstanding(), before);
+            mem_alloc_fail_at(0);
+            assert_int_equal(mem_alloc_outstanding(), before);
             if (s == LVK_OK) break;
             assert_int_equal(s, LVK_ERR_OUT_OF_MEMORY);
             assert_non_null(strstr(lvk_last_error(), "out of memory"));
@@ -804,7 +804,7 @@ static void kv_ints(image *b, const char *key, int n, const int32_t *v) {
 }
 
 /* Parses the image and loads a tokenizer from it; frees the image. */
-static lvk_status load_image(image *b, lvk_tokenizer **t) {
+static lvk_status load_image(image *b, text_tokenizer **t) {
     memcpy(b->p + 16, &b->n_kv, 8);
     gguf_file *f;
     assert_int_equal(gguf_parse(b->p, b->n, &f), LVK_OK);
@@ -835,7 +835,7 @@ static image tiny_image(const char *model, int n_scores, int n_types, int add_sp
 
 static void test_tiny_vocab(void **state) {
     (void)state;
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     image b = tiny_image("llama", TINY_N, TINY_N, 0);
     assert_int_equal(load_image(&b, &t), LVK_OK);
     expect_ids(t, 0, "aba", 2, 7, 5); /* ab|a, not a|ba */
@@ -873,7 +873,7 @@ static image bpe_image(const char *pre, const char *const *merges, int n_merges,
 
 static void test_tiny_bpe_vocab(void **state) {
     (void)state;
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     image b = bpe_image("gpt-2", bpe_merges, BPE_MERGES, BPE_N);
     assert_int_equal(load_image(&b, &t), LVK_OK);
     expect_ids(t, 0, "abc", 2, 0, 5);       /* a|bc: "b c" ranks before "a b" */
@@ -920,7 +920,7 @@ static void test_tiny_bpe_vocab(void **state) {
 }
 
 /* The id a special token's text is. */
-static int32_t special_id(const lvk_tokenizer *t, const char *text) {
+static int32_t special_id(const text_tokenizer *t, const char *text) {
     int32_t id = -1;
     int n = 0;
     assert_int_equal(tokenizer_encode(t, text, strlen(text), LVK_TOKENIZE_PARSE_SPECIAL, &id, 1, &n), LVK_OK);
@@ -936,7 +936,7 @@ static void test_end_of_generation(void **state) {
     assert_false(tokenizer_is_eog(fx->tok, 1));
     assert_false(tokenizer_is_eog(fx->tok, 15043));
 
-    lvk_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
+    text_tokenizer *t = load_vocab(VOCAB_PATH("phi-3"));
     int32_t end = special_id(t, "<|end|>"), endoftext = special_id(t, "<|endoftext|>");
     assert_int_equal(tokenizer_eos(t), endoftext);
     assert_true(tokenizer_is_eog(t, end)); /* Phi-3's end of turn, by its text */
@@ -948,7 +948,7 @@ static void test_end_of_generation(void **state) {
     tokenizer_free(t);
 
     /* the metadata's end of turn and end of message, on a vocabulary without EOS */
-    lvk_tokenizer *tiny;
+    text_tokenizer *tiny;
     image b = bpe_image("gpt-2", bpe_merges, BPE_MERGES, BPE_N);
     kv_u32(&b, "tokenizer.ggml.eot_token_id", 10);
     kv_u32(&b, "tokenizer.ggml.eom_token_id", 3);
@@ -963,7 +963,7 @@ static void test_end_of_generation(void **state) {
 
 static void test_malformed_vocab(void **state) {
     (void)state;
-    lvk_tokenizer *t = NULL;
+    text_tokenizer *t = NULL;
     image b = tiny_image("llama", TINY_N - 1, TINY_N, 1); /* one score short */
     assert_int_equal(load_image(&b, &t), LVK_ERR_FORMAT);
     assert_non_null(strstr(lvk_last_error(), "scores"));

@@ -2,7 +2,7 @@
  * set, in one run: speed, cost and how much the output changes. */
 #include "cli.h"
 #include "exit_options.h"
-#include "json.h"
+#include "formats/json.h"
 #include "metrics.h"
 #include "progress.h"
 #include "prompts.h"
@@ -211,7 +211,7 @@ static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exi
         LVK_TRY(bench_speculation(s, prompt, cfg, spec, full, &speculated, capacity, tot));
     }
     double rouge = rouge_l_f1(full->ids, full->n, early->ids, early->n);
-    if (rouge < 0) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for ROUGE-L");
+    if (rouge < 0) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for ROUGE-L");
 
     tot->prompts++;
     tot->full_tokens += full->n;

@@ -1,8 +1,8 @@
 /* cmd_calibrate.c — `litevk calibrate`: measure a threshold per exit on a
  * prompt set and write them into a copy of the model. */
-#include "calibration.h"
+#include "decode/calibration.h"
 #include "cli.h"
-#include "exit_config.h"
+#include "decode/exit_config.h"
 #include "exit_options.h"
 #include "progress.h"
 #include "prompts.h"
@@ -112,7 +112,7 @@ static lvk_status observe(const lvk_session *s, int n_exits, observations *obs) 
     LVK_TRY(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n));
     /* thresholds of 1: every exit head runs, then the final block's */
     if (n != n_exits + 1)
-        return lvk_fail(LVK_ERR_STATE, "expected %d exit probes and the final block's, got %d probes", n_exits, n);
+        return status_fail(LVK_ERR_STATE, "expected %d exit probes and the final block's, got %d probes", n_exits, n);
     for (int k = 0; k < n_exits; k++) {
         obs->confidence[k * obs->capacity + obs->n] = probes[k].confidence;
         obs->agrees[k * obs->capacity + obs->n] = probes[k].token == probes[n - 1].token;

@@ -1,11 +1,11 @@
 /* cmd_convert.c — `litevk convert`: a Hugging Face checkpoint directory, a
  * llama2.c checkpoint + tokenizer, or a GGUF to re-type, -> GGUF. */
 #include "cli.h"
-#include "convert.h"
-#include "convert_gguf.h"
-#include "convert_hf.h"
-#include "gguf.h"
-#include "quant.h"
+#include "formats/convert.h"
+#include "formats/convert_gguf.h"
+#include "formats/convert_hf.h"
+#include "formats/gguf.h"
+#include "formats/quant.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static void print_help(void) {
-    const char *types = lvk_weight_type_names("|", "|");
+    const char *types = weight_type_names("|", "|");
     printf("usage: litevk convert DIR -o OUT.gguf [--type %s] [--vocab-only]\n"
            "       litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
            "       litevk convert IN.gguf -o OUT.gguf --type %s\n"
@@ -79,16 +79,16 @@ static int parse(int argc, char **argv, convert_options *o) {
         return cli_usage_error("convert", "--vocab-only applies to a Hugging Face checkpoint directory");
     if (o->gguf && !type)
         return cli_usage_error("convert", "re-typing %s needs --type (%s; f32 keeps every value)", o->in[0],
-                               lvk_weight_type_names(", ", " or "));
+                               weight_type_names(", ", " or "));
     /* a Hugging Face directory defaults to f16, as llama.cpp's converter; llama2.c's
      * tiny checkpoints to f32 */
     if (!type) type = o->n_in == 1 ? "f16" : "f32";
     for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
-        if (!strcmp(type, ggml_type_name(lvk_weight_types[i]))) {
-            o->type = lvk_weight_types[i];
+        if (!strcmp(type, ggml_type_name(weight_types[i]))) {
+            o->type = weight_types[i];
             return 0;
         }
-    return cli_usage_error("convert", "unknown --type '%s' (%s)", type, lvk_weight_type_names(", ", ", "));
+    return cli_usage_error("convert", "unknown --type '%s' (%s)", type, weight_type_names(", ", ", "));
 }
 
 int cmd_convert_check(int argc, char **argv) {
@@ -109,16 +109,16 @@ int cmd_convert(int argc, char **argv) {
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
     if (o.n_in == 2 || o.gguf) {
-        lvk_status s = o.gguf ? lvk_convert_gguf(o.in[0], o.out, o.type)
-                              : lvk_convert_llama2c(o.in[0], o.in[1], o.out, o.type);
+        lvk_status s = o.gguf ? convert_gguf(o.in[0], o.out, o.type)
+                              : convert_llama2c(o.in[0], o.in[1], o.out, o.type);
         if (s != LVK_OK) return cli_error("%s", lvk_last_error());
         fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
         return 0;
     }
     int terminal = isatty(2);
-    lvk_convert_hf_params params = {.out_type = o.type, .vocab_only = o.vocab_only,
+    convert_hf_params params = {.out_type = o.type, .vocab_only = o.vocab_only,
                                     .progress = terminal ? show_progress : NULL};
-    lvk_status s = lvk_convert_hf(o.in[0], o.out, &params);
+    lvk_status s = convert_hf(o.in[0], o.out, &params);
     if (terminal && !o.vocab_only) fprintf(stderr, "\r\033[K"); /* the progress line gives way */
     if (s != LVK_OK) return cli_error("%s", lvk_last_error());
     fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, o.vocab_only ? "the vocabulary only" : ggml_type_name(o.type));

@@ -1,6 +1,6 @@
 /* cmd_info.c — `litevk info`: what is in a model file. Needs no device. */
 #include "cli.h"
-#include "model.h"
+#include "model/model.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -35,7 +35,7 @@ static const char *token_id(int id, char buf[16]) {
     return buf;
 }
 
-static void print_tokenizer(const lvk_tokenizer *t) {
+static void print_tokenizer(const text_tokenizer *t) {
     static const char *const added[4] = {"nothing", "BOS", "EOS", "BOS and EOS"};
     const char *pre = tokenizer_pre_name(t);
     printf("tokenizer:      %s (%s)", tokenizer_model_name(t), pre ? "byte-level BPE" : "SentencePiece BPE");
@@ -69,9 +69,9 @@ int cmd_info(int argc, char **argv) {
     const char *path;
     int r = parse(argc, argv, &path);
     if (r) return r < 0 ? 0 : r;
-    lvk_host_model *m;
+    host_model *m;
     if (host_model_open(path, &m) != LVK_OK) return cli_error("%s", lvk_last_error());
-    const lvk_hparams *hp = &m->hp;
+    const model_hparams *hp = &m->hp;
     const gguf_file *f = m->file;
     printf("file:           %s (GGUF v%u, %.2f MiB)\n", path, f->version, f->size / 1048576.0);
     printf("name:           %s\n", m->name[0] ? m->name : "(none)");

@@ -1,8 +1,8 @@
 /* prompts.c — loading prompt files; see prompts.h. */
 #include "prompts.h"
 #include "alloc.h"
-#include "calibration.h"
-#include "json.h"
+#include "decode/calibration.h"
+#include "formats/json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,18 +19,18 @@ static const char alpaca_with_input[] =
     "Write a response that appropriately completes the request.\n\n### Instruction:\n%s\n\n### Input:\n%s\n\n"
     "### Response:\n";
 
-/* The string fields of one record, from the JSON reader (lvk_free them); NULL when absent. */
+/* The string fields of one record, from the JSON reader (mem_free them); NULL when absent. */
 typedef struct record {
     char *prompt, *instruction, *input, *text;
     char *instance_input; /* the first of "instances": [{"input": ...}, ...] */
 } record;
 
 static void record_free(record *rec) {
-    lvk_free(rec->prompt);
-    lvk_free(rec->instruction);
-    lvk_free(rec->input);
-    lvk_free(rec->text);
-    lvk_free(rec->instance_input);
+    mem_free(rec->prompt);
+    mem_free(rec->instruction);
+    mem_free(rec->input);
+    mem_free(rec->text);
+    mem_free(rec->instance_input);
 }
 
 static int read_instances(json_reader *r, char **input);
@@ -52,14 +52,14 @@ static int read_record(json_reader *r, record *rec, int nested) {
             snprintf(r->error, sizeof r->error, "\"%.40s\" must be a string", key);
             bad = -1;
         } else if (slot) {
-            lvk_free(*slot); /* a repeated key: the last one counts */
+            mem_free(*slot); /* a repeated key: the last one counts */
             bad = json_string(r, slot);
         } else if (!nested && !strcasecmp(key, "instances")) {
             bad = read_instances(r, &rec->instance_input);
         } else {
             bad = json_skip(r);
         }
-        lvk_free(key);
+        mem_free(key);
         if (bad) return -1;
     }
     return more;
@@ -74,7 +74,7 @@ static int read_instances(json_reader *r, char **input) {
         }
         record inst = {0};
         int bad = read_record(r, &inst, 1);
-        lvk_free(*input);
+        mem_free(*input);
         *input = inst.input;
         inst.input = NULL;
         record_free(&inst);
@@ -217,7 +217,7 @@ int prompts_parse_text_line(const char *line, size_t size, const char *name, int
     int bad = json_string(&r, &decoded) || json_end(&r);
     /* a copy from malloc, as prompt sets hold theirs */
     *text = bad ? NULL : strdup(decoded);
-    lvk_free(decoded);
+    mem_free(decoded);
     if (!bad && !*text) json_out_of_memory(&r);
     if (*text) return 0;
     snprintf(err, err_size, "%s:%d: %s", name, line_no, r.error);

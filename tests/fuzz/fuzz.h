@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 /* Clears the thread's error message, so that a failure can be checked to set one. */
-static inline void fuzz_clear_error(void) { lvk_fail(LVK_OK, "%s", ""); }
+static inline void fuzz_clear_error(void) { status_fail(LVK_OK, "%s", ""); }
 
 /* A library call's result: success, or a failure that says why (the
  * library's promise: a status with a message, never an abort). */

@@ -10,7 +10,7 @@
  *   the reply's pieces, each a length byte and that many bytes, fed to the
  *           matcher with the format's stop strings. */
 #include "alloc.h"
-#include "chat_format.h"
+#include "model/chat_format.h"
 #include "fuzz.h"
 #include "reply.h"
 
@@ -64,8 +64,8 @@ static int contains_content(const char *text, const char *content) {
     return memmem(text, strlen(text), content + start, end - start) != NULL;
 }
 
-static const lvk_tokenizer *default_tokenizer(void) {
-    static lvk_tokenizer *t;
+static const text_tokenizer *default_tokenizer(void) {
+    static text_tokenizer *t;
     if (!t) {
         gguf_file *f;
         FUZZ_CHECK(gguf_open(LITEVK_ASSETS_DIR "/stories260K.gguf", &f) == LVK_OK);
@@ -95,7 +95,7 @@ static void check_tokens(const char *format, const lvk_chat_message *messages, i
             FUZZ_CHECK(n_plain == n_ids && !memcmp(plain, ids, sizeof *ids * (size_t)n_ids));
             free(plain);
         }
-        lvk_free(ids);
+        mem_free(ids);
     }
     chat_pieces_free(&pieces);
 }

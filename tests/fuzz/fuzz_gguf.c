@@ -2,9 +2,9 @@
  * way lvk_model_load does before it needs a device (hyper-parameters,
  * tokenizer, every weight's shape and type, the early-exit and speculation
  * metadata). */
-#include "exit_config.h"
+#include "decode/exit_config.h"
 #include "fuzz.h"
-#include "model.h"
+#include "model/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gguf_file *f;
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (v->type == GGUF_ARRAY && v->arr_type != GGUF_STRING && v->arr_type != GGUF_ARRAY)
             for (uint64_t j = 0; j < v->arr_count && j < 16; j++) (void)gguf_arr_num(v, j);
     }
-    lvk_host_model *m;
+    host_model *m;
     if (FUZZ_CALL(host_model_from_gguf(f, &m)) != LVK_OK) return 0; /* f is closed */
     lvk_exit_config cfg;
     int calibrated;

@@ -2,7 +2,7 @@
  * float tensor read through (each byte range was checked against the data,
  * so AddressSanitizer sees any read past it). */
 #include "fuzz.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st_file *f;

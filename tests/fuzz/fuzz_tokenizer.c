@@ -13,29 +13,29 @@
  * (LVK_TOKENIZE_PARSE_SPECIAL); a round trip is checked without the latter,
  * since special tokens' texts decode to nothing. */
 #include "fuzz.h"
-#include "pretokenize.h"
-#include "tokenizer.h"
-#include "unicode.h"
+#include "model/pretokenize.h"
+#include "model/tokenizer.h"
+#include "model/unicode.h"
 
 #include <string.h>
 
-static lvk_tokenizer *load_vocabulary(const char *path) {
+static text_tokenizer *load_vocabulary(const char *path) {
     gguf_file *f;
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     FUZZ_CHECK(gguf_open(path, &f) == LVK_OK);
     FUZZ_CHECK(tokenizer_load(f, &t) == LVK_OK);
     gguf_close(f);
     return t;
 }
 
-static const lvk_tokenizer *default_tokenizer(void) {
-    static lvk_tokenizer *t;
+static const text_tokenizer *default_tokenizer(void) {
+    static text_tokenizer *t;
     if (!t) t = load_vocabulary(LITEVK_ASSETS_DIR "/stories260K.gguf");
     return t;
 }
 
-static const lvk_tokenizer *bpe_tokenizer(int starcoder) {
-    static lvk_tokenizer *t[2];
+static const text_tokenizer *bpe_tokenizer(int starcoder) {
+    static text_tokenizer *t[2];
     if (!t[starcoder])
         t[starcoder] = load_vocabulary(starcoder ? LITEVK_FIXTURES "/ggml-vocab-starcoder.gguf"
                                                  : LITEVK_FIXTURES "/ggml-vocab-gpt-2.gguf");
@@ -45,7 +45,7 @@ static const lvk_tokenizer *bpe_tokenizer(int starcoder) {
 /* Encodes text (counting first, then into a buffer of that size, then into
  * one a token short) and returns the ids (malloc'd) and their count, or NULL
  * when the tokenizer refused the text. */
-static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, unsigned flags, int *n) {
+static int32_t *encode(const text_tokenizer *t, const char *text, size_t len, unsigned flags, int *n) {
     if (FUZZ_CALL(tokenizer_encode(t, text, len, flags, NULL, 0, n)) != LVK_OK) return NULL;
     int32_t *ids = malloc(sizeof *ids * ((size_t)*n + 1));
     FUZZ_CHECK(ids);
@@ -61,7 +61,7 @@ static int32_t *encode(const lvk_tokenizer *t, const char *text, size_t len, uns
 }
 
 /* The concatenated pieces of ids (malloc'd, NUL-terminated); *len its length. */
-static char *decode(const lvk_tokenizer *t, const int32_t *ids, int n, size_t *len) {
+static char *decode(const text_tokenizer *t, const int32_t *ids, int n, size_t *len) {
     size_t cap = 64;
     char *s = malloc(cap);
     FUZZ_CHECK(s);
@@ -82,7 +82,7 @@ static unsigned flags_of(uint8_t first) {
     return (first & 4 ? LVK_TOKENIZE_BOS : 0) | (first & 8 ? LVK_TOKENIZE_PARSE_SPECIAL : 0);
 }
 
-static void spm_round_trip(const lvk_tokenizer *t, const uint8_t *text, size_t len, unsigned flags) {
+static void spm_round_trip(const text_tokenizer *t, const uint8_t *text, size_t len, unsigned flags) {
     int n;
     int32_t *ids = encode(t, (const char *)text, len, flags, &n);
     if (!ids) return;
@@ -120,7 +120,7 @@ static void cut_words(const uint8_t *text, size_t len) {
     free(cps);
 }
 
-static void bpe_round_trip(const lvk_tokenizer *t, const uint8_t *text, size_t len, unsigned flags) {
+static void bpe_round_trip(const text_tokenizer *t, const uint8_t *text, size_t len, unsigned flags) {
     int n;
     int32_t *ids = encode(t, (const char *)text, len, flags, &n);
     cut_words(text, len);
@@ -133,7 +133,7 @@ static void bpe_round_trip(const lvk_tokenizer *t, const uint8_t *text, size_t l
     free(ids);
 }
 
-static void decode_ids(const lvk_tokenizer *t, const uint8_t *data, size_t size) {
+static void decode_ids(const text_tokenizer *t, const uint8_t *data, size_t size) {
     int n = (int)(size / sizeof(int32_t));
     int32_t *ids = malloc(sizeof *ids * ((size_t)n + 1));
     FUZZ_CHECK(ids);
@@ -149,7 +149,7 @@ static void fuzzed_vocabulary(const uint8_t *data, size_t size, unsigned flags) 
     size_t text_len = data[0];
     gguf_file *f;
     if (FUZZ_CALL(gguf_parse(image, size - 1 - text_len, &f)) != LVK_OK) return;
-    lvk_tokenizer *t;
+    text_tokenizer *t;
     if (FUZZ_CALL(tokenizer_load(f, &t)) == LVK_OK) {
         gguf_close(f); /* the tokenizer keeps copies */
         int n;

@@ -4,8 +4,8 @@
  * F16 matrices in odd blocks. Also a tiny byte-level BPE vocabulary (no
  * weights), the seed of fuzz_tokenizer's fuzzed vocabularies. */
 #include "synth.h"
-#include "gguf.h"
-#include "gguf_write.h"
+#include "formats/gguf.h"
+#include "formats/gguf_write.h"
 #include "status.h"
 
 #include <stdio.h>

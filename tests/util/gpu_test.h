@@ -2,7 +2,7 @@
 #ifndef LVK_GPU_TEST_H
 #define LVK_GPU_TEST_H
 
-#include "vk_device.h"
+#include "vk/vk_device.h"
 
 #include <stddef.h>
 

@@ -2,9 +2,9 @@
  * the writer asks for it, from its own seed, so a 2 GB model needs memory
  * for one tensor only. */
 #include "synth.h"
-#include "gguf.h"
-#include "gguf_write.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "formats/gguf_write.h"
+#include "formats/quant.h"
 #include "status.h"
 
 #include <math.h>
@@ -65,14 +65,14 @@ typedef struct synth_tensor {
 static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
     const synth_tensor *t = user;
     float *row = malloc(t->cols * sizeof *row);
-    if (!row) return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+    if (!row) return status_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
     /* each value takes one step of splitmix64, whose state moves by a constant:
      * the rows before first_row are skipped in one addition */
     uint64_t state = t->seed + first_row * t->cols * 0x9e3779b97f4a7c15ull;
     uint64_t row_bytes = t->cols / ggml_block_elems(t->type) * ggml_block_bytes(t->type);
     for (uint64_t r = 0; r < n_rows; r++) {
         for (uint64_t c = 0; c < t->cols; c++) row[c] = t->center + t->scale * synth_uniform(&state);
-        lvk_quantize_row(t->type, row, (uint8_t *)dst + r * row_bytes, t->cols);
+        quantize_row(t->type, row, (uint8_t *)dst + r * row_bytes, t->cols);
     }
     free(row);
     return LVK_OK;
@@ -155,7 +155,7 @@ static lvk_status make_vocab(const synth_params *p, synth_vocab *v) {
     v->scores = malloc(n * sizeof *v->scores);
     v->types = malloc(n * sizeof *v->types);
     if (!v->texts || !v->arena || !v->scores || !v->types)
-        return lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+        return status_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
     for (uint32_t id = 0; id < n; id++) {
         v->texts[id] = v->arena + (size_t)id * MAX_TEXT;
         synth_token_text(id, v->texts[id], MAX_TEXT);
@@ -165,7 +165,7 @@ static lvk_status make_vocab(const synth_params *p, synth_vocab *v) {
     for (int i = 0; i < p->n_controls; i++) {
         const synth_token *c = &p->controls[i];
         if (c->id < 0 || c->id >= p->n_vocab || strlen(c->text) >= MAX_TEXT)
-            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: control token %d '%s' does not fit", c->id, c->text);
+            return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: control token %d '%s' does not fit", c->id, c->text);
         snprintf(v->texts[c->id], MAX_TEXT, "%s", c->text);
         v->types[c->id] = 3;
         v->scores[c->id] = 0.0f;
@@ -214,40 +214,40 @@ static lvk_status add_metadata(gguf_writer *g, const synth_params *p, const synt
 static lvk_status check_params(const synth_params *p) {
     if (p->n_layers < 1 || p->n_embd < 2 || p->n_heads < 1 || p->n_kv_heads < 1 || p->n_ff < 1 ||
         p->n_ctx < 1 || p->n_vocab < FIRST_NORMAL || p->n_vocab > 1 << 24 || !(p->rope_base > 0))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+        return status_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: sizes must be positive and n_vocab at least %d", FIRST_NORMAL);
     if ((!p->head_dim && p->n_embd % p->n_heads) || p->n_heads % p->n_kv_heads || head_dim_of(p) % 2)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT,
+        return status_fail(LVK_ERR_INVALID_ARGUMENT,
                         "synth: n_embd %d, n_heads %d, n_kv_heads %d, head_dim %d do not give an even head size "
                         "shared by whole groups of heads", p->n_embd, p->n_heads, p->n_kv_heads, p->head_dim);
     if (strcmp(arch_of(p), "llama") != 0 && strcmp(arch_of(p), "qwen2") != 0)
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: architecture '%s' (llama or qwen2)", arch_of(p));
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: architecture '%s' (llama or qwen2)", arch_of(p));
     uint32_t t = p->weight_type, o = output_type(p);
-    if (!lvk_type_supported(t) || !lvk_type_supported(o))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s or output type %s is not one LiteVK runs",
+    if (!weight_type_supported(t) || !weight_type_supported(o))
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: weight type %s or output type %s is not one LiteVK runs",
                         ggml_type_name(t), ggml_type_name(o));
     if ((p->n_embd % ggml_block_elems(t)) || (p->n_ff % ggml_block_elems(t)))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: %s needs n_embd and n_ff multiples of %u",
                         ggml_type_name(t), ggml_block_elems(t));
     if (p->n_embd % ggml_block_elems(o))
-        return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: output type %s needs n_embd a multiple of %u",
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: output type %s needs n_embd a multiple of %u",
                         ggml_type_name(o), ggml_block_elems(o));
     if (p->mixed_type >= 0) {
         uint32_t m = (uint32_t)p->mixed_type;
-        if (!lvk_type_supported(m) || p->n_embd % ggml_block_elems(m) || p->n_ff % ggml_block_elems(m))
-            return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth: mixed type %s does not fit n_embd and n_ff",
+        if (!weight_type_supported(m) || p->n_embd % ggml_block_elems(m) || p->n_ff % ggml_block_elems(m))
+            return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth: mixed type %s does not fit n_embd and n_ff",
                             ggml_type_name(m));
     }
     return LVK_OK;
 }
 
 lvk_status synth_llama_gguf(const synth_params *p, const char *path) {
-    if (!p || !path) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "synth_llama_gguf: NULL argument");
+    if (!p || !path) return status_fail(LVK_ERR_INVALID_ARGUMENT, "synth_llama_gguf: NULL argument");
     LVK_TRY(check_params(p));
     synth_vocab v = {0};
     gguf_writer *g = NULL;
     synth_tensor *jobs = calloc(4 + 12 * (size_t)p->n_layers, sizeof *jobs);
-    lvk_status s = jobs ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
+    lvk_status s = jobs ? LVK_OK : status_fail(LVK_ERR_OUT_OF_MEMORY, "synth: out of memory");
     if (s == LVK_OK) s = make_vocab(p, &v);
     if (s == LVK_OK) s = gguf_writer_create(&g);
     if (s == LVK_OK) s = add_metadata(g, p, &v);

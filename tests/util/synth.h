@@ -15,7 +15,7 @@ typedef struct synth_token {
 
 typedef struct synth_params {
     int n_layers, n_embd, n_heads, n_kv_heads, n_ff, n_vocab, n_ctx;
-    uint32_t weight_type; /* a type lvk_type_supported takes, for the matrices */
+    uint32_t weight_type; /* a type weight_type_supported takes, for the matrices */
     int64_t mixed_type;   /* -1, or the type of attn_v, ffn_up and ffn_down in odd blocks (as Q4_K_M mixes types) */
     int tied;             /* no output.weight: the embedding is the classifier */
     int64_t output_type;  /* output.weight's type when not tied; -1: weight_type (mixes

@@ -18,13 +18,13 @@
 #include "bench_gpu.h"
 #include "bench_matvec.h"
 #include "columns.h"
-#include "gpu_forward.h"
-#include "model.h"
-#include "quant.h"
-#include "reference.h"
+#include "forward/gpu_forward.h"
+#include "model/model.h"
+#include "formats/quant.h"
+#include "forward/reference.h"
 #include "status.h"
 #include "synth.h"
-#include "vk_device.h"
+#include "vk/vk_device.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -178,7 +178,7 @@ static lvk_status bench_copy(bench_gpu *g, double *gbps) {
     vk_arena a;
     vk_arena_init(&a, dev, 0);
     vk_buffer src, dst;
-    lvk_status s = pattern && back ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_status s = pattern && back ? LVK_OK : status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     /* A written source: untouched memory of a CPU device may all map one zero
      * page, which reads from cache. */
     for (VkDeviceSize i = 0; s == LVK_OK && i < size / 4; i++) pattern[i] = (uint32_t)i * 2654435761u;
@@ -198,7 +198,7 @@ static lvk_status bench_copy(bench_gpu *g, double *gbps) {
     if (s == LVK_OK) s = bench_time_calls(g, record_copy, &job, 1, &t, &repeats);
     if (s == LVK_OK) s = bench_download(g, &dst, size, back);
     if (s == LVK_OK && memcmp(pattern, back, size) != 0)
-        s = lvk_fail(LVK_ERR_DEVICE, "bench_copy.comp copied wrong values: no figure");
+        s = status_fail(LVK_ERR_DEVICE, "bench_copy.comp copied wrong values: no figure");
     if (s == LVK_OK) {
         *gbps = 2.0 * size / t / 1e9;
         printf("copy: %.0f MiB -> %.0f MiB in %.3f ms (median of %d runs of %d copies; workgroup %u x %u): "
@@ -255,11 +255,11 @@ static lvk_status matvec_part(bench_gpu *g, const uint32_t *types, int n_types, 
 /* Weight bytes one decode step reads: every matrix and norm once, of the
  * embedding only the token's row (all of it when it is also the classifier). */
 static lvk_status weight_bytes_per_token(const char *path, double *out) {
-    lvk_host_model *m;
+    host_model *m;
     LVK_TRY(host_model_open(path, &m));
     double b = (double)(m->output_norm.n_bytes + m->output.n_bytes + m->tok_embd.n_bytes / m->tok_embd.rows);
     for (int l = 0; l < m->hp.n_layers; l++) {
-        const lvk_layer_weights *L = &m->layers[l];
+        const layer_weights *L = &m->layers[l];
         b += (double)(L->attn_norm.n_bytes + L->ffn_norm.n_bytes + L->wq.n_bytes + L->wk.n_bytes + L->wv.n_bytes +
                       L->wo.n_bytes + L->w_gate.n_bytes + L->w_up.n_bytes + L->w_down.n_bytes);
     }
@@ -291,7 +291,7 @@ static lvk_status make_prompt(const lvk_model *model, int32_t *out) {
     int n;
     LVK_TRY(lvk_tokenize(model, PROMPT, 1, text, PROMPT_TOKENS, &n));
     if (n > PROMPT_TOKENS) n = PROMPT_TOKENS;
-    if (n < 2) return lvk_fail(LVK_ERR_INVALID_ARGUMENT, "\"%s\" tokenizes to %d tokens", PROMPT, n);
+    if (n < 2) return status_fail(LVK_ERR_INVALID_ARGUMENT, "\"%s\" tokenizes to %d tokens", PROMPT, n);
     out[0] = text[0];
     for (int i = 1; i < PROMPT_TOKENS; i++) out[i] = text[1 + (i - 1) % (n - 1)];
     return LVK_OK;
@@ -314,7 +314,7 @@ static lvk_status api_decode(lvk_context *ctx, const char *path, int n_gen, deco
     out->n_prompt = PROMPT_TOKENS;
     if (s == LVK_OK) s = make_prompt(model, out->prompt);
     if (s == LVK_OK && out->n_prompt + n_gen > lvk_session_n_ctx(session))
-        s = lvk_fail(LVK_ERR_CONTEXT_FULL, "%d prompt + %d decode tokens pass the context of %d", out->n_prompt,
+        s = status_fail(LVK_ERR_CONTEXT_FULL, "%d prompt + %d decode tokens pass the context of %d", out->n_prompt,
                      n_gen, lvk_session_n_ctx(session));
     t0 = now_s();
     if (s == LVK_OK) s = lvk_session_feed_tokens(session, out->prompt, out->n_prompt);
@@ -348,7 +348,7 @@ static lvk_status ensure_model(const options *o, uint32_t type, char *path, size
     fprintf(stderr, "bench: writing %s (random weights)\n", path);
     double t0 = now_s();
     LVK_TRY(synth_llama_gguf(&p, partial));
-    if (rename(partial, path) != 0) return lvk_fail(LVK_ERR_IO, "renaming %s: %s", partial, strerror(errno));
+    if (rename(partial, path) != 0) return status_fail(LVK_ERR_IO, "renaming %s: %s", partial, strerror(errno));
     struct stat st = {0};
     stat(path, &st);
     fprintf(stderr, "bench: wrote %.2f GB in %.1f s\n", st.st_size / 1e9, now_s() - t0);
@@ -408,7 +408,7 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
     LVK_TRY(s);
     /* per block: q/k/v (RMSNorm fused in), 2 rope, attention, wo, gate, up, swiglu, down; plus embed and the
      * head's 3 (LM head with the final norm fused in, two reduction stages) */
-    const int per_block = 5, dispatches = p.n_layers * per_block + 2; /* runtime/gpu_forward.c: block(), embed, head */
+    const int per_block = 5, dispatches = p.n_layers * per_block + 2; /* runtime/forward/gpu_forward.c: block(), embed, head */
     double us = r.decode_s / r.n_gen * 1e6;
     printf("overhead: %d blocks of 16 wide (weights negligible), %d greedy tokens: %.0f us/token, %.1f us/block, "
            "%.1f us/dispatch (%d dispatches, 1 submission per token)\n", p.n_layers, r.n_gen, us, us / p.n_layers,
@@ -420,7 +420,7 @@ static lvk_status bench_overhead(lvk_context *ctx, const options *o) {
 
 /* Greedy decode with the plain-C reference forward, after the same prompt. */
 static lvk_status reference_decode(const char *path, const decode_result *api, double *seconds) {
-    lvk_host_model *m;
+    host_model *m;
     ref_state *st = NULL;
     LVK_TRY(host_model_open(path, &m));
     lvk_status s = ref_create(m, api->n_prompt + api->n_gen, &st);
@@ -554,13 +554,13 @@ static int add_part(const char *item, options *o) {
 
 static int add_type(const char *item, options *o) {
     for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
-        if (!strcmp(item, ggml_type_name(lvk_weight_types[i]))) {
+        if (!strcmp(item, ggml_type_name(weight_types[i]))) {
             for (int k = 0; k < o->n_types; k++)
-                if (o->types[k] == lvk_weight_types[i]) return 0;
-            o->types[o->n_types++] = lvk_weight_types[i];
+                if (o->types[k] == weight_types[i]) return 0;
+            o->types[o->n_types++] = weight_types[i];
             return 0;
         }
-    return usage_error("--types: unknown type '%s' (%s)", item, lvk_weight_type_names(", ", ", "));
+    return usage_error("--types: unknown type '%s' (%s)", item, weight_type_names(", ", ", "));
 }
 
 /* A positive decimal number at s (1, 0.53, 2.5e3), up to the first character
@@ -696,7 +696,7 @@ static lvk_status bench_columns(bench_gpu *g, const options *o, int *ok) {
     FILE *table = o->json ? stderr : stdout;
     columns_report report = {0};
     LVK_TRY(o->n_types ? columns_matvec(g, o->types, o->n_types, table, &report, ok)
-                       : columns_matvec(g, lvk_weight_types, LVK_N_WEIGHT_TYPES, table, &report, ok));
+                       : columns_matvec(g, weight_types, LVK_N_WEIGHT_TYPES, table, &report, ok));
     const uint32_t *types = o->n_types ? o->types : pass_default;
     for (int i = 0; i < (o->n_types ? o->n_types : 1); i++) {
         char path[4096];
@@ -729,7 +729,7 @@ static lvk_status run_kernels(const options *o, double *copy_gbps, int *ok) {
     if (s == LVK_OK && (o->parts & PART_MATVEC)) {
         double t0 = now_s();
         s = o->n_types ? matvec_part(&g, o->types, o->n_types, *copy_gbps, ok)
-                       : matvec_part(&g, lvk_weight_types, LVK_N_WEIGHT_TYPES, *copy_gbps, ok);
+                       : matvec_part(&g, weight_types, LVK_N_WEIGHT_TYPES, *copy_gbps, ok);
         part_done("matvec", t0);
     }
     if (s == LVK_OK && (o->parts & PART_COLUMNS)) {

@@ -1,6 +1,6 @@
 /* bench_gpu.c — timing kernels on a Vulkan device for litevk-bench. */
 #include "bench_gpu.h"
-#include "quant.h"
+#include "formats/quant.h"
 #include "status.h"
 #include "synth.h"
 
@@ -137,16 +137,16 @@ lvk_status bench_time_calls(bench_gpu *g, bench_record_fn fn, const void *job, u
 }
 
 
-lvk_weight bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
+weight_tensor bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
     uint64_t row_bytes = cols / ggml_block_elems(type) * ggml_block_bytes(type);
-    lvk_weight w = {type, rows, cols, NULL, rows * row_bytes};
+    weight_tensor w = {type, rows, cols, NULL, rows * row_bytes};
     uint8_t *data = malloc(w.n_bytes);
     float *row = malloc(cols * sizeof *row);
     if (data && row) {
         float scale = 1.0f / sqrtf((float)cols);
         for (uint64_t r = 0; r < rows; r++) {
             for (uint64_t c = 0; c < cols; c++) row[c] = scale * synth_uniform(&seed);
-            lvk_quantize_row(type, row, data + r * row_bytes, cols);
+            quantize_row(type, row, data + r * row_bytes, cols);
         }
         w.data = data;
     } else {

@@ -4,8 +4,8 @@
 #ifndef LVK_BENCH_GPU_H
 #define LVK_BENCH_GPU_H
 
-#include "gpu_forward.h"
-#include "vk_device.h"
+#include "forward/gpu_forward.h"
+#include "vk/vk_device.h"
 
 #define BENCH_RUNS 5               /* timed runs per figure; the median is reported */
 #define BENCH_TARGET_RUN_S 0.25    /* repeats per command buffer are chosen to fill about this */
@@ -46,6 +46,6 @@ lvk_status bench_download(bench_gpu *g, const vk_buffer *src, VkDeviceSize size,
 
 /* Random weights uniform in ±1/sqrt(cols), stored as ggml `type` rows
  * (w.data is malloc'd, NULL when out of memory). */
-lvk_weight bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed);
+weight_tensor bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed);
 
 #endif

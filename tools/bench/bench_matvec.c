@@ -1,6 +1,6 @@
 /* bench_matvec.c — the mat-vec litevk-bench times (see bench_matvec.h). */
 #include "bench_matvec.h"
-#include "reference.h"
+#include "forward/reference.h"
 #include "status.h"
 #include "synth.h"
 
@@ -18,7 +18,7 @@ lvk_status bench_matvec_open(bench_gpu *g, uint32_t type, bench_matvec *m) {
     m->ref = malloc(B * MV_ROWS * sizeof *m->ref);
     float *row = malloc(MV_COLS * sizeof *row);
     lvk_status s = m->w.data && m->x_host && m->y_host && m->ref && row
-                       ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+                       ? LVK_OK : status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     uint64_t state = 42;
     for (size_t i = 0; s == LVK_OK && i < B * MV_COLS; i++) m->x_host[i] = synth_uniform(&state);
     for (size_t c = 0; s == LVK_OK && c < B; c++) ref_matvec(m->ref + c * MV_ROWS, &m->w, m->x_host + c * MV_COLS, row);
@@ -26,7 +26,7 @@ lvk_status bench_matvec_open(bench_gpu *g, uint32_t type, bench_matvec *m) {
     m->n_copies = div_up(MV_FOOTPRINT, (uint32_t)(gpu_row_bytes(type, MV_COLS) * MV_ROWS));
     if (m->n_copies > MV_MAX_COPIES) m->n_copies = MV_MAX_COPIES;
     for (uint32_t c = 0; s == LVK_OK && c < m->n_copies; c++)
-        s = gpu_matrix_upload(g->dev, &m->arena, (const lvk_weight *[]){&m->w}, 1, (gpu_row_order){0}, NULL, NULL,
+        s = gpu_matrix_upload(g->dev, &m->arena, (const weight_tensor *[]){&m->w}, 1, (gpu_row_order){0}, NULL, NULL,
                               &m->copies[c]);
     if (s == LVK_OK) s = vk_arena_alloc(&m->arena, B * MV_COLS * sizeof *m->x_host, &m->x); /* MV_COLS % 8 == 0: no padding */
     if (s == LVK_OK) s = vk_buffer_write(g->dev, &m->x, 0, m->x_host, B * MV_COLS * sizeof *m->x_host);
@@ -41,7 +41,7 @@ typedef struct matvec_job {
     gpu_tuning t;
 } matvec_job;
 
-/* y = W x for n_cols columns, one dispatch per part as runtime/gpu_forward.c
+/* y = W x for n_cols columns, one dispatch per part as runtime/forward/gpu_forward.c
  * records it; calls take the copies in turn: in a forward pass other matrices
  * come between two reads of one. */
 static void record_matvec(vk_recorder *r, const void *job, int call) {

@@ -14,7 +14,7 @@
 #define MV_MAX_COPIES 16
 
 typedef struct bench_matvec {
-    lvk_weight w;                        /* as stored in GGUF */
+    weight_tensor w;                        /* as stored in GGUF */
     gpu_matrix copies[MV_MAX_COPIES];    /* calls take them in turn, so none finds its weights in a cache */
     uint32_t n_copies;
     vk_arena arena;

@@ -3,9 +3,9 @@
  * passes of 8 to 64 columns. */
 #include "columns.h"
 #include "bench_matvec.h"
-#include "model.h"
-#include "quant.h"
-#include "reference.h"
+#include "model/model.h"
+#include "formats/quant.h"
+#include "forward/reference.h"
 #include "status.h"
 #include "synth.h"
 
@@ -95,7 +95,7 @@ static double nmse(const float *a, const float *b, int n) {
 }
 
 /* The reference logits of tokens[0..n) at positions 0..n-1, [n][n_vocab]. */
-static lvk_status reference_logits(const lvk_host_model *hm, const int32_t *tokens, int n, float *out) {
+static lvk_status reference_logits(const host_model *hm, const int32_t *tokens, int n, float *out) {
     ref_state *ref;
     LVK_TRY(ref_create(hm, n, &ref));
     lvk_status s = LVK_OK;
@@ -142,7 +142,7 @@ static lvk_status time_prompt(gpu_session *gs, const int32_t *tokens, double *se
 
 /* The prompt at each of prompt_widths, a session of that width each; the
  * error: the last position's logits' NMSE against the reference's (want). */
-static lvk_status prompt_widths_row(gpu_model *gm, const lvk_hparams *hp, uint32_t type, const int32_t *tokens,
+static lvk_status prompt_widths_row(gpu_model *gm, const model_hparams *hp, uint32_t type, const int32_t *tokens,
                                     const float *want, float *got, FILE *table, columns_report *out, int *ok) {
     const uint32_t device_width = gm->tuning.prompt_columns;
     fprintf(table, "  %-5s prompt", ggml_type_name(type));
@@ -168,11 +168,11 @@ static lvk_status prompt_widths_row(gpu_model *gm, const lvk_hparams *hp, uint32
 
 lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *table, columns_report *out, int *ok) {
     const int max_cols = widths[COLUMNS_WIDTHS - 1];
-    lvk_host_model *hm = NULL;
+    host_model *hm = NULL;
     gpu_model *gm = NULL;
     gpu_session *gs = NULL;
     LVK_TRY(host_model_open(path, &hm));
-    const lvk_hparams *hp = &hm->hp;
+    const model_hparams *hp = &hm->hp;
     /* A full-depth pass of each width: speculation's verification passes, one
      * compiled per width up to LVK_MAX_BATCH columns, with nothing drafted. */
     lvk_exit_config cfg = {.n_exits = 1, .layers = {hp->n_layers / 2}, .thresholds = {1.0f}, .mode = LVK_EXIT_FENCE,
@@ -182,7 +182,7 @@ lvk_status columns_pass(bench_gpu *g, const char *path, uint32_t type, FILE *tab
     for (int i = 0; i < PROMPT_TOKENS; i++) tokens[i] = (int32_t)((i * 7919 + 1) % hp->n_vocab);
     tokens[0] = 1; /* BOS */
     float *want = malloc((size_t)PROMPT_TOKENS * hp->n_vocab * sizeof *want), *got = malloc((size_t)hp->n_vocab * sizeof *got);
-    lvk_status s = want && got ? LVK_OK : lvk_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
+    lvk_status s = want && got ? LVK_OK : status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     fprintf(stderr, "bench: columns, %s: the reference forward of %d tokens\n", path, PROMPT_TOKENS);
     if (s == LVK_OK) s = reference_logits(hm, tokens, PROMPT_TOKENS, want);
     if (s == LVK_OK) s = gpu_model_upload(g->dev, hm, NULL, NULL, &gm);

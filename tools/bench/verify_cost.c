@@ -11,7 +11,7 @@
  *   speedup                   = T(a, k) * full / C(k)
  *
  * a program that prints figures, not a test. */
-#include "gpu_forward.h"
+#include "forward/gpu_forward.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -66,7 +66,7 @@ static lvk_status time_pass(gpu_session *s, int what, int reps, int pos, double 
 
 static lvk_status measure(const char *path, int draft_exit, int reps, int *E, timed *out) {
     vk_device *dev = NULL;
-    lvk_host_model *hm = NULL;
+    host_model *hm = NULL;
     gpu_model *gm = NULL;
     gpu_session *s = NULL;
     lvk_status st = vk_device_create(&dev, getenv("LITEVK_DEVICE"), 0);

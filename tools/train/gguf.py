@@ -1,7 +1,7 @@
 """A small, strict GGUF reader (v2 and v3) and writer (v3) for the trainer.
 
-The layout follows ggml's docs/gguf.md and LiteVK's own runtime/gguf.c and
-runtime/gguf_write.c: a header, metadata key/value pairs, tensor infos, then
+The layout follows ggml's docs/gguf.md and LiteVK's own runtime/formats/gguf.c and
+runtime/formats/gguf_write.c: a header, metadata key/value pairs, tensor infos, then
 the tensor data at the file's alignment (general.alignment, default 32), each
 tensor at an offset that is a multiple of it. Everything is little-endian.
 

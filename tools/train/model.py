@@ -1,13 +1,13 @@
 """The forward pass of the models LiteVK runs, in PyTorch, with LITE's exit heads.
 
-It computes what LiteVK's plain-C reference (runtime/reference.c) computes, for
+It computes what LiteVK's plain-C reference (runtime/forward/reference.c) computes, for
 a whole batch of sequences at once: token embedding; per block
 x += Wo attention(RoPE(Wq h + bq), RoPE(Wk h + bk), Wv h + bv) with
 h = RMSNorm(x), then x += W_down(silu(W_gate h) * W_up h) with h = RMSNorm(x);
 and the head logits = W_out RMSNorm(x). An exit after block k is that same
 head (the final RMSNorm and the LM head, shared) applied to x as block k leaves
 it, counting blocks from 1 as LiteVK does. The architectures differ as
-runtime/model.c's table says: "llama" rotates adjacent pairs and has no biases,
+runtime/model/model.c's table says: "llama" rotates adjacent pairs and has no biases,
 "qwen2" rotates GPT-NeoX's pairs (i, i + rope_dim/2) and has Q/K/V biases.
 
 Parameters carry the GGUF tensor names (blocks.N.attn_q is blk.N.attn_q.weight,
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 import gguf
 
-# runtime/model.c's lvk_arch table: what sets each architecture apart.
+# runtime/model/model.c's arch_desc table: what sets each architecture apart.
 ARCHS = {
     "llama": {"rope_neox": False, "qkv_bias": False},  # also Mistral's files, which use its name
     "qwen2": {"rope_neox": True, "qkv_bias": True},
@@ -72,7 +72,7 @@ class Config:
 
 
 def config_from_gguf(g):
-    """The hyper-parameters, with the defaults, checks and messages of runtime/model.c."""
+    """The hyper-parameters, with the defaults, checks and messages of runtime/model/model.c."""
 
     def get(key, default=None):
         if key in g.meta:
@@ -137,7 +137,7 @@ def rmsnorm(x, weight, eps):
 
 
 def rope_angles(c, n_pos, factors, device):
-    """runtime/model.c's rope_angle for positions 0..n_pos-1 and every pair:
+    """runtime/model/model.c's rope_angle for positions 0..n_pos-1 and every pair:
     (n_pos, rope_dim/2), pos * freq_scale * base^(-2i/rope_dim) / factors[i]."""
     i = torch.arange(0, c.rope_dim, 2, dtype=torch.float32, device=device)
     freq = c.rope_base ** (-i / c.rope_dim)

@@ -3,7 +3,7 @@
 load(g, litevk) picks one for a GGUF's vocabulary:
 
   SentencePiece BPE (tokenizer.ggml.model "llama": LLaMA 1/2, TinyStories):
-    Tokenizer, in Python, exactly as LiteVK's runtime/tokenizer.c does it.
+    Tokenizer, in Python, exactly as LiteVK's runtime/model/tokenizer.c does it.
   any other vocabulary LiteVK knows (byte-level BPE, "gpt2": Llama 3, Qwen2,
     GPT-2): LiteVKTokenizer, which asks the C runtime itself through
     `litevk tokenize --jsonl`, so that there is one byte-level BPE, LiteVK's.

@@ -238,7 +238,7 @@ def parse_args(argv):
 
 
 def default_exit_layers(n_layers):
-    """LiteVK's default exits (runtime/exit_config.c): every 4th block from
+    """LiteVK's default exits (runtime/decode/exit_config.c): every 4th block from
     n_layers/4, at least block 1, before the last block."""
     return list(range(max(n_layers // 4, 1), n_layers, 4))[:MAX_EXITS]
 

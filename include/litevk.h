@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares is
+ * what it exports, and nothing else. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define LVK_VERSION_STRING "0.1.0"
 
 typedef enum lvk_status {
@@ -418,6 +424,10 @@ lvk_status lvk_session_reset(lvk_session *session);
 /* Number of tokens in the session's KV cache, and its capacity. */
 int lvk_session_n_past(const lvk_session *session);
 int lvk_session_n_ctx(const lvk_session *session);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,11 +70,27 @@ int cli_float(const char *flag, const char *text, double min, double max, double
     return 0;
 }
 
+#define DEFAULT_MODEL_FILE "stories260K-lite.gguf"
+
+/* The default model lies at LITEVK_DATA_FROM_BIN from the program's own
+ * folder: where `cmake --install` puts it, and where the build tree links
+ * assets/. So an installed program or one run from the build tree finds it
+ * from any working directory, and no build path is compiled in. */
 const char *cli_default_model(void) {
-    static const char *candidates[] = {LITEVK_ASSETS_DIR "/stories260K-lite.gguf", "assets/stories260K-lite.gguf"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
-        if (access(candidates[i], R_OK) == 0) return candidates[i];
-    return candidates[0];
+    static char path[PATH_MAX];
+    if (path[0]) return path;
+    char exe[PATH_MAX], joined[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+    if (!slash) {
+        snprintf(path, sizeof path, "%s", DEFAULT_MODEL_FILE);
+        return path;
+    }
+    *slash = '\0';
+    int len = snprintf(joined, sizeof joined, "%s/%s/%s", exe, LITEVK_DATA_FROM_BIN, DEFAULT_MODEL_FILE);
+    if (len < 0 || (size_t)len >= sizeof joined || !realpath(joined, path))
+        snprintf(path, sizeof path, "%s", len >= 0 && (size_t)len < sizeof joined ? joined : DEFAULT_MODEL_FILE);
+    return path;
 }
 
 /* A loading line on a terminal, redrawn when the percentage changes. */

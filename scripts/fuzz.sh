@@ -10,7 +10,7 @@
 # input is kept in build-fuzz/crashes/TARGET/. Fix the bug, then commit the
 # input to tests/fuzz/regressions/TARGET/, where ctest replays it.
 # --record appends each run's executions to tests/fuzz/executions.tsv, the
-# measured totals the README quotes. Corpora grow in build-fuzz/corpus/TARGET/
+# measured totals docs/reliability.md quotes. Corpora grow in build-fuzz/corpus/TARGET/
 # from run to run. JOBS=N limits the build's parallel jobs (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,34 +1,36 @@
 #!/usr/bin/env bash
 # gpu-check.sh — LiteVK's test suite and litevk-bench on a machine with a real
 # GPU, from a build folder made on a Debian 12 machine: a GPU machine may have
-# its vendor's Vulkan driver and CMake but no glslc, so it cannot build LiteVK,
-# and maybe no Vulkan loader.
+# its vendor's Vulkan driver but no glslc, so it cannot build LiteVK, and maybe
+# no Vulkan loader.
 # Logs and one summary table go to --out; the summary is printed last.
 #
 # Usage, from the repository root:
 #
-#   on the build machine:  bash scripts/gpu-check.sh --prepare   (Debian's loader, cmocka and
-#                                                                 validation-layer .debs into .gl/)
-#                          cmake --build build -j2               (build/ must be current)
-#   on the GPU machine, with build/ and .gl/ copied beside the checkout:
-#                          bash scripts/gpu-check.sh --build build --gl .gl --out OUT --budget 420
+#   on the Debian 12 build machine:
+#       cmake --build build                       (build/ must be current)
+#       bash scripts/gpu-check.sh --prepare       (Debian's Vulkan loader, cmocka and
+#                                                  validation-layer .debs into .gl/)
+#   on the GPU machine, with the checkout, build/ and .gl/ copied to it:
+#       bash scripts/gpu-check.sh [--build build] [--gl .gl] [--out DIR] [--budget S]
 #
-# --budget 420 ends every step by 7 minutes (a large GPU needs 3 or 4), so a
-# run ends inside 8 and leaves time for a shorter rerun (e.g. --no-tests, or
-# --quick). What comes back in OUT:
+# --budget S bounds all steps together (default 480 s); each step also has a
+# cap of its own, so a shorter budget still runs every step it can and leaves
+# time for a rerun (e.g. with --no-tests or --quick). What --out then holds:
 # setup.log devices.txt nvidia-smi.txt ctest.log LastTest.log bench.log
-# summary.txt. A dry run on
-# lavapipe: bash scripts/gpu-check.sh --quick --out /tmp/gpu-check
+# summary.txt. A dry run on lavapipe, on the build machine itself:
+#   bash scripts/gpu-check.sh --quick --out /tmp/gpu-check
 #
 # Steps, each bounded by what is left of --budget:
 #   setup     loader and libraries: each .gl/*.deb whose library `ldconfig -p` lacks
 #             (libvulkan.so.1; libGLdispatch.so.0, which NVIDIA's Vulkan driver
-#             links) is unpacked onto / as the device README says (root only);
+#             links) is unpacked onto / (root only; never over installed ones);
 #             libcmocka (the test programs link it) and the Khronos validation layer
 #             (every test runs with LITEVK_VALIDATE=1), where the system has none,
 #             from .gl/extra/*.deb into a private folder under --tmp, found through
 #             LD_LIBRARY_PATH and VK_ADD_LAYER_PATH. Where no GPU is listed, tries
-#             NVIDIA's driver manifest under /usr/local/nvidia (VK_DRIVER_FILES).
+#             an NVIDIA driver manifest under /usr/local/nvidia, /usr/share or /etc
+#             (VK_DRIVER_FILES).
 #   paths     see link_build_paths below: the build holds absolute paths of the
 #             machine it was made on.
 #   devices   `litevk devices`
@@ -50,7 +52,7 @@ overhead) from an existing build folder, then prints one summary table.
 
   --build DIR          the build folder (default: build/ of this checkout)
   --out DIR            where logs and summary.txt go (default: ./gpu-check-out)
-  --gl DIR             carried .debs (default: .gl/ of this checkout, if any):
+  --gl DIR             the .debs of --prepare (default: .gl/ of this checkout, if any):
                        DIR/*.deb are the Vulkan loader and GL libraries (unpacked
                        onto / when the loader is missing), DIR/extra/*.deb are
                        libcmocka0 and vulkan-validationlayers (unpacked under --tmp)
@@ -103,8 +105,8 @@ for n in "$decode_tokens" "$budget" ${jobs:+"$jobs"}; do
 done
 
 # ---- --prepare: the .debs the target lacks, downloaded here -----------------------
-# The loader set is the device README's; a private package list keeps the
-# system's apt state untouched.
+# The Vulkan loader and the GL libraries NVIDIA's Vulkan driver links; a private
+# package list keeps the system's apt state untouched.
 if [ "$prepare" = 1 ]; then
     dest="$repo/.gl"
     mkdir -p "$dest/extra" /tmp/amd64/partial || exit 1
@@ -159,7 +161,7 @@ deb_sonames() {
 }
 
 # The Vulkan loader and the GL libraries NVIDIA's Vulkan driver links
-# (libGLdispatch.so.0) onto /, as the device README says: only the packages
+# (libGLdispatch.so.0) onto /: only the packages
 # whose libraries the system lacks (never over installed ones), only as root.
 setup_loader() {
     local f lib missing unpacked=0
@@ -257,8 +259,8 @@ has_gpu() { grep -Eq "type (discrete|integrated|virtual)" "$out/devices.txt"; }
 
 list_devices() { "$bin/litevk" devices >"$out/devices.txt" 2>&1; }
 
-# NVIDIA's manifest where the loader finds no GPU in its default folders (the
-# device README: the driver lives under /usr/local/nvidia, a read-only mount).
+# NVIDIA's manifest where the loader finds no GPU in its default folders (some
+# machines install the driver under /usr/local/nvidia, outside them).
 setup_devices() {
     list_devices
     has_gpu && return 0

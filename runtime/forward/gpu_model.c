@@ -20,7 +20,7 @@ gpu_tuning gpu_tuning_for(const vk_device *dev) {
     /* GPUs run prompts 64 columns a pass: the tiles of one row group are
      * neighbours, so a weight is read from memory about once per 64 tokens
      * rather than 8 (by design, not yet measured on one).
-     * Early-exit defaults (README, "Early exit"). On lavapipe, measured: `fence`
+     * Early-exit defaults (docs/early-exit.md, "Defaults"). On lavapipe, measured: `fence`
      * beat `gpu` in 5 of 6 runs (a submission is a function call there, the gates
      * add dispatches), and `propagate` gave the most agreement with full depth
      * per second, because deferred fill's batched catch-up costs compute on a

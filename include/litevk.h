@@ -51,6 +51,16 @@ typedef enum lvk_status {
     LVK_ERR_STATE,            /* call out of order (step before any prompt, ...) */
 } lvk_status;
 
+/* Evaluates a call that returns an lvk_status and, when it fails, returns
+ * that status from the enclosing function (whose message stays for
+ * lvk_last_error). */
+#define LVK_TRY(expr)                        \
+    do {                                     \
+        lvk_status try_status_ = (expr);     \
+        if (try_status_ != LVK_OK)           \
+            return try_status_;              \
+    } while (0)
+
 /* Message for the last failed call on this thread ("" if none). */
 const char *lvk_last_error(void);
 /* Short name of a status code ("invalid argument", ...). */
@@ -114,6 +124,13 @@ typedef struct lvk_model_params {
      * vocabulary (hyper-parameters are 0), but lvk_session_create refuses it
      * (LVK_ERR_STATE). `litevk tokenize` loads models this way. */
     int vocab_only;
+    /* Read and check the whole file as a load does (hyper-parameters,
+     * vocabulary, tensors, exit configuration) but upload nothing: ctx may be
+     * NULL and no device is needed. Such a model answers everything about the
+     * file (lvk_model_get_info, lvk_model_meta*, lvk_model_tensor*,
+     * lvk_model_exit_config) and tokenizes, but lvk_session_create refuses it
+     * (LVK_ERR_STATE). `litevk info` loads models this way. */
+    int inspect_only;
 } lvk_model_params;
 
 typedef struct lvk_model_info {
@@ -124,6 +141,21 @@ typedef struct lvk_model_info {
     uint64_t n_params;
     uint64_t weight_bytes; /* bytes of weights as stored in the file */
     char name[128];
+    /* What sets the architecture apart ("" and 0 for a vocab_only model): */
+    char architecture[32];  /* general.architecture: "llama", "qwen2", ... */
+    int qkv_bias;           /* Q, K and V have biases */
+    int rope_neox;          /* RoPE pairs dimension i with i + rope_dim/2 (GPT-NeoX's order), else i + 1 */
+    float rope_freq_scale;  /* positions are scaled by this (linear RoPE scaling); 1: none */
+    int rope_freq_factors;  /* the model has frequency factors (rope_freqs, Llama 3.1's RoPE scaling) */
+    int output_tied;        /* the embedding doubles as the output matrix */
+    /* The vocabulary's tokenizer: */
+    char tokenizer[16];     /* tokenizer.ggml.model: "llama" (SentencePiece BPE) or "gpt2" (byte-level BPE) */
+    char pre_tokenizer[32]; /* a byte-level BPE vocabulary's pre-tokenizer ("default" when the file names
+                               none); "" for SentencePiece, which has none */
+    int adds_bos, adds_eos; /* the model wants BOS first / EOS last (LVK_TOKENIZE_ADD_SPECIAL) */
+    /* The file: */
+    uint32_t file_version;  /* GGUF version */
+    uint64_t file_bytes;
 } lvk_model_info;
 
 lvk_model_params lvk_model_default_params(void);
@@ -131,6 +163,70 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
                           lvk_model **out);
 void lvk_model_free(lvk_model *model);
 lvk_status lvk_model_get_info(const lvk_model *model, lvk_model_info *out);
+
+/* ---- inspecting a model's file ---------------------------------------------
+ *
+ * Every metadata key and tensor of the GGUF a model came from, in the file's
+ * order, for tools that show or check a file (`litevk info`). Load with
+ * inspect_only (or vocab_only) to do this without a device. Names and string
+ * values point into the model's file: they stay valid until lvk_model_free,
+ * and they are not NUL-terminated (GGUF strings carry their length), so print
+ * them with "%.*s". */
+
+/* GGUF's value types, numbered as the file stores them. */
+typedef enum lvk_value_type {
+    LVK_VALUE_UINT8 = 0, LVK_VALUE_INT8 = 1, LVK_VALUE_UINT16 = 2, LVK_VALUE_INT16 = 3,
+    LVK_VALUE_UINT32 = 4, LVK_VALUE_INT32 = 5, LVK_VALUE_FLOAT32 = 6, LVK_VALUE_BOOL = 7,
+    LVK_VALUE_STRING = 8, LVK_VALUE_ARRAY = 9, LVK_VALUE_UINT64 = 10, LVK_VALUE_INT64 = 11,
+    LVK_VALUE_FLOAT64 = 12,
+} lvk_value_type;
+
+typedef struct lvk_meta_value {
+    lvk_value_type type;
+    uint64_t u;          /* unsigned integers and bool */
+    int64_t i;           /* signed integers */
+    double f;            /* every number (and bool) as a double: floats exactly, integers to the nearest */
+    const char *str;     /* LVK_VALUE_STRING: into the file, str_len bytes, not NUL-terminated */
+    uint64_t str_len;
+    lvk_value_type array_type; /* LVK_VALUE_ARRAY: its elements' type (lvk_model_meta_element reads them) */
+    uint64_t array_count;
+} lvk_meta_value;
+
+typedef struct lvk_meta_entry {
+    const char *key;     /* into the file, key_len bytes, not NUL-terminated */
+    size_t key_len;
+    lvk_meta_value value;
+} lvk_meta_entry;
+
+/* Number of metadata keys (0 for NULL). */
+uint64_t lvk_model_meta_count(const lvk_model *model);
+/* Metadata key `index` (0..count-1) and its value. */
+lvk_status lvk_model_meta(const lvk_model *model, uint64_t index, lvk_meta_entry *out);
+/* Element `element` of the array at metadata key `index`: a number or a
+ * string. LVK_ERR_UNSUPPORTED for an array of arrays (checked when the
+ * file is read, but not kept). */
+lvk_status lvk_model_meta_element(const lvk_model *model, uint64_t index, uint64_t element, lvk_meta_value *out);
+/* "uint8", "int32", "float32", "string", "array", ... ("unknown" for an unknown type). */
+const char *lvk_value_type_name(lvk_value_type type);
+
+#define LVK_MAX_DIMS 4
+
+typedef struct lvk_tensor_info {
+    const char *name;    /* into the file, name_len bytes, not NUL-terminated */
+    size_t name_len;
+    uint32_t type;       /* ggml's type number, as the file stores it: lvk_type_name */
+    int n_dims;
+    uint64_t shape[LVK_MAX_DIMS]; /* shape[0] is the innermost dimension (a row's length), as GGUF's ne; 1 past n_dims */
+    uint64_t n_elements;
+    uint64_t n_bytes;    /* as stored in the file */
+} lvk_tensor_info;
+
+/* Number of tensors (0 for NULL, and for a vocabulary file). */
+uint64_t lvk_model_tensor_count(const lvk_model *model);
+/* Tensor `index` (0..count-1). */
+lvk_status lvk_model_tensor(const lvk_model *model, uint64_t index, lvk_tensor_info *out);
+/* The name of a ggml type number: "f32", "q8_0", "q4_k", ... ("type N" for an unknown one). */
+const char *lvk_type_name(uint32_t type);
 
 /* The model's chat template (GGUF tokenizer.chat_template, Jinja text as
  * llama.cpp's converters store it), truncated to size; "" when it has none. */
@@ -424,6 +520,217 @@ lvk_status lvk_session_reset(lvk_session *session);
 /* Number of tokens in the session's KV cache, and its capacity. */
 int lvk_session_n_past(const lvk_session *session);
 int lvk_session_n_ctx(const lvk_session *session);
+
+/* ---- conversion -------------------------------------------------------------
+ *
+ * Other checkpoints to GGUF, and a GGUF to another weight type (`litevk
+ * convert`). Conversion reads and writes files only: no device is used. */
+
+/* The weight types LiteVK computes with, and converts matrices to, by name
+ * ("f32", "f16", "bf16", "q8_0", ...): the name of type `index` (0, 1, ...),
+ * NULL past the last. */
+const char *lvk_weight_type_name(int index);
+/* Their names joined by sep, with last_sep before the last ("f32, f16, ... or
+ * q6_k"), for help texts and messages; truncated to size as snprintf. */
+lvk_status lvk_weight_type_names(const char *sep, const char *last_sep, char *buf, size_t size);
+/* The weight type called `name` into *type; LVK_ERR_INVALID_ARGUMENT naming
+ * the weight types when there is none. */
+lvk_status lvk_weight_type_parse(const char *name, uint32_t *type);
+
+/* Called as each tensor starts being written: `done` of `total` tensors are
+ * written, `tensor` (NUL-terminated, valid during the call) starts. */
+typedef void (*lvk_convert_progress_fn)(uint64_t done, uint64_t total, const char *tensor, void *user);
+
+typedef struct lvk_convert_params {
+    /* The matrices' type (lvk_weight_type_parse), or f16 where a row is not a
+     * whole number of the type's blocks (32 weights, 256 for the k-quants), as
+     * llama.cpp's converters fall back. Vectors (norms, biases) stay f32. */
+    uint32_t weight_type;
+    /* Hugging Face only: the vocabulary and metadata, no tensors (llama.cpp's
+     * ggml-vocab-*.gguf); config.json may then be absent. */
+    int vocab_only;
+    /* Hugging Face only (the one converter that reports tensors as it goes;
+     * NULL: none). It cannot cancel. */
+    lvk_convert_progress_fn progress;
+    void *progress_user;
+} lvk_convert_params;
+
+/* f16 (llama.cpp's converters' default), no vocab_only, no progress. */
+lvk_convert_params lvk_convert_default_params(void);
+/* A Hugging Face checkpoint directory (config.json, tokenizer.json (+
+ * tokenizer_config.json), model.safetensors or the shards of
+ * model.safetensors.index.json, in F32, F16 or BF16) to a GGUF laid out as
+ * llama.cpp's convert_hf_to_gguf.py writes it. LlamaForCausalLM becomes a
+ * "llama" GGUF, Qwen2ForCausalLM a "qwen2" one. Memory use does not grow
+ * with the model. */
+lvk_status lvk_convert_hf(const char *dir, const char *out_path, const lvk_convert_params *params);
+/* A llama2.c checkpoint (run.c's .bin) and its tokenizer .bin to a LLaMA GGUF
+ * with the tensors and vocabulary of llama.cpp's convert-llama2c-to-ggml. */
+lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenizer_path, const char *out_path,
+                               const lvk_convert_params *params);
+/* A GGUF LiteVK loads, its matrices dequantised and written in weight_type (a
+ * matrix already in it is copied as it is). Every metadata key is kept,
+ * litevk.* too, but general.file_type, which names the new type; tensors keep
+ * their order. */
+lvk_status lvk_convert_gguf(const char *in_path, const char *out_path, const lvk_convert_params *params);
+
+/* ---- prompt sets ---------------------------------------------------------------
+ *
+ * The prompts calibration and benchmarks run on (`litevk calibrate` and
+ * `bench --prompts`). Two formats:
+ *   JSONL: one object per line (blank lines skipped) with a "prompt",
+ *          "instruction" (+ "input", or Self-Instruct's "instances":
+ *          [{"input": ...}]) or "text" string — LITE's four test sets;
+ *   JSON:  an Alpaca-style array of {"instruction", "input", "output"}.
+ * A record with several of them counts the first of prompt, instruction,
+ * text. Field names match without regard to case (WizardLM writes
+ * "Instruction"); other fields are skipped. Instruction records are wrapped
+ * in the Alpaca prompt template LITE was fine-tuned with; "prompt" and "text"
+ * are used as they are. The caller reads the file (from a path, a pipe, an
+ * archive) and hands over its bytes. */
+
+typedef struct lvk_prompt_set lvk_prompt_set;
+
+/* Parses a prompt file's bytes; `name` stands for the file in messages
+ * ("NAME:17: expected ',' or '}' after an object member, found ']'", "no
+ * prompts in NAME": LVK_ERR_FORMAT). */
+lvk_status lvk_prompt_set_parse(const char *data, size_t size, const char *name, lvk_prompt_set **out);
+void lvk_prompt_set_free(lvk_prompt_set *set);
+/* Number of prompts (at least 1 in a parsed set; 0 for NULL). */
+int lvk_prompt_set_count(const lvk_prompt_set *set);
+/* Prompt `index`, ready to feed (never empty); NULL outside the set. Valid
+ * until lvk_prompt_set_free. */
+const char *lvk_prompt_set_text(const lvk_prompt_set *set, int index);
+/* FNV-1a 64 of the file's bytes: names the set in calibration metadata
+ * (lvk_calibration_record.prompts_hash). */
+uint64_t lvk_prompt_set_hash(const lvk_prompt_set *set);
+
+/* One line of a JSONL file of texts (`litevk tokenize --jsonl`): a JSON string
+ * and nothing else but whitespace, decoded to UTF-8 into buf. The text is
+ * never longer than the line, so size + 1 bytes always hold it; a smaller buf
+ * is LVK_ERR_INVALID_ARGUMENT. A malformed line is LVK_ERR_FORMAT
+ * ("NAME:LINE: expected a string, found '{'"). */
+lvk_status lvk_text_line_parse(const char *line, size_t size, const char *name, int line_no, char *buf,
+                               size_t buf_size);
+
+/* ---- calibration ----------------------------------------------------------------
+ *
+ * A threshold per exit from what the exit heads said while the model wrote
+ * text at full depth (`litevk calibrate`): run a session with the exits to
+ * calibrate, thresholds 1 and probe_all, greedily after each prompt, and hand
+ * every step to lvk_calibrator_observe; then lvk_calibrator_thresholds, and
+ * lvk_write_calibrated_copy to store them in the model's file. */
+
+typedef enum lvk_calibration_rule {
+    /* LITE's rule: the mean confidence of the tokens whose exit token is the
+     * final block's (1 when none is) */
+    LVK_CALIBRATE_LITE = 0,
+    /* the smallest threshold at which the tokens that would exit (at least
+     * one) agree with the final block at least `target` of the time (1 when none) */
+    LVK_CALIBRATE_AGREEMENT = 1,
+} lvk_calibration_rule;
+
+typedef struct lvk_exit_calibration {
+    float threshold;
+    uint64_t tokens;   /* tokens measured */
+    double agreement;  /* share of the tokens whose exit token is the final block's */
+    double exit_share; /* share of the tokens with confidence > threshold (earlier exits ignored) */
+} lvk_exit_calibration;
+
+typedef struct lvk_calibrator lvk_calibrator;
+
+/* A calibrator for the exits of `exits` (at least one), which the observed
+ * session must run with thresholds 1 and probe_all. */
+lvk_status lvk_calibrator_create(const lvk_exit_config *exits, lvk_calibrator **out);
+void lvk_calibrator_free(lvk_calibrator *calibrator);
+/* Notes what every exit head said in the pass that chose the session's last
+ * token (lvk_session_last_probes): its confidence, and whether its token is
+ * the final block's. LVK_ERR_STATE when the session's last pass did not run
+ * every exit head and then the final block. */
+lvk_status lvk_calibrator_observe(lvk_calibrator *calibrator, const lvk_session *session);
+/* Tokens observed so far. */
+uint64_t lvk_calibrator_tokens(const lvk_calibrator *calibrator);
+/* Each exit's threshold by `rule` into out[0..n_exits) (target: the
+ * agreement rule's, in (0, 1]; ignored by LITE's). LVK_ERR_INVALID_ARGUMENT
+ * when nothing was observed, or naming the exit when target is out of range. */
+lvk_status lvk_calibrator_thresholds(const lvk_calibrator *calibrator, lvk_calibration_rule rule, double target,
+                                     lvk_exit_calibration *out);
+
+/* How thresholds were measured: the litevk.calibration.* keys. */
+typedef struct lvk_calibration_record {
+    lvk_calibration_rule rule;
+    float target;          /* the agreement rule's target, in (0, 1]; not written for LITE's */
+    uint64_t prompts_hash; /* lvk_prompt_set_hash of the prompts */
+    uint32_t tokens;       /* tokens the thresholds were measured on */
+    char date[16];         /* ISO 8601 ("2025-01-31"); "": today's, in local time */
+} lvk_calibration_record;
+
+/* Copies the GGUF at src_path to dst_path (another file: src is read while
+ * dst is written) with `exits` as its litevk.exit_* keys and, when its
+ * draft settings are usable, its litevk.speculate.* keys; with `record` as
+ * its litevk.calibration.* keys (NULL: none, unless `exits` has src's exits
+ * and thresholds, when src's record stays). Every other key and every tensor
+ * is copied unchanged. No device is used; lvk_model_exit_config of the copy
+ * gives `exits` back. */
+lvk_status lvk_write_calibrated_copy(const char *src_path, const char *dst_path, const lvk_exit_config *exits,
+                                     const lvk_calibration_record *record);
+
+/* ---- benchmark metrics --------------------------------------------------------
+ *
+ * What `litevk bench` reports, from runs over a prompt set on one session,
+ * greedy: full depth, early exit (and its other exit mode, timed only),
+ * teacher-forced agreement and, optionally, speculation. The caller runs the
+ * generations and adds up lvk_bench_totals; lvk_bench_metrics_compute turns
+ * them into the figures. */
+
+/* One decoding strategy's decode steps over the prompts. */
+typedef struct lvk_bench_decode {
+    uint64_t tokens; /* tokens generated, end of text not included */
+    uint64_t passes; /* decode steps, the one that chose end of text included */
+    double ms;       /* wall clock of those steps, not the prompts' */
+} lvk_bench_decode;
+
+typedef struct lvk_bench_totals {
+    int prompts;
+    lvk_bench_decode full, exit, exit_other_mode; /* other mode: the same exits in the other lvk_exit_mode */
+    uint64_t exit_blocks;                    /* blocks early exit's passes ran */
+    uint64_t exits_taken[LVK_MAX_EXITS + 1]; /* early exit's passes per exit point; [n_exits]: full depth */
+    uint64_t forced, agreed; /* teacher-forced positions (full depth's output fed back), and those where
+                                early exit chose full depth's token */
+    double rouge_l_sum;      /* lvk_rouge_l_f1 of early exit's output against full depth's, summed over prompts */
+    uint64_t weight_bytes, full_depth_bytes; /* early exit's lvk_session_stats, summed */
+    struct {                                 /* speculation, when it ran */
+        lvk_bench_decode run, other_mode;
+        uint64_t forced, agreed;
+        uint64_t cycles, drafted, accepted, weight_bytes, full_depth_bytes; /* its lvk_session_stats, summed */
+    } speculate;
+} lvk_bench_totals;
+
+/* Ratios are 0 where their denominator is (no NaN or infinity). */
+typedef struct lvk_bench_metrics {
+    double full_tokens_per_s, exit_tokens_per_s, exit_other_mode_tokens_per_s;
+    double speedup;            /* early exit's tokens/s over full depth's */
+    double blocks_per_token;   /* early exit's */
+    double blocks_skipped_pct; /* LITE's cost reduction: 100 (1 - blocks run / (passes x n_layers)) */
+    double bytes_ratio;        /* weight bytes read relative to full depth (exit heads, K/V fill included) */
+    double agreement;          /* agreed / forced */
+    double rouge_l;            /* mean over prompts */
+    double length_ratio;       /* early exit's tokens / full depth's */
+    double exit_share[LVK_MAX_EXITS + 1]; /* exits_taken / early exit's passes */
+    double speculate_tokens_per_s, speculate_other_mode_tokens_per_s, speculate_speedup, speculate_agreement;
+    double acceptance;         /* accepted drafts / drafts */
+    double tokens_per_cycle;   /* (accepted + cycles) / cycles */
+    double speculate_bytes_ratio;
+} lvk_bench_metrics;
+
+/* The figures of totals gathered with `n_exits` exits on a model of n_layers blocks. */
+lvk_status lvk_bench_metrics_compute(const lvk_bench_totals *totals, int n_layers, int n_exits,
+                                     lvk_bench_metrics *out);
+/* ROUGE-L F1 of two token sequences (Lin 2004, beta = 1): from the length L
+ * of their longest common subsequence, precision L / n_candidate, recall
+ * L / n_reference. Two empty sequences score 1, one empty sequence 0. */
+lvk_status lvk_rouge_l_f1(const int32_t *reference, int n_reference, const int32_t *candidate, int n_candidate,
+                          double *f1);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -1,5 +1,6 @@
 /* api.c — the public API (include/litevk.h) over the runtime's parts. */
 #include "alloc.h"
+#include "api_model.h"
 #include "model/chat_format.h"
 #include "decode/exit_config.h"
 #include "forward/gpu_forward.h"
@@ -7,6 +8,7 @@
 #include "decode/speculate.h"
 #include "status.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,13 +16,6 @@ struct lvk_context {
     vk_device *dev;
 };
 
-struct lvk_model {
-    lvk_context *ctx;
-    host_model *host;
-    gpu_model *gpu;
-    lvk_exit_config exits; /* from the litevk.* metadata, or the defaults */
-    int exits_calibrated;
-};
 
 struct lvk_session {
     lvk_model *model;
@@ -97,15 +92,16 @@ uint32_t lvk_context_validation_messages(const lvk_context *ctx) {
 /* ---- models --------------------------------------------------------------------- */
 
 lvk_model_params lvk_model_default_params(void) {
-    return (lvk_model_params){.progress = NULL, .progress_user = NULL, .vocab_only = 0};
+    return (lvk_model_params){.progress = NULL, .progress_user = NULL, .vocab_only = 0, .inspect_only = 0};
 }
 
 lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_params *params, lvk_model **out) {
     lvk_model_params p = params ? *params : lvk_model_default_params();
-    CHECK_ARG((ctx || p.vocab_only) && path && out, "lvk_model_load: NULL argument");
+    CHECK_ARG((ctx || p.vocab_only || p.inspect_only) && path && out, "lvk_model_load: NULL argument");
     lvk_model *m = mem_calloc(1, sizeof *m);
     if (!m) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     m->ctx = ctx;
+    m->vocab_only = p.vocab_only;
     if (p.vocab_only) {
         lvk_status s = host_vocab_open(path, &m->host);
         if (s != LVK_OK) mem_free(m);
@@ -117,7 +113,7 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
         s = exit_config_from_gguf(m->host->file, m->host->hp.n_layers, &m->exits, &m->exits_calibrated);
         if (s != LVK_OK) status_fail_prefix(s, "%s", path);
     }
-    if (s == LVK_OK) {
+    if (s == LVK_OK && !p.inspect_only) {
         s = gpu_model_upload(ctx->dev, m->host, p.progress, p.progress_user, &m->gpu);
         if (s != LVK_OK) status_fail_prefix(s, "%s", path);
     }
@@ -125,8 +121,10 @@ lvk_status lvk_model_load(lvk_context *ctx, const char *path, const lvk_model_pa
         lvk_model_free(m);
         return s;
     }
-    m->exits.mode = m->gpu->tuning.exit_mode;
-    m->exits.kv_fill = m->gpu->tuning.kv_fill;
+    if (m->gpu) { /* else the defaults: there is no device to tune for */
+        m->exits.mode = m->gpu->tuning.exit_mode;
+        m->exits.kv_fill = m->gpu->tuning.kv_fill;
+    }
     *out = m;
     return LVK_OK;
 }
@@ -160,6 +158,22 @@ lvk_status lvk_model_get_info(const lvk_model *m, lvk_model_info *out) {
         out->weight_bytes += m->host->file->tensors[i].n_bytes;
     }
     memcpy(out->name, m->host->name, sizeof out->name);
+    if (hp->arch) { /* a vocab_only model has none */
+        snprintf(out->architecture, sizeof out->architecture, "%s", hp->arch->name);
+        out->qkv_bias = hp->arch->qkv_bias;
+        out->rope_neox = hp->arch->rope_neox;
+    }
+    out->rope_freq_scale = hp->rope_freq_scale;
+    out->rope_freq_factors = hp->rope_factors != NULL;
+    out->output_tied = m->host->output_tied;
+    const text_tokenizer *t = m->host->tokenizer;
+    const char *pre = tokenizer_pre_name(t);
+    snprintf(out->tokenizer, sizeof out->tokenizer, "%s", tokenizer_model_name(t));
+    snprintf(out->pre_tokenizer, sizeof out->pre_tokenizer, "%s", pre ? pre : "");
+    out->adds_bos = tokenizer_adds_bos(t);
+    out->adds_eos = tokenizer_adds_eos(t);
+    out->file_version = m->host->file->version;
+    out->file_bytes = m->host->file->size;
     return LVK_OK;
 }
 
@@ -303,8 +317,9 @@ lvk_session_params lvk_session_default_params(void) {
 lvk_status lvk_session_create(lvk_model *m, const lvk_session_params *params, lvk_session **out) {
     CHECK_ARG(m && out, "lvk_session_create: NULL argument");
     if (!m->gpu)
-        return status_fail(LVK_ERR_STATE, "the model was loaded with vocab_only: it tokenizes but cannot run; "
-                                       "load it without vocab_only to create a session");
+        return status_fail(LVK_ERR_STATE, "the model was loaded with %s: it %s but cannot run; load it without "
+                                          "%s to create a session", m->vocab_only ? "vocab_only" : "inspect_only",
+                           m->vocab_only ? "tokenizes" : "can be inspected", m->vocab_only ? "vocab_only" : "inspect_only");
     lvk_session_params p = params ? *params : lvk_session_default_params();
     CHECK_ARG(p.n_ctx >= 0, "context length %d is negative", p.n_ctx);
     CHECK_ARG(p.temperature >= 0 && p.temperature <= 100, "temperature %g is outside 0..100", p.temperature);

@@ -1,4 +1,5 @@
-/* status.h — setting the thread's error message and returning a status. */
+/* status.h — setting the thread's error message and returning a status
+ * (LVK_TRY, which callers of the API use too, is litevk.h's). */
 #ifndef LVK_STATUS_H
 #define LVK_STATUS_H
 
@@ -14,12 +15,5 @@
 lvk_status status_fail(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
 /* Prefixes the current message with context ("loading x.gguf: ..."). */
 lvk_status status_fail_prefix(lvk_status status, const char *fmt, ...) LVK_PRINTF(2, 3);
-
-#define LVK_TRY(expr)                       \
-    do {                                    \
-        lvk_status try_status_ = (expr);     \
-        if (try_status_ != LVK_OK)           \
-            return try_status_;              \
-    } while (0)
 
 #endif

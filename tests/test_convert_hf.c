@@ -16,7 +16,7 @@
 #include "formats/convert_hf.h"
 #include "formats/gguf.h"
 #include "hf_synth.h"
-#include "formats/json.h"
+#include "json_write.h"
 #include "model/model.h"
 #include "formats/quant.h"
 #include "synth.h"
@@ -964,7 +964,7 @@ typedef struct progress_log {
     uint64_t calls, last_done, total;
 } progress_log;
 
-static void log_progress(void *user, uint64_t done, uint64_t total, const char *tensor) {
+static void log_progress(uint64_t done, uint64_t total, const char *tensor, void *user) {
     progress_log *log = user;
     assert_int_equal(done, log->calls);
     assert_true(tensor && *tensor);

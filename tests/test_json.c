@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "formats/json.h"
+#include "json_write.h"
 
 #include <math.h>
 #include <stdio.h>

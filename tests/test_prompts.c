@@ -1,5 +1,6 @@
-/* test_prompts.c — the CLI's prompt-file loader (apps/cli/prompts.c): the
- * formats of LITE's test sets and Alpaca, and the error messages. */
+/* test_prompts.c — prompt sets (lvk_prompt_set_parse, runtime/api_prompts.c):
+ * the formats of LITE's test sets and Alpaca, the error messages, and the
+ * lines of a JSONL file of texts (lvk_text_line_parse). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,22 +8,17 @@
 #include <cmocka.h>
 
 #include "decode/calibration.h"
-#include "prompts.h"
+#include "litevk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TMP(name) LITEVK_TMP_DIR "/test_prompts_" name
-
-/* ---- prompt files ------------------------------------------------------------------ */
-
-static const char *write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+/* Parses `text` as a prompt set named `name`, failing the test with the library's message. */
+static lvk_prompt_set *parse(const char *name, const char *text) {
+    lvk_prompt_set *set;
+    if (lvk_prompt_set_parse(text, strlen(text), name, &set) != LVK_OK) fail_msg("%s", lvk_last_error());
+    return set;
 }
 
 static void test_prompts_formats(void **state) {
@@ -37,25 +33,24 @@ static void test_prompts_formats(void **state) {
         "\"instances\": [{\"input\": \"If you have any questions\", \"output\": \"x\"}, {\"input\": \"second\"}]}\n"
         "{\"instruction\": \"Say hi.\", \"instances\": [{\"input\": \"\", \"output\": \"hi\"}]}\n"
         "   {\"prompt\": \"Once upon a time\\u2026\"}   \r\n";
-    prompt_set set;
-    char err[256];
-    if (prompts_load(write_file(TMP("formats.jsonl"), text), &set, err, sizeof err)) fail_msg("%s", err);
-    assert_int_equal(set.n, 6);
-    assert_string_equal(set.text[0], "How can I improve my time management skills?");
-    assert_string_equal(set.text[1], "Can you list films?");
-    assert_string_equal(set.text[2], "Below is an instruction that describes a task. Write a response that "
+    lvk_prompt_set *set = parse("formats.jsonl", text);
+    assert_int_equal(lvk_prompt_set_count(set), 6);
+    assert_string_equal(lvk_prompt_set_text(set, 0), "How can I improve my time management skills?");
+    assert_string_equal(lvk_prompt_set_text(set, 1), "Can you list films?");
+    assert_string_equal(lvk_prompt_set_text(set, 2), "Below is an instruction that describes a task. Write a response that "
                                      "appropriately completes the request.\n\n### Instruction:\nAdd 2 and 3."
                                      "\n\n### Response:\n");
-    assert_string_equal(set.text[3], "Below is an instruction that describes a task, paired with an input that "
+    assert_string_equal(lvk_prompt_set_text(set, 3), "Below is an instruction that describes a task, paired with an input that "
                                      "provides further context. Write a response that appropriately completes "
                                      "the request.\n\n### Instruction:\nRewrite it.\n\n### Input:\nIf you have "
                                      "any questions\n\n### Response:\n");
     /* an empty input takes the template without one */
-    assert_non_null(strstr(set.text[4], "describes a task. Write"));
-    assert_null(strstr(set.text[4], "### Input:"));
-    assert_string_equal(set.text[5], "Once upon a time\xe2\x80\xa6");
-    assert_true(set.hash == fnv1a64(text, strlen(text), FNV1A64_INIT));
-    prompts_free(&set);
+    assert_non_null(strstr(lvk_prompt_set_text(set, 4), "describes a task. Write"));
+    assert_null(strstr(lvk_prompt_set_text(set, 4), "### Input:"));
+    assert_string_equal(lvk_prompt_set_text(set, 5), "Once upon a time\xe2\x80\xa6");
+    assert_null(lvk_prompt_set_text(set, 6));
+    assert_true(lvk_prompt_set_hash(set) == fnv1a64(text, strlen(text), FNV1A64_INIT));
+    lvk_prompt_set_free(set);
 }
 
 static void test_prompts_alpaca_array(void **state) {
@@ -64,55 +59,65 @@ static void test_prompts_alpaca_array(void **state) {
                        "  {\"instruction\": \"Give a synonym.\", \"input\": \"happy\", \"output\": \"glad\"},\n"
                        "  {\"instruction\": \"Name a color.\", \"input\": \"\", \"output\": \"red\"}\n"
                        "]\n";
-    prompt_set set;
-    char err[256];
-    if (prompts_load(write_file(TMP("alpaca.json"), text), &set, err, sizeof err)) fail_msg("%s", err);
-    assert_int_equal(set.n, 2);
-    assert_non_null(strstr(set.text[0], "### Instruction:\nGive a synonym.\n\n### Input:\nhappy\n\n### Response:\n"));
-    assert_non_null(strstr(set.text[1], "### Instruction:\nName a color.\n\n### Response:\n"));
-    prompts_free(&set);
+    lvk_prompt_set *set = parse("alpaca.json", text);
+    assert_int_equal(lvk_prompt_set_count(set), 2);
+    assert_non_null(strstr(lvk_prompt_set_text(set, 0), "### Instruction:\nGive a synonym.\n\n### Input:\nhappy\n\n### Response:\n"));
+    assert_non_null(strstr(lvk_prompt_set_text(set, 1), "### Instruction:\nName a color.\n\n### Response:\n"));
+    lvk_prompt_set_free(set);
 }
 
-/* Loading `text` fails with exactly `message` (TMP path substituted for %s). */
-static void expect_load_error(const char *name, const char *text, const char *message) {
-    char path[512], want[512], err[512];
-    snprintf(path, sizeof path, TMP("%s"), name);
-    snprintf(want, sizeof want, message, path);
-    prompt_set set;
-    if (!prompts_load(write_file(path, text), &set, err, sizeof err)) fail_msg("%s was accepted", name);
-    assert_string_equal(err, want);
-    assert_int_equal(set.n, 0);
-    assert_null(set.text);
+/* Parsing `text` fails with exactly `message` (`name` substituted for %s). */
+static void expect_parse_error(const char *name, const char *text, const char *message) {
+    char want[512];
+    snprintf(want, sizeof want, message, name);
+    lvk_prompt_set *set = NULL;
+    if (lvk_prompt_set_parse(text, strlen(text), name, &set) == LVK_OK) fail_msg("%s was accepted", name);
+    assert_string_equal(lvk_last_error(), want);
+    assert_null(set);
 }
 
 static void test_prompts_errors(void **state) {
     (void)state;
-    expect_load_error("empty.jsonl", "", "no prompts in %s");
-    expect_load_error("blank.jsonl", "\n  \n\r\n", "no prompts in %s");
-    expect_load_error("empty_array.json", " [ ] ", "no prompts in %s");
-    expect_load_error("malformed.jsonl", "{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\" \"text\": \"c\"}\n",
+    expect_parse_error("empty.jsonl", "", "no prompts in %s");
+    expect_parse_error("blank.jsonl", "\n  \n\r\n", "no prompts in %s");
+    expect_parse_error("empty_array.json", " [ ] ", "no prompts in %s");
+    expect_parse_error("malformed.jsonl", "{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\" \"text\": \"c\"}\n",
                       "%s:3: expected ',' or '}' after an object member, found '\"'");
-    expect_load_error("no_field.jsonl", "{\"prompt\": \"a\"}\n{\"output\": \"b\"}\n",
+    expect_parse_error("no_field.jsonl", "{\"prompt\": \"a\"}\n{\"output\": \"b\"}\n",
                       "%s:2: the record has no \"prompt\", \"instruction\" or \"text\" string");
-    expect_load_error("not_string.jsonl", "{\"prompt\": 7}\n", "%s:1: \"prompt\" must be a string");
-    expect_load_error("empty_prompt.jsonl", "{\"prompt\": \"\"}\n", "%s:1: empty prompt");
-    expect_load_error("trailing.jsonl", "{\"prompt\": \"a\"} x\n", "%s:1: expected nothing more after the value, found 'x'");
-    expect_load_error("not_object.jsonl", "\"just text\"\n", "%s:1: expected '{', found '\"'");
-    expect_load_error("array_error.json", "[\n {\"instruction\": \"a\"},\n {\"instruction\": \"b\",}\n]\n",
+    expect_parse_error("not_string.jsonl", "{\"prompt\": 7}\n", "%s:1: \"prompt\" must be a string");
+    expect_parse_error("empty_prompt.jsonl", "{\"prompt\": \"\"}\n", "%s:1: empty prompt");
+    expect_parse_error("trailing.jsonl", "{\"prompt\": \"a\"} x\n", "%s:1: expected nothing more after the value, found 'x'");
+    expect_parse_error("not_object.jsonl", "\"just text\"\n", "%s:1: expected '{', found '\"'");
+    expect_parse_error("array_error.json", "[\n {\"instruction\": \"a\"},\n {\"instruction\": \"b\",}\n]\n",
                       "%s:3: expected a key after ',', found '}'");
-    expect_load_error("array_unclosed.json", "[\n {\"instruction\": \"a\"}\n", "%s:3: expected ',' or ']' after an "
+    expect_parse_error("array_unclosed.json", "[\n {\"instruction\": \"a\"}\n", "%s:3: expected ',' or ']' after an "
                       "array element, found the end of the input");
+}
 
-    prompt_set set;
-    char err[256];
-    assert_int_equal(prompts_load(TMP("does_not_exist.jsonl"), &set, err, sizeof err), -1);
-    assert_string_equal(err, "cannot open " TMP("does_not_exist.jsonl") ": No such file or directory");
+/* A line of a JSONL file of texts: one JSON string, decoded; anything else an error naming the line. */
+static void test_text_lines(void **state) {
+    (void)state;
+    char buf[64];
+    const char *line = " \"caf\\u00e9 \\ud83d\\ude00\\n\" ";
+    assert_int_equal(lvk_text_line_parse(line, strlen(line), "texts.jsonl", 3, buf, strlen(line) + 1), LVK_OK);
+    assert_string_equal(buf, "caf\xc3\xa9 \xf0\x9f\x98\x80\n");
+    line = "{\"text\": \"a\"}";
+    assert_int_equal(lvk_text_line_parse(line, strlen(line), "texts.jsonl", 3, buf, sizeof buf), LVK_ERR_FORMAT);
+    assert_string_equal(lvk_last_error(), "texts.jsonl:3: expected a string, found '{'");
+    line = "\"a\" \"b\"";
+    assert_int_equal(lvk_text_line_parse(line, strlen(line), "texts.jsonl", 4, buf, sizeof buf), LVK_ERR_FORMAT);
+    assert_string_equal(lvk_last_error(), "texts.jsonl:4: expected nothing more after the value, found '\"'");
+    /* the caller's buffer holds any line's text when it has the line's size + 1 */
+    line = "\"abc\"";
+    assert_int_equal(lvk_text_line_parse(line, strlen(line), "texts.jsonl", 1, buf, strlen(line)),
+                     LVK_ERR_INVALID_ARGUMENT);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompts_formats), cmocka_unit_test(test_prompts_alpaca_array),
-        cmocka_unit_test(test_prompts_errors),
+        cmocka_unit_test(test_prompts_errors), cmocka_unit_test(test_text_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

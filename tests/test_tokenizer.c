@@ -18,7 +18,7 @@
 #include "alloc.h"
 #include "formats/gguf_write.h"
 #include "formats/hf_vocab.h"
-#include "formats/json.h"
+#include "json_write.h"
 #include "model/tokenizer.h"
 #include "model/unicode.h"
 

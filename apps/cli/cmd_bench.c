@@ -2,11 +2,9 @@
  * set, in one run: speed, cost and how much the output changes. */
 #include "cli.h"
 #include "exit_options.h"
-#include "formats/json.h"
-#include "metrics.h"
+#include "json_write.h"
 #include "progress.h"
 #include "prompts.h"
-#include "status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,28 +93,26 @@ typedef struct generation {
     double ms;      /* wall clock of the decode steps */
 } generation;
 
-/* Totals over the prompts. */
+/* Totals over the prompts: the library's, and what only the CLI reports. */
 typedef struct totals {
-    int prompts, skipped;
-    long full_tokens, exit_tokens, full_passes, exit_passes, exit_blocks, other_passes;
-    double full_ms, exit_ms, other_ms; /* other: the same exits in the other exit mode */
-    long mode_mismatches;              /* prompts where the two modes' outputs differ (a bug if ever > 0) */
-    long forced, agreed;
-    double rouge_sum;
-    uint64_t weight_bytes, full_depth_bytes;
-    long *histogram; /* [layer]: early-exit passes that ran `layer` blocks */
-    struct {         /* --speculate */
-        long tokens, steps, forced, agreed, other_steps;
-        double ms, other_ms; /* other: the other exit mode */
-        uint64_t cycles, drafted, accepted, weight_bytes, full_depth_bytes;
-    } spec;
+    lvk_bench_totals sum;
+    int skipped;           /* prompts too long for the context */
+    long mode_mismatches;  /* prompts where the two modes' outputs differ (a bug if ever > 0) */
 } totals;
 
+/* The exit point (index into cfg's exits; n_exits: full depth) of a token chosen after block `layer`. */
+static int exit_point(const lvk_exit_config *cfg, int layer) {
+    int k = 0;
+    while (k < cfg->n_exits && cfg->layers[k] != layer) k++;
+    return k;
+}
+
 /* Feeds the prompt into the emptied session and generates greedily up to
- * `capacity` tokens into *g, counting passes per layer into histogram (when
- * not NULL). LVK_ERR_CONTEXT_FULL means the prompt does not fit; a context
- * that fills up during generation just ends it. */
-static lvk_status generate(lvk_session *s, const char *prompt, int capacity, generation *g, long *histogram) {
+ * `capacity` tokens into *g, counting passes per exit point of cfg into
+ * exits_taken (when not NULL). LVK_ERR_CONTEXT_FULL means the prompt does not
+ * fit; a context that fills up during generation just ends it. */
+static lvk_status generate(lvk_session *s, const char *prompt, int capacity, generation *g, const lvk_exit_config *cfg,
+                           uint64_t *exits_taken) {
     g->n = 0;
     g->passes = g->blocks = 0;
     LVK_TRY(lvk_session_reset(s));
@@ -130,7 +126,7 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
         LVK_TRY(st);
         g->passes++;
         g->blocks += t.layer;
-        if (histogram) histogram[t.layer]++;
+        if (exits_taken) exits_taken[exit_point(cfg, t.layer)]++;
         if (t.is_eog) break;
         g->ids[g->n++] = t.id;
     }
@@ -141,7 +137,8 @@ static lvk_status generate(lvk_session *s, const char *prompt, int capacity, gen
 /* Teacher forcing: feeds the full-depth output back one token at a time and
  * counts (into *forced and *agreed) the positions where the session's own
  * choice is that token. */
-static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, long *forced, long *agreed) {
+static lvk_status agreement(lvk_session *s, const char *prompt, const generation *full, uint64_t *forced,
+                            uint64_t *agreed) {
     LVK_TRY(lvk_session_reset(s));
     LVK_TRY(lvk_session_feed_ex(s, prompt, LVK_TOKENIZE_ADD_SPECIAL));
     for (int i = 0; i < full->n; i++) {
@@ -155,32 +152,36 @@ static lvk_status agreement(lvk_session *s, const char *prompt, const generation
     return LVK_OK;
 }
 
+/* Adds a generation's decode steps to a run's. */
+static void add_decode(lvk_bench_decode *d, const generation *g) {
+    d->tokens += (uint64_t)g->n;
+    d->passes += (uint64_t)g->passes;
+    d->ms += g->ms;
+}
+
 /* Run 4: speculation (spec), timed and teacher-forced, then timed in the other
- * exit mode, added to tot->spec. */
+ * exit mode, added to sum->speculate. */
 static lvk_status bench_speculation(lvk_session *s, const char *prompt, const lvk_exit_config *exit_cfg,
                                     const lvk_exit_config *spec, const generation *full, generation *out,
-                                    int capacity, totals *tot) {
+                                    int capacity, lvk_bench_totals *sum) {
     LVK_TRY(lvk_session_set_exits(s, spec));
-    LVK_TRY(generate(s, prompt, capacity, out, NULL));
+    LVK_TRY(generate(s, prompt, capacity, out, NULL, NULL));
     lvk_session_stats stats;
     LVK_TRY(lvk_session_stats_get(s, &stats));
-    LVK_TRY(agreement(s, prompt, full, &tot->spec.forced, &tot->spec.agreed));
+    LVK_TRY(agreement(s, prompt, full, &sum->speculate.forced, &sum->speculate.agreed));
     lvk_exit_config other_mode = *spec;
     other_mode.mode = spec->mode == LVK_EXIT_FENCE ? LVK_EXIT_GPU : LVK_EXIT_FENCE;
     LVK_TRY(lvk_session_set_exits(s, &other_mode));
     generation other = *out; /* its tokens overwrite *out's, which are counted already */
-    LVK_TRY(generate(s, prompt, capacity, &other, NULL));
-    tot->spec.other_steps += other.passes;
-    tot->spec.other_ms += other.ms;
+    LVK_TRY(generate(s, prompt, capacity, &other, NULL, NULL));
+    add_decode(&sum->speculate.other_mode, &other);
     LVK_TRY(lvk_session_set_exits(s, exit_cfg));
-    tot->spec.tokens += out->n;
-    tot->spec.steps += out->passes;
-    tot->spec.ms += out->ms;
-    tot->spec.cycles += stats.cycles;
-    tot->spec.drafted += stats.drafted;
-    tot->spec.accepted += stats.accepted;
-    tot->spec.weight_bytes += stats.weight_bytes;
-    tot->spec.full_depth_bytes += stats.full_depth_bytes;
+    add_decode(&sum->speculate.run, out);
+    sum->speculate.cycles += stats.cycles;
+    sum->speculate.drafted += stats.drafted;
+    sum->speculate.accepted += stats.accepted;
+    sum->speculate.weight_bytes += stats.weight_bytes;
+    sum->speculate.full_depth_bytes += stats.full_depth_bytes;
     return LVK_OK;
 }
 
@@ -188,74 +189,39 @@ static lvk_status bench_speculation(lvk_session *s, const char *prompt, const lv
 static lvk_status bench_prompt(lvk_session *s, const char *prompt, const lvk_exit_config *cfg,
                                const lvk_exit_config *spec, generation *full, generation *early, int32_t *other_ids,
                                int capacity, totals *tot) {
+    lvk_bench_totals *sum = &tot->sum;
     lvk_exit_config full_depth = *cfg;
     full_depth.n_exits = 0;
     LVK_TRY(lvk_session_set_exits(s, &full_depth));
-    LVK_TRY(generate(s, prompt, capacity, full, NULL));
+    LVK_TRY(generate(s, prompt, capacity, full, NULL, NULL));
     LVK_TRY(lvk_session_set_exits(s, cfg));
-    LVK_TRY(generate(s, prompt, capacity, early, tot->histogram));
+    LVK_TRY(generate(s, prompt, capacity, early, cfg, sum->exits_taken));
     lvk_session_stats stats; /* of the early-exit run: generate reset them after the prompt */
     LVK_TRY(lvk_session_stats_get(s, &stats));
     lvk_exit_config other_mode = *cfg;
     other_mode.mode = cfg->mode == LVK_EXIT_FENCE ? LVK_EXIT_GPU : LVK_EXIT_FENCE;
     generation other = {other_ids, 0, 0, 0, 0};
     LVK_TRY(lvk_session_set_exits(s, &other_mode));
-    LVK_TRY(generate(s, prompt, capacity, &other, NULL));
+    LVK_TRY(generate(s, prompt, capacity, &other, NULL, NULL));
     LVK_TRY(lvk_session_set_exits(s, cfg));
-    tot->other_passes += other.passes;
-    tot->other_ms += other.ms;
     tot->mode_mismatches += other.n != early->n || memcmp(other.ids, early->ids, sizeof *other.ids * (size_t)early->n);
-    LVK_TRY(agreement(s, prompt, full, &tot->forced, &tot->agreed));
+    add_decode(&sum->exit_other_mode, &other);
+    LVK_TRY(agreement(s, prompt, full, &sum->forced, &sum->agreed));
     if (spec) {
         generation speculated = {other_ids, 0, 0, 0, 0};
-        LVK_TRY(bench_speculation(s, prompt, cfg, spec, full, &speculated, capacity, tot));
+        LVK_TRY(bench_speculation(s, prompt, cfg, spec, full, &speculated, capacity, sum));
     }
-    double rouge = rouge_l_f1(full->ids, full->n, early->ids, early->n);
-    if (rouge < 0) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of memory for ROUGE-L");
+    double rouge;
+    LVK_TRY(lvk_rouge_l_f1(full->ids, full->n, early->ids, early->n, &rouge));
 
-    tot->prompts++;
-    tot->full_tokens += full->n;
-    tot->full_passes += full->passes;
-    tot->full_ms += full->ms;
-    tot->exit_tokens += early->n;
-    tot->exit_passes += early->passes;
-    tot->exit_blocks += early->blocks;
-    tot->exit_ms += early->ms;
-    tot->weight_bytes += stats.weight_bytes;
-    tot->full_depth_bytes += stats.full_depth_bytes;
-    tot->rouge_sum += rouge;
+    sum->prompts++;
+    add_decode(&sum->full, full);
+    add_decode(&sum->exit, early);
+    sum->exit_blocks += (uint64_t)early->blocks;
+    sum->weight_bytes += stats.weight_bytes;
+    sum->full_depth_bytes += stats.full_depth_bytes;
+    sum->rouge_l_sum += rouge;
     return LVK_OK;
-}
-
-/* a / b, 0 when b is 0 (no NaN or infinity in the output) */
-static double ratio(double a, double b) { return b != 0 ? a / b : 0; }
-
-/* The figures printed, from the totals. */
-typedef struct figures {
-    double full_tps, exit_tps, other_tps, speedup, blocks_per_token, skipped_pct, bytes_ratio, agreement, rouge_l, length_ratio;
-    double spec_tps, spec_other_tps, spec_speedup, spec_agreement, acceptance, tokens_per_cycle, spec_bytes_ratio;
-} figures;
-
-static figures compute(const totals *t, int n_layers) {
-    figures f;
-    f.full_tps = ratio(t->full_passes, t->full_ms / 1e3);
-    f.exit_tps = ratio(t->exit_passes, t->exit_ms / 1e3);
-    f.other_tps = ratio(t->other_passes, t->other_ms / 1e3);
-    f.speedup = ratio(f.exit_tps, f.full_tps);
-    f.blocks_per_token = ratio(t->exit_blocks, t->exit_passes);
-    f.skipped_pct = t->exit_passes ? 100 * (1 - f.blocks_per_token / n_layers) : 0;
-    f.bytes_ratio = ratio((double)t->weight_bytes, (double)t->full_depth_bytes);
-    f.agreement = ratio(t->agreed, t->forced);
-    f.rouge_l = ratio(t->rouge_sum, t->prompts);
-    f.length_ratio = ratio(t->exit_tokens, t->full_tokens);
-    f.spec_tps = ratio(t->spec.steps, t->spec.ms / 1e3);
-    f.spec_other_tps = ratio(t->spec.other_steps, t->spec.other_ms / 1e3);
-    f.spec_speedup = ratio(f.spec_tps, f.full_tps);
-    f.spec_agreement = ratio(t->spec.agreed, t->spec.forced);
-    f.acceptance = ratio((double)t->spec.accepted, (double)t->spec.drafted);
-    f.tokens_per_cycle = ratio((double)(t->spec.accepted + t->spec.cycles), (double)t->spec.cycles);
-    f.spec_bytes_ratio = ratio((double)t->spec.weight_bytes, (double)t->spec.full_depth_bytes);
-    return f;
 }
 
 /* The block after which exit point k (k = n_exits: full depth) leaves. */
@@ -263,8 +229,13 @@ static int point_layer(const lvk_exit_config *cfg, int k, int n_layers) {
     return k < cfg->n_exits ? cfg->layers[k] : n_layers;
 }
 
+/* uint64_t for printf's %llu */
+#define ULL(x) ((unsigned long long)(x))
+
 static void print_json(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
-                       const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *t, const figures *f) {
+                       const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *tot,
+                       const lvk_bench_metrics *f) {
+    const lvk_bench_totals *t = &tot->sum;
     printf("{\"model\":");
     json_write_string(stdout, info->name);
     printf(",\"device\":");
@@ -275,79 +246,82 @@ static void print_json(const bench_options *o, const lvk_model_info *info, const
     for (int k = 0; k < cfg->n_exits; k++) printf("%s%.4f", k ? "," : "", cfg->thresholds[k]);
     printf("],\"mode\":\"%s\",\"kv_fill\":\"%s\",\"n_predict\":%ld,", lvk_exit_mode_name(cfg->mode),
            lvk_kv_fill_name(cfg->kv_fill), o->n_predict);
-    printf("\"prompts\":%d,\"skipped\":%d,\"tokens\":%ld,", t->prompts, t->skipped, t->exit_passes);
-    printf("\"full\":{\"tokens\":%ld,\"passes\":%ld,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", t->full_tokens,
-           t->full_passes, t->full_ms / 1e3, f->full_tps);
-    printf("\"exit\":{\"tokens\":%ld,\"passes\":%ld,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", t->exit_tokens,
-           t->exit_passes, t->exit_ms / 1e3, f->exit_tps);
+    printf("\"prompts\":%d,\"skipped\":%d,\"tokens\":%llu,", t->prompts, tot->skipped, ULL(t->exit.passes));
+    printf("\"full\":{\"tokens\":%llu,\"passes\":%llu,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", ULL(t->full.tokens),
+           ULL(t->full.passes), t->full.ms / 1e3, f->full_tokens_per_s);
+    printf("\"exit\":{\"tokens\":%llu,\"passes\":%llu,\"seconds\":%.4f,\"tokens_per_s\":%.2f},", ULL(t->exit.tokens),
+           ULL(t->exit.passes), t->exit.ms / 1e3, f->exit_tokens_per_s);
     const char *other = cfg->mode == LVK_EXIT_FENCE ? "gpu" : "fence";
     printf("\"modes\":{\"%s\":{\"tokens_per_s\":%.2f},\"%s\":{\"tokens_per_s\":%.2f}},\"mode_mismatches\":%ld,",
-           lvk_exit_mode_name(cfg->mode), f->exit_tps, other, f->other_tps, t->mode_mismatches);
+           lvk_exit_mode_name(cfg->mode), f->exit_tokens_per_s, other, f->exit_other_mode_tokens_per_s,
+           tot->mode_mismatches);
     printf("\"speedup\":%.4f,\"avg_blocks_per_token\":%.4f,\"blocks_skipped_pct\":%.2f,\"bytes_ratio\":%.4f,",
-           f->speedup, f->blocks_per_token, f->skipped_pct, f->bytes_ratio);
-    printf("\"agreement\":%.4f,\"forced_tokens\":%ld,\"rouge_l\":%.4f,\"length_ratio\":%.4f,\"histogram\":{",
-           f->agreement, t->forced, f->rouge_l, f->length_ratio);
-    for (int k = 0; k <= cfg->n_exits; k++) {
-        int layer = point_layer(cfg, k, info->n_layers);
-        printf("%s\"%d\":%ld", k ? "," : "", layer, t->histogram[layer]);
-    }
+           f->speedup, f->blocks_per_token, f->blocks_skipped_pct, f->bytes_ratio);
+    printf("\"agreement\":%.4f,\"forced_tokens\":%llu,\"rouge_l\":%.4f,\"length_ratio\":%.4f,\"histogram\":{",
+           f->agreement, ULL(t->forced), f->rouge_l, f->length_ratio);
+    for (int k = 0; k <= cfg->n_exits; k++)
+        printf("%s\"%d\":%llu", k ? "," : "", point_layer(cfg, k, info->n_layers), ULL(t->exits_taken[k]));
     printf("}");
     if (spec)
         printf(",\"speculate\":{\"tokens_per_s\":%.2f,\"speedup\":%.4f,\"agreement\":%.4f,\"acceptance\":%.4f,"
                "\"tokens_per_cycle\":%.4f,\"draft_exit\":%d,\"draft_max\":%d,\"draft_threshold\":%.4f,"
-               "\"tokens\":%ld,\"cycles\":%llu,\"drafted\":%llu,\"accepted\":%llu,\"bytes_ratio\":%.4f,"
+               "\"tokens\":%llu,\"cycles\":%llu,\"drafted\":%llu,\"accepted\":%llu,\"bytes_ratio\":%.4f,"
                "\"modes\":{\"%s\":{\"tokens_per_s\":%.2f},\"%s\":{\"tokens_per_s\":%.2f}}}",
-               f->spec_tps, f->spec_speedup, f->spec_agreement, f->acceptance, f->tokens_per_cycle, spec->draft_exit,
-               spec->draft_max, spec->draft_threshold, t->spec.tokens, (unsigned long long)t->spec.cycles,
-               (unsigned long long)t->spec.drafted, (unsigned long long)t->spec.accepted, f->spec_bytes_ratio,
-               lvk_exit_mode_name(spec->mode), f->spec_tps, spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence",
-               f->spec_other_tps);
+               f->speculate_tokens_per_s, f->speculate_speedup, f->speculate_agreement, f->acceptance,
+               f->tokens_per_cycle, spec->draft_exit, spec->draft_max, spec->draft_threshold,
+               ULL(t->speculate.run.tokens), ULL(t->speculate.cycles), ULL(t->speculate.drafted),
+               ULL(t->speculate.accepted), f->speculate_bytes_ratio, lvk_exit_mode_name(spec->mode),
+               f->speculate_tokens_per_s, spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence",
+               f->speculate_other_mode_tokens_per_s);
     printf("}\n");
 }
 
 static void print_table(const bench_options *o, const lvk_model_info *info, const lvk_device_info *dev,
-                        const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *t, const figures *f) {
+                        const lvk_exit_config *cfg, const lvk_exit_config *spec, const totals *tot,
+                        const lvk_bench_metrics *f) {
+    const lvk_bench_totals *t = &tot->sum;
     printf("model             %s (%d blocks) on %s\n", info->name[0] ? info->name : o->model, info->n_layers,
            dev->name);
     printf("prompts           %d from %s, up to %ld tokens each", t->prompts, o->prompts, o->n_predict);
-    if (t->skipped) printf(" (%d skipped: too long for the context)", t->skipped);
+    if (tot->skipped) printf(" (%d skipped: too long for the context)", tot->skipped);
     printf("\nexits             ");
     if (!cfg->n_exits) printf("none");
     for (int k = 0; k < cfg->n_exits; k++) printf("%s%d", k ? ", " : "after blocks ", cfg->layers[k]);
     for (int k = 0; k < cfg->n_exits; k++) printf("%s%.4g", k ? ", " : " with thresholds ", cfg->thresholds[k]);
     printf("\n                  mode %s, K/V fill %s\n\n", lvk_exit_mode_name(cfg->mode), lvk_kv_fill_name(cfg->kv_fill));
     printf("                     full depth   early exit\n");
-    printf("tokens generated     %10ld   %10ld   length ratio %.3f\n", t->full_tokens, t->exit_tokens,
+    printf("tokens generated     %10llu   %10llu   length ratio %.3f\n", ULL(t->full.tokens), ULL(t->exit.tokens),
            f->length_ratio);
-    printf("decode tokens/s      %10.1f   %10.1f   speedup %.3fx\n", f->full_tps, f->exit_tps, f->speedup);
-    printf("  in the other mode               %10.1f   (%s mode, same exits%s)\n", f->other_tps,
+    printf("decode tokens/s      %10.1f   %10.1f   speedup %.3fx\n", f->full_tokens_per_s, f->exit_tokens_per_s,
+           f->speedup);
+    printf("  in the other mode               %10.1f   (%s mode, same exits%s)\n", f->exit_other_mode_tokens_per_s,
            cfg->mode == LVK_EXIT_FENCE ? "gpu" : "fence",
-           t->mode_mismatches ? "; OUTPUTS DIFFER: a bug, please report it" : ", same tokens");
+           tot->mode_mismatches ? "; OUTPUTS DIFFER: a bug, please report it" : ", same tokens");
     printf("blocks per token     %10.2f   %10.2f   %.1f%% of blocks skipped\n", (double)info->n_layers,
-           f->blocks_per_token, f->skipped_pct);
+           f->blocks_per_token, f->blocks_skipped_pct);
     printf("weight bytes read    %10.3f   %10.3f   relative to full depth (exit heads, K/V fill included)\n\n",
            1.0, f->bytes_ratio);
-    printf("agreement            %.1f%% of %ld teacher-forced tokens match full depth\n", 100 * f->agreement,
-           t->forced);
+    printf("agreement            %.1f%% of %llu teacher-forced tokens match full depth\n", 100 * f->agreement,
+           ULL(t->forced));
     printf("ROUGE-L F1           %.4f (early exit against full depth, token ids, mean over prompts)\n", f->rouge_l);
     printf("exits taken          ");
-    for (int k = 0; k <= cfg->n_exits; k++) {
-        int layer = point_layer(cfg, k, info->n_layers);
-        printf("%sblock %d%s: %ld (%.1f%%)", k ? ", " : "", layer, k == cfg->n_exits ? " (full depth)" : "",
-               t->histogram[layer], 100 * ratio(t->histogram[layer], t->exit_passes));
-    }
+    for (int k = 0; k <= cfg->n_exits; k++)
+        printf("%sblock %d%s: %llu (%.1f%%)", k ? ", " : "", point_layer(cfg, k, info->n_layers),
+               k == cfg->n_exits ? " (full depth)" : "", ULL(t->exits_taken[k]), 100 * f->exit_share[k]);
     printf("\n");
     if (!spec) return;
     printf("\nspeculation         draft exit after block %d, up to %d drafts while confidence > %.4g\n",
            spec->draft_exit, spec->draft_max, spec->draft_threshold);
-    printf("decode tokens/s      %10.1f   speedup %.3fx over full depth (%s mode)\n", f->spec_tps, f->spec_speedup,
-           lvk_exit_mode_name(spec->mode));
-    printf("  in the other mode  %10.1f   (%s mode)\n", f->spec_other_tps, spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence");
+    printf("decode tokens/s      %10.1f   speedup %.3fx over full depth (%s mode)\n", f->speculate_tokens_per_s,
+           f->speculate_speedup, lvk_exit_mode_name(spec->mode));
+    printf("  in the other mode  %10.1f   (%s mode)\n", f->speculate_other_mode_tokens_per_s,
+           spec->mode == LVK_EXIT_FENCE ? "gpu" : "fence");
     printf("acceptance           %.1f%% of %llu drafts; %.2f tokens per cycle (%llu cycles)\n", 100 * f->acceptance,
-           (unsigned long long)t->spec.drafted, f->tokens_per_cycle, (unsigned long long)t->spec.cycles);
-    printf("weight bytes read    %10.3f   relative to full depth (drafts and verification)\n", f->spec_bytes_ratio);
-    printf("agreement            %.1f%% of %ld teacher-forced tokens match full depth%s\n", 100 * f->spec_agreement,
-           t->spec.forced, t->spec.agreed == t->spec.forced ? "" : ": NOT ALL: a bug, please report it");
+           ULL(t->speculate.drafted), f->tokens_per_cycle, ULL(t->speculate.cycles));
+    printf("weight bytes read    %10.3f   relative to full depth (drafts and verification)\n", f->speculate_bytes_ratio);
+    printf("agreement            %.1f%% of %llu teacher-forced tokens match full depth%s\n",
+           100 * f->speculate_agreement, ULL(t->speculate.forced),
+           t->speculate.agreed == t->speculate.forced ? "" : ": NOT ALL: a bug, please report it");
 }
 
 int cmd_bench_check(int argc, char **argv) {
@@ -361,9 +335,9 @@ int cmd_bench(int argc, char **argv) {
     if (r) return r < 0 ? 0 : r;
 
     /* the prompts first: a bad file is reported before the model loads */
-    prompt_set prompts;
-    char err[512];
-    if (prompts_load(o.prompts, &prompts, err, sizeof err)) return cli_error("%s", err);
+    lvk_prompt_set *prompts;
+    if (prompts_load(o.prompts, &prompts)) return 1;
+    const int n_prompts = lvk_prompt_set_count(prompts);
 
     lvk_context *ctx = NULL;
     lvk_model *model = NULL;
@@ -394,16 +368,15 @@ int cmd_bench(int argc, char **argv) {
     full.ids = malloc(sizeof *full.ids * (size_t)capacity);
     early.ids = malloc(sizeof *early.ids * (size_t)capacity);
     other_ids = malloc(sizeof *other_ids * (size_t)capacity);
-    tot.histogram = calloc((size_t)info.n_layers + 1, sizeof *tot.histogram);
-    if (!full.ids || !early.ids || !other_ids || !tot.histogram) {
+    if (!full.ids || !early.ids || !other_ids) {
         cli_error("out of memory");
         goto done;
     }
 
     progress bar;
-    progress_start(&bar, "bench", prompts.n);
-    for (int i = 0; i < prompts.n; i++) {
-        lvk_status s = bench_prompt(session, prompts.text[i], &cfg, o.exits.speculate ? &spec : NULL, &full, &early,
+    progress_start(&bar, "bench", n_prompts);
+    for (int i = 0; i < n_prompts; i++) {
+        lvk_status s = bench_prompt(session, lvk_prompt_set_text(prompts, i), &cfg, o.exits.speculate ? &spec : NULL, &full, &early,
                                     other_ids, capacity, &tot);
         if (s != LVK_OK) progress_clear(&bar);
         if (s == LVK_ERR_CONTEXT_FULL) {
@@ -413,15 +386,20 @@ int cmd_bench(int argc, char **argv) {
             cli_error("prompt %d: %s", i + 1, lvk_last_error());
             goto done;
         }
-        progress_show(&bar, i + 1, (uint64_t)(tot.full_passes + tot.exit_passes + tot.other_passes + tot.forced +
-                                              tot.spec.steps + tot.spec.forced + tot.spec.other_steps));
+        const lvk_bench_totals *t = &tot.sum;
+        progress_show(&bar, i + 1, t->full.passes + t->exit.passes + t->exit_other_mode.passes + t->forced +
+                                       t->speculate.run.passes + t->speculate.forced + t->speculate.other_mode.passes);
     }
     progress_end(&bar);
-    if (!tot.prompts) {
+    if (!tot.sum.prompts) {
         cli_error("no prompt of %s fits the context (%d tokens)", o.prompts, lvk_session_n_ctx(session));
         goto done;
     }
-    figures f = compute(&tot, info.n_layers);
+    lvk_bench_metrics f;
+    if (lvk_bench_metrics_compute(&tot.sum, info.n_layers, cfg.n_exits, &f) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
+        goto done;
+    }
     const lvk_exit_config *speculated = o.exits.speculate ? &spec : NULL;
     if (o.json) print_json(&o, &info, &dev, &cfg, speculated, &tot, &f);
     else print_table(&o, &info, &dev, &cfg, speculated, &tot, &f);
@@ -430,10 +408,9 @@ done:
     free(full.ids);
     free(early.ids);
     free(other_ids);
-    free(tot.histogram);
     lvk_session_free(session);
     lvk_model_free(model);
     lvk_context_free(ctx);
-    prompts_free(&prompts);
+    lvk_prompt_set_free(prompts);
     return status;
 }

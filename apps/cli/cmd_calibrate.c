@@ -1,18 +1,13 @@
 /* cmd_calibrate.c — `litevk calibrate`: measure a threshold per exit on a
  * prompt set and write them into a copy of the model. */
-#include "decode/calibration.h"
 #include "cli.h"
-#include "decode/exit_config.h"
 #include "exit_options.h"
 #include "progress.h"
 #include "prompts.h"
-#include "status.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 static const char help[] =
     "usage: litevk calibrate [-m MODEL] --prompts FILE -o OUT.gguf [options]\n"
@@ -50,7 +45,7 @@ static const char help[] =
 
 typedef struct calibrate_options {
     const char *model, *prompts, *output, *device;
-    calib_rule rule;
+    lvk_calibration_rule rule;
     double target;
     int target_given, speculate;
     long n_predict, n_ctx;
@@ -58,7 +53,7 @@ typedef struct calibrate_options {
 } calibrate_options;
 
 static int parse(int argc, char **argv, calibrate_options *o) {
-    *o = (calibrate_options){.rule = CALIB_LITE, .target = 0.95, .n_predict = 64, .exits.all_heads = 1};
+    *o = (calibrate_options){.rule = LVK_CALIBRATE_LITE, .target = 0.95, .n_predict = 64, .exits.all_heads = 1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v;
 #define VALUE() if (!(v = cli_value(argc, argv, &i))) return 2
@@ -74,17 +69,17 @@ static int parse(int argc, char **argv, calibrate_options *o) {
         else if (!strcmp(a, "--speculate")) o->speculate = 1;
         else if (!strcmp(a, "--rule")) {
             VALUE();
-            if (!strcmp(v, "lite")) o->rule = CALIB_LITE;
-            else if (!strcmp(v, "agreement")) o->rule = CALIB_AGREEMENT;
+            if (!strcmp(v, "lite")) o->rule = LVK_CALIBRATE_LITE;
+            else if (!strcmp(v, "agreement")) o->rule = LVK_CALIBRATE_AGREEMENT;
             else return cli_usage_error("calibrate", "--rule takes lite or agreement, not '%s'", v);
         }
         else return cli_usage_error("calibrate", "unknown option '%s'", a);
 #undef VALUE
     }
     if (!o->prompts || !o->output) return cli_usage_error("calibrate", "needs --prompts FILE and -o OUT.gguf");
-    if (o->target_given && o->rule != CALIB_AGREEMENT)
+    if (o->target_given && o->rule != LVK_CALIBRATE_AGREEMENT)
         return cli_usage_error("calibrate", "--target applies to --rule agreement only");
-    if (o->speculate && (o->target_given || o->rule != CALIB_LITE || o->exits.layers))
+    if (o->speculate && (o->target_given || o->rule != LVK_CALIBRATE_LITE || o->exits.layers))
         return cli_usage_error("calibrate", "--speculate drafts with the model's exits: it takes no --rule, --target "
                                             "or --exit-layers");
     o->exits.all_heads = !o->speculate; /* speculation is timed with the exits as they are */
@@ -97,35 +92,10 @@ static int parse(int argc, char **argv, calibrate_options *o) {
     return 0;
 }
 
-/* What the exit heads said at each token: for exit k, token t is at
- * [k * capacity + t] (calibration_threshold takes one exit's tokens in a row). */
-typedef struct observations {
-    float *confidence;
-    uint8_t *agrees; /* the exit's argmax is the final block's */
-    size_t n, capacity;
-} observations;
-
-/* Notes the probes of the pass that chose the session's last token. */
-static lvk_status observe(const lvk_session *s, int n_exits, observations *obs) {
-    lvk_exit_probe probes[LVK_MAX_EXITS + 1];
-    int n;
-    LVK_TRY(lvk_session_last_probes(s, probes, LVK_MAX_EXITS + 1, &n));
-    /* thresholds of 1: every exit head runs, then the final block's */
-    if (n != n_exits + 1)
-        return status_fail(LVK_ERR_STATE, "expected %d exit probes and the final block's, got %d probes", n_exits, n);
-    for (int k = 0; k < n_exits; k++) {
-        obs->confidence[k * obs->capacity + obs->n] = probes[k].confidence;
-        obs->agrees[k * obs->capacity + obs->n] = probes[k].token == probes[n - 1].token;
-    }
-    obs->n++;
-    return LVK_OK;
-}
-
 /* Generates up to n_predict tokens greedily after the prompt, observing every
  * token. LVK_ERR_CONTEXT_FULL means the prompt itself does not fit; a context
  * that fills up during generation just ends it. */
-static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_predict, int n_exits,
-                                   observations *obs) {
+static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_predict, lvk_calibrator *calibrator) {
     LVK_TRY(lvk_session_reset(s));
     LVK_TRY(lvk_session_feed_ex(s, prompt, LVK_TOKENIZE_ADD_SPECIAL));
     for (long t = 0; t < n_predict; t++) {
@@ -133,13 +103,13 @@ static lvk_status calibrate_prompt(lvk_session *s, const char *prompt, long n_pr
         lvk_status st = lvk_session_step(s, &tok);
         if (st == LVK_ERR_CONTEXT_FULL) break;
         LVK_TRY(st);
-        LVK_TRY(observe(s, n_exits, obs));
+        LVK_TRY(lvk_calibrator_observe(calibrator, s));
         if (tok.is_eog) break;
     }
     return LVK_OK;
 }
 
-static void print_table(const lvk_exit_config *cfg, const calib_exit_result *res) {
+static void print_table(const lvk_exit_config *cfg, const lvk_exit_calibration *res) {
     printf("exit after block   tokens   agree with final   threshold   would exit\n");
     for (int k = 0; k < cfg->n_exits; k++)
         printf("%16d %8llu %16.1f %% %11.4f %10.1f %%\n", cfg->layers[k], (unsigned long long)res[k].tokens,
@@ -154,13 +124,13 @@ typedef struct spec_run {
 } spec_run;
 
 /* Greedy generation after every prompt with cfg, timed; prompts that do not fit are left out. */
-static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, const prompt_set *prompts, long n_predict,
+static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, const lvk_prompt_set *prompts, long n_predict,
                                 spec_run *out) {
     memset(out, 0, sizeof *out);
     LVK_TRY(lvk_session_set_exits(s, cfg));
-    for (int i = 0; i < prompts->n; i++) {
+    for (int i = 0; i < lvk_prompt_set_count(prompts); i++) {
         LVK_TRY(lvk_session_reset(s));
-        lvk_status st = lvk_session_feed_ex(s, prompts->text[i], LVK_TOKENIZE_ADD_SPECIAL);
+        lvk_status st = lvk_session_feed_ex(s, lvk_prompt_set_text(prompts, i), LVK_TOKENIZE_ADD_SPECIAL);
         if (st == LVK_ERR_CONTEXT_FULL) continue;
         LVK_TRY(st);
         LVK_TRY(lvk_session_stats_reset(s));
@@ -183,7 +153,7 @@ static lvk_status time_decoding(lvk_session *s, const lvk_exit_config *cfg, cons
 
 /* --speculate: every draft exit, threshold and maximum on the prompts, timed
  * against full depth; the fastest goes into cfg. Returns 0 or a status for main. */
-static int calibrate_speculation(lvk_session *s, lvk_exit_config *cfg, const prompt_set *prompts, long n_predict) {
+static int calibrate_speculation(lvk_session *s, lvk_exit_config *cfg, const lvk_prompt_set *prompts, long n_predict) {
     static const float thresholds[] = {0.0f, 0.25f, 0.5f, 0.75f};
     static const int maxima[] = {2, 4, 7};
     lvk_exit_config full = *cfg;
@@ -243,14 +213,14 @@ int cmd_calibrate(int argc, char **argv) {
     if (r) return r < 0 ? 0 : r;
 
     /* the prompts first: a bad file is reported before the model loads */
-    prompt_set prompts;
-    char err[512];
-    if (prompts_load(o.prompts, &prompts, err, sizeof err)) return cli_error("%s", err);
+    lvk_prompt_set *prompts;
+    if (prompts_load(o.prompts, &prompts)) return 1;
+    const int n_prompts = lvk_prompt_set_count(prompts);
 
     lvk_context *ctx = NULL;
     lvk_model *model = NULL;
     lvk_session *session = NULL;
-    observations obs = {0};
+    lvk_calibrator *calibrator = NULL;
     lvk_exit_config cfg;
     int status = cli_load_model(o.device, o.model, 1, &ctx, &model);
     if (!status) status = exit_options_config(&o.exits, model, "calibrate", &cfg);
@@ -269,10 +239,10 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     if (o.speculate) {
-        if ((status = calibrate_speculation(session, &cfg, &prompts, o.n_predict))) goto done;
+        if ((status = calibrate_speculation(session, &cfg, prompts, o.n_predict))) goto done;
         status = 1;
         cfg.decode = LVK_DECODE_EXIT; /* what the file says about exits stays; its draft settings are new */
-        if (exit_config_write_gguf(o.model, o.output, &cfg, NULL) != LVK_OK) {
+        if (lvk_write_calibrated_copy(o.model, o.output, &cfg, NULL) != LVK_OK) {
             cli_error("%s", lvk_last_error());
             goto done;
         }
@@ -282,19 +252,16 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     long per_prompt = o.n_predict < lvk_session_n_ctx(session) ? o.n_predict : lvk_session_n_ctx(session);
-    obs.capacity = (size_t)prompts.n * (size_t)per_prompt;
-    obs.confidence = malloc(sizeof *obs.confidence * obs.capacity * (size_t)cfg.n_exits);
-    obs.agrees = malloc(sizeof *obs.agrees * obs.capacity * (size_t)cfg.n_exits);
-    if (!obs.confidence || !obs.agrees) {
-        cli_error("out of memory for %zu tokens' observations", obs.capacity);
+    if (lvk_calibrator_create(&cfg, &calibrator) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
         goto done;
     }
 
     progress bar;
     int used = 0;
-    progress_start(&bar, "calibrate", prompts.n);
-    for (int i = 0; i < prompts.n; i++) {
-        lvk_status s = calibrate_prompt(session, prompts.text[i], per_prompt, cfg.n_exits, &obs);
+    progress_start(&bar, "calibrate", n_prompts);
+    for (int i = 0; i < n_prompts; i++) {
+        lvk_status s = calibrate_prompt(session, lvk_prompt_set_text(prompts, i), per_prompt, calibrator);
         if (s != LVK_OK) progress_clear(&bar);
         if (s == LVK_ERR_CONTEXT_FULL) {
             fprintf(stderr, "litevk: skipping prompt %d: %s\n", i + 1, lvk_last_error());
@@ -304,46 +271,41 @@ int cmd_calibrate(int argc, char **argv) {
         } else {
             used++;
         }
-        progress_show(&bar, i + 1, obs.n);
+        progress_show(&bar, i + 1, lvk_calibrator_tokens(calibrator));
     }
     progress_end(&bar);
-    if (obs.n == 0) {
+    const uint64_t n_tokens = lvk_calibrator_tokens(calibrator);
+    if (n_tokens == 0) {
         cli_error("no tokens to calibrate on: no prompt of %s fits the context", o.prompts);
         goto done;
     }
 
-    calib_exit_result res[LVK_MAX_EXITS];
-    for (int k = 0; k < cfg.n_exits; k++) {
-        size_t at = (size_t)k * obs.capacity;
-        if (calibration_threshold(o.rule, o.target, obs.confidence + at, obs.agrees + at, obs.n, &res[k]) != LVK_OK) {
-            cli_error("exit after block %d: %s", cfg.layers[k], lvk_last_error());
-            goto done;
-        }
-        cfg.thresholds[k] = res[k].threshold;
-    }
-    print_table(&cfg, res);
-    fflush(stdout); /* the table before the stderr lines below, when both go to one file */
-
-    exit_calibration cal = {.rule = o.rule == CALIB_LITE ? "lite" : "agreement",
-                            .target = (float)o.target,
-                            .tokens = (uint32_t)obs.n};
-    snprintf(cal.prompts_hash, sizeof cal.prompts_hash, "%016llx", (unsigned long long)prompts.hash);
-    time_t now = time(NULL);
-    struct tm today;
-    strftime(cal.date, sizeof cal.date, "%Y-%m-%d", localtime_r(&now, &today));
-    if (exit_config_write_gguf(o.model, o.output, &cfg, &cal) != LVK_OK) {
+    lvk_exit_calibration res[LVK_MAX_EXITS];
+    if (lvk_calibrator_thresholds(calibrator, o.rule, o.target, res) != LVK_OK) {
         cli_error("%s", lvk_last_error());
         goto done;
     }
-    fprintf(stderr, "litevk: wrote %s: %s rule, %zu tokens from %d of %d prompts\n", o.output, cal.rule, obs.n, used,
-            prompts.n);
+    for (int k = 0; k < cfg.n_exits; k++) cfg.thresholds[k] = res[k].threshold;
+    print_table(&cfg, res);
+    fflush(stdout); /* the table before the stderr lines below, when both go to one file */
+
+    lvk_calibration_record record = {.rule = o.rule,
+                                     .target = (float)o.target,
+                                     .prompts_hash = lvk_prompt_set_hash(prompts),
+                                     .tokens = (uint32_t)n_tokens,
+                                     .date = ""}; /* today's */
+    if (lvk_write_calibrated_copy(o.model, o.output, &cfg, &record) != LVK_OK) {
+        cli_error("%s", lvk_last_error());
+        goto done;
+    }
+    fprintf(stderr, "litevk: wrote %s: %s rule, %llu tokens from %d of %d prompts\n", o.output,
+            o.rule == LVK_CALIBRATE_LITE ? "lite" : "agreement", (unsigned long long)n_tokens, used, n_prompts);
     status = 0;
 done:
-    free(obs.confidence);
-    free(obs.agrees);
+    lvk_calibrator_free(calibrator);
     lvk_session_free(session);
     lvk_model_free(model);
     lvk_context_free(ctx);
-    prompts_free(&prompts);
+    lvk_prompt_set_free(prompts);
     return status;
 }

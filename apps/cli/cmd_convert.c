@@ -1,11 +1,6 @@
 /* cmd_convert.c — `litevk convert`: a Hugging Face checkpoint directory, a
  * llama2.c checkpoint + tokenizer, or a GGUF to re-type, -> GGUF. */
 #include "cli.h"
-#include "formats/convert.h"
-#include "formats/convert_gguf.h"
-#include "formats/convert_hf.h"
-#include "formats/gguf.h"
-#include "formats/quant.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +8,8 @@
 #include <unistd.h>
 
 static void print_help(void) {
-    const char *types = weight_type_names("|", "|");
+    char types[256];
+    lvk_weight_type_names("|", "|", types, sizeof types);
     printf("usage: litevk convert DIR -o OUT.gguf [--type %s] [--vocab-only]\n"
            "       litevk convert CHECKPOINT TOKENIZER -o OUT.gguf [--type %s]\n"
            "       litevk convert IN.gguf -o OUT.gguf --type %s\n"
@@ -77,18 +73,17 @@ static int parse(int argc, char **argv, convert_options *o) {
     o->gguf = o->n_in == 1 && is_file(o->in[0]);
     if (o->vocab_only && (o->n_in == 2 || o->gguf))
         return cli_usage_error("convert", "--vocab-only applies to a Hugging Face checkpoint directory");
-    if (o->gguf && !type)
-        return cli_usage_error("convert", "re-typing %s needs --type (%s; f32 keeps every value)", o->in[0],
-                               weight_type_names(", ", " or "));
+    char types[256];
+    if (o->gguf && !type) {
+        lvk_weight_type_names(", ", " or ", types, sizeof types);
+        return cli_usage_error("convert", "re-typing %s needs --type (%s; f32 keeps every value)", o->in[0], types);
+    }
     /* a Hugging Face directory defaults to f16, as llama.cpp's converter; llama2.c's
      * tiny checkpoints to f32 */
     if (!type) type = o->n_in == 1 ? "f16" : "f32";
-    for (int i = 0; i < LVK_N_WEIGHT_TYPES; i++)
-        if (!strcmp(type, ggml_type_name(weight_types[i]))) {
-            o->type = weight_types[i];
-            return 0;
-        }
-    return cli_usage_error("convert", "unknown --type '%s' (%s)", type, weight_type_names(", ", ", "));
+    if (lvk_weight_type_parse(type, &o->type) == LVK_OK) return 0;
+    lvk_weight_type_names(", ", ", ", types, sizeof types);
+    return cli_usage_error("convert", "unknown --type '%s' (%s)", type, types);
 }
 
 int cmd_convert_check(int argc, char **argv) {
@@ -97,7 +92,7 @@ int cmd_convert_check(int argc, char **argv) {
 }
 
 /* "litevk: tensor 12/291: blk.1.attn_q.weight" on one line of a terminal. */
-static void show_progress(void *user, uint64_t done, uint64_t total, const char *tensor) {
+static void show_progress(uint64_t done, uint64_t total, const char *tensor, void *user) {
     (void)user;
     fprintf(stderr, "\rlitevk: tensor %llu/%llu: %-40.40s", (unsigned long long)done + 1, (unsigned long long)total,
             tensor);
@@ -108,19 +103,21 @@ int cmd_convert(int argc, char **argv) {
     convert_options o;
     int r = parse(argc, argv, &o);
     if (r) return r < 0 ? 0 : r;
+    lvk_convert_params params = lvk_convert_default_params();
+    params.weight_type = o.type;
     if (o.n_in == 2 || o.gguf) {
-        lvk_status s = o.gguf ? convert_gguf(o.in[0], o.out, o.type)
-                              : convert_llama2c(o.in[0], o.in[1], o.out, o.type);
+        lvk_status s = o.gguf ? lvk_convert_gguf(o.in[0], o.out, &params)
+                              : lvk_convert_llama2c(o.in[0], o.in[1], o.out, &params);
         if (s != LVK_OK) return cli_error("%s", lvk_last_error());
-        fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, ggml_type_name(o.type));
+        fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, lvk_type_name(o.type));
         return 0;
     }
     int terminal = isatty(2);
-    convert_hf_params params = {.out_type = o.type, .vocab_only = o.vocab_only,
-                                    .progress = terminal ? show_progress : NULL};
-    lvk_status s = convert_hf(o.in[0], o.out, &params);
+    params.vocab_only = o.vocab_only;
+    params.progress = terminal ? show_progress : NULL;
+    lvk_status s = lvk_convert_hf(o.in[0], o.out, &params);
     if (terminal && !o.vocab_only) fprintf(stderr, "\r\033[K"); /* the progress line gives way */
     if (s != LVK_OK) return cli_error("%s", lvk_last_error());
-    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, o.vocab_only ? "the vocabulary only" : ggml_type_name(o.type));
+    fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, o.vocab_only ? "the vocabulary only" : lvk_type_name(o.type));
     return 0;
 }

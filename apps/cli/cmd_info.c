@@ -1,7 +1,5 @@
 /* cmd_info.c — `litevk info`: what is in a model file. Needs no device. */
 #include "cli.h"
-#include "model/model.h"
-#include "status.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,19 +10,34 @@ static const char help[] =
     "Prints a GGUF model's hyper-parameters, tensor types and sizes, vocabulary and tokenizer,\n"
     "and any litevk.* metadata. Reads the file only; no device is used.\n";
 
-static void print_value(const gguf_value *v) {
+/* A number as the file stores it: floats with %g, integers exactly. */
+static void print_number(const lvk_meta_value *v) {
     switch (v->type) {
-    case GGUF_STRING: printf("\"%.*s\"", v->v.str.len > 80 ? 80 : (int)v->v.str.len, v->v.str.ptr); break;
-    case GGUF_FLOAT32: case GGUF_FLOAT64: printf("%g", v->v.f64); break;
-    case GGUF_INT8: case GGUF_INT16: case GGUF_INT32: case GGUF_INT64: printf("%lld", (long long)v->v.i64); break;
-    case GGUF_ARRAY:
-        printf("[%llu x %s]", (unsigned long long)v->arr_count, gguf_value_type_name(v->arr_type));
-        if (v->arr_type != GGUF_STRING && v->arr_type != GGUF_ARRAY && v->arr_count && v->arr_count <= 16) {
-            printf(" =");
-            for (uint64_t i = 0; i < v->arr_count; i++) printf(" %g", gguf_arr_num(v, i));
-        }
+    case LVK_VALUE_FLOAT32: case LVK_VALUE_FLOAT64: printf("%g", v->f); break;
+    case LVK_VALUE_INT8: case LVK_VALUE_INT16: case LVK_VALUE_INT32: case LVK_VALUE_INT64:
+        printf("%lld", (long long)v->i);
         break;
-    default: printf("%llu", (unsigned long long)v->v.u64); break;
+    default: printf("%llu", (unsigned long long)v->u); break;
+    }
+}
+
+/* Metadata key `index`'s value: a string up to 80 bytes, an array's type and
+ * size (and its numbers, up to 16). */
+static void print_value(const lvk_model *m, uint64_t index, const lvk_meta_value *v) {
+    if (v->type == LVK_VALUE_STRING) {
+        printf("\"%.*s\"", v->str_len > 80 ? 80 : (int)v->str_len, v->str);
+    } else if (v->type == LVK_VALUE_ARRAY) {
+        printf("[%llu x %s]", (unsigned long long)v->array_count, lvk_value_type_name(v->array_type));
+        if (v->array_type != LVK_VALUE_STRING && v->array_type != LVK_VALUE_ARRAY && v->array_count &&
+            v->array_count <= 16) {
+            printf(" =");
+            for (uint64_t i = 0; i < v->array_count; i++) {
+                lvk_meta_value e;
+                if (lvk_model_meta_element(m, index, i, &e) == LVK_OK) printf(" %g", e.f);
+            }
+        }
+    } else {
+        print_number(v);
     }
 }
 
@@ -35,12 +48,28 @@ static const char *token_id(int id, char buf[16]) {
     return buf;
 }
 
-static void print_tokenizer(const text_tokenizer *t) {
+static void print_tokenizer(const lvk_model_info *info) {
     static const char *const added[4] = {"nothing", "BOS", "EOS", "BOS and EOS"};
-    const char *pre = tokenizer_pre_name(t);
-    printf("tokenizer:      %s (%s)", tokenizer_model_name(t), pre ? "byte-level BPE" : "SentencePiece BPE");
-    if (pre) printf(", pre-tokenizer %s", pre);
-    printf(", adds %s\n", added[tokenizer_adds_bos(t) | tokenizer_adds_eos(t) << 1]);
+    const int byte_level = info->pre_tokenizer[0] != 0;
+    printf("tokenizer:      %s (%s)", info->tokenizer, byte_level ? "byte-level BPE" : "SentencePiece BPE");
+    if (byte_level) printf(", pre-tokenizer %s", info->pre_tokenizer);
+    printf(", adds %s\n", added[info->adds_bos | info->adds_eos << 1]);
+}
+
+/* Whether metadata key `index` starts with `prefix`. */
+static int key_has_prefix(const lvk_model *m, uint64_t index, const char *prefix) {
+    lvk_meta_entry kv;
+    size_t n = strlen(prefix);
+    return lvk_model_meta(m, index, &kv) == LVK_OK && kv.key_len >= n && !memcmp(kv.key, prefix, n);
+}
+
+/* "  key = value" for metadata key `index`. */
+static void print_key(const lvk_model *m, uint64_t index) {
+    lvk_meta_entry kv;
+    if (lvk_model_meta(m, index, &kv) != LVK_OK) return;
+    printf("  %.*s = ", (int)kv.key_len, kv.key);
+    print_value(m, index, &kv.value);
+    putchar('\n');
 }
 
 /* The model's path from the options: 0, -1 after --help, 2 after a usage error. */
@@ -69,62 +98,58 @@ int cmd_info(int argc, char **argv) {
     const char *path;
     int r = parse(argc, argv, &path);
     if (r) return r < 0 ? 0 : r;
-    host_model *m;
-    if (host_model_open(path, &m) != LVK_OK) return cli_error("%s", lvk_last_error());
-    const model_hparams *hp = &m->hp;
-    const gguf_file *f = m->file;
-    printf("file:           %s (GGUF v%u, %.2f MiB)\n", path, f->version, f->size / 1048576.0);
-    printf("name:           %s\n", m->name[0] ? m->name : "(none)");
-    printf("architecture:   %s%s\n", hp->arch->name, hp->arch->qkv_bias ? " (Q/K/V biases)" : "");
-    printf("blocks:         %d\n", hp->n_layers);
-    printf("embedding:      %d\n", hp->n_embd);
-    printf("heads:          %d query, %d key/value (head dim %d%s)\n", hp->n_heads, hp->n_kv_heads, hp->head_dim,
-           hp->n_kv_heads < hp->n_heads ? ", grouped-query" : "");
-    printf("feed-forward:   %d\n", hp->n_ff);
+    lvk_model_params params = lvk_model_default_params();
+    params.inspect_only = 1; /* the file alone: no device */
+    lvk_model *m;
+    if (lvk_model_load(NULL, path, &params, &m) != LVK_OK) return cli_error("%s", lvk_last_error());
+    lvk_model_info info;
+    lvk_model_get_info(m, &info);
+    printf("file:           %s (GGUF v%u, %.2f MiB)\n", path, info.file_version, info.file_bytes / 1048576.0);
+    printf("name:           %s\n", info.name[0] ? info.name : "(none)");
+    printf("architecture:   %s%s\n", info.architecture, info.qkv_bias ? " (Q/K/V biases)" : "");
+    printf("blocks:         %d\n", info.n_layers);
+    printf("embedding:      %d\n", info.n_embd);
+    printf("heads:          %d query, %d key/value (head dim %d%s)\n", info.n_heads, info.n_kv_heads, info.head_dim,
+           info.n_kv_heads < info.n_heads ? ", grouped-query" : "");
+    printf("feed-forward:   %d\n", info.n_ff);
     char bos[16], eos[16];
-    printf("vocabulary:     %d tokens (BOS %s, EOS %s)\n", hp->n_vocab, token_id(tokenizer_bos(m->tokenizer), bos),
-           token_id(tokenizer_eos(m->tokenizer), eos));
-    print_tokenizer(m->tokenizer);
-    printf("context:        %d (training)\n", hp->n_ctx_train);
-    printf("rope:           base %g, %d of %d dims, %s order", hp->rope_base, hp->rope_dim, hp->head_dim,
-           hp->arch->rope_neox ? "NeoX" : "LLaMA");
-    if (hp->rope_freq_scale != 1.0f) printf(", linear scaling x%g", 1.0 / hp->rope_freq_scale);
-    if (hp->rope_factors) printf(", frequency factors (rope_freqs)");
+    printf("vocabulary:     %d tokens (BOS %s, EOS %s)\n", info.n_vocab, token_id(info.bos_id, bos),
+           token_id(info.eos_id, eos));
+    print_tokenizer(&info);
+    printf("context:        %d (training)\n", info.n_ctx_train);
+    printf("rope:           base %g, %d of %d dims, %s order", info.rope_base, info.rope_dim, info.head_dim,
+           info.rope_neox ? "NeoX" : "LLaMA");
+    if (info.rope_freq_scale != 1.0f) printf(", linear scaling x%g", 1.0 / info.rope_freq_scale);
+    if (info.rope_freq_factors) printf(", frequency factors (rope_freqs)");
     printf("\n");
-    printf("rms epsilon:    %g\n", hp->rms_eps);
-    printf("output:         %s\n", m->output_tied ? "tied to the embedding" : "separate matrix");
+    printf("rms epsilon:    %g\n", info.rms_eps);
+    printf("output:         %s\n", info.output_tied ? "tied to the embedding" : "separate matrix");
 
-    uint64_t count[64] = {0}, bytes[64] = {0}, params = 0, total = 0;
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
-        uint32_t ty = t->type < 64 ? t->type : 63;
+    uint64_t count[64] = {0}, bytes[64] = {0};
+    const uint64_t n_tensors = lvk_model_tensor_count(m);
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        lvk_tensor_info t;
+        lvk_model_tensor(m, i, &t);
+        uint32_t ty = t.type < 64 ? t.type : 63;
         count[ty]++;
-        bytes[ty] += t->n_bytes;
-        params += t->n_elements;
-        total += t->n_bytes;
+        bytes[ty] += t.n_bytes;
     }
-    printf("tensors:        %llu, %.3f M parameters, %.2f MiB\n", (unsigned long long)f->n_tensors, params / 1e6,
-           total / 1048576.0);
+    printf("tensors:        %llu, %.3f M parameters, %.2f MiB\n", (unsigned long long)n_tensors, info.n_params / 1e6,
+           info.weight_bytes / 1048576.0);
     for (uint32_t ty = 0; ty < 64; ty++)
         if (count[ty])
-            printf("  %-6s        %llu tensors, %.2f MiB\n", ggml_type_name(ty), (unsigned long long)count[ty],
+            printf("  %-6s        %llu tensors, %.2f MiB\n", lvk_type_name(ty), (unsigned long long)count[ty],
                    bytes[ty] / 1048576.0);
+    const uint64_t n_kv = lvk_model_meta_count(m);
     int any = 0;
-    for (uint64_t i = 0; i < f->n_kv; i++) {
-        const gguf_kv *kv = &f->kv[i];
-        if (kv->key.len < 7 || memcmp(kv->key.ptr, "litevk.", 7)) continue;
+    for (uint64_t i = 0; i < n_kv; i++) {
+        if (!key_has_prefix(m, i, "litevk.")) continue;
         if (!any++) printf("litevk metadata:\n");
-        printf("  %.*s = ", (int)kv->key.len, kv->key.ptr);
-        print_value(&kv->value);
-        putchar('\n');
+        print_key(m, i);
     }
     if (!any) printf("litevk metadata: none\n");
-    printf("all metadata:   %llu keys\n", (unsigned long long)f->n_kv);
-    for (uint64_t i = 0; i < f->n_kv; i++) {
-        printf("  %.*s = ", (int)f->kv[i].key.len, f->kv[i].key.ptr);
-        print_value(&f->kv[i].value);
-        putchar('\n');
-    }
-    host_model_free(m);
+    printf("all metadata:   %llu keys\n", (unsigned long long)n_kv);
+    for (uint64_t i = 0; i < n_kv; i++) print_key(m, i);
+    lvk_model_free(m);
     return 0;
 }

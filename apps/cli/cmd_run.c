@@ -3,7 +3,7 @@
  * in the terminal (-i). */
 #include "cli.h"
 #include "exit_options.h"
-#include "formats/json.h"
+#include "json_write.h"
 #include "prompts.h"
 #include "reply.h"
 

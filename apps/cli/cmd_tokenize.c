@@ -3,7 +3,6 @@
  * (--jsonl; the trainer tokenizes its data this way). Only the model's
  * vocabulary is loaded: no device is used. */
 #include "cli.h"
-#include "prompts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -90,21 +89,28 @@ static int tokenize_jsonl(const lvk_model *model, const char *path, unsigned fla
     const char *name = from_stdin ? "standard input" : path;
     FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (!f) return cli_error("cannot open %s: %s", path, strerror(errno));
-    char *line = NULL, *text = NULL, err[512];
-    size_t line_size = 0;
+    char *line = NULL, *text = NULL;
+    size_t line_size = 0, text_size = 0;
     ssize_t len;
     int status = 0;
     for (int line_no = 1; !status && (len = getline(&line, &line_size, f)) >= 0; line_no++) {
         if (len > 0 && line[len - 1] == '\n') len--;
-        if (prompts_parse_text_line(line, (size_t)len, name, line_no, &text, err, sizeof err))
-            status = cli_error("%s (each line is one JSON string)", err);
+        if (text_size < (size_t)len + 1) { /* the decoded text is never longer than its line */
+            char *grown = realloc(text, (size_t)len + 1);
+            if (!grown) {
+                status = cli_error("%s:%d: out of memory", name, line_no);
+                break;
+            }
+            text = grown, text_size = (size_t)len + 1;
+        }
+        if (lvk_text_line_parse(line, (size_t)len, name, line_no, text, text_size) != LVK_OK)
+            status = cli_error("%s (each line is one JSON string)", lvk_last_error());
         else if (!(status = tokenize(model, text, flags, b)))
             print_ids("[", b, "]\n");
         fflush(stdout);
-        free(text);
-        text = NULL;
     }
     if (!status && ferror(f)) status = cli_error("cannot read %s: %s", name, strerror(errno));
+    free(text);
     free(line);
     if (!from_stdin) fclose(f);
     return status;

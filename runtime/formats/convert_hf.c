@@ -229,7 +229,7 @@ static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_
     const job *j = user;
     const converter *c = j->conv;
     if (first_row == 0 && c->params->progress)
-        c->params->progress(c->params->progress_user, (uint64_t)(j - c->jobs), c->n_jobs, j->name);
+        c->params->progress((uint64_t)(j - c->jobs), c->n_jobs, j->name, c->params->progress_user);
     uint64_t row_bytes = j->cols / ggml_block_elems(j->type) * ggml_block_bytes(j->type);
     for (uint64_t r = first_row; r < first_row + n_rows; r++) {
         const float *row = c->row;

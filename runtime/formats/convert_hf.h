@@ -6,14 +6,10 @@
 
 #include <stdint.h>
 
-/* Called as each tensor starts being written: `done` of `total` tensors are
- * written, `tensor` is the one that starts. */
-typedef void (*convert_progress_fn)(void *user, uint64_t done, uint64_t total, const char *tensor);
-
 typedef struct convert_hf_params {
     uint32_t out_type;   /* the matrices' type, one of weight_types */
     int vocab_only;      /* the vocabulary and metadata only (llama.cpp's ggml-vocab-*.gguf) */
-    convert_progress_fn progress; /* NULL: none */
+    lvk_convert_progress_fn progress; /* litevk.h's; NULL: none */
     void *progress_user;
 } convert_hf_params;
 

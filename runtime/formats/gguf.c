@@ -89,22 +89,36 @@ double gguf_arr_num(const gguf_value *v, uint64_t i) {
  * contents LiteVK never needs but must still bound-check. */
 static lvk_status skip_value(cursor *c, uint32_t type, int depth);
 
+/* A scalar of `type` at p into out->v: floats as f64, signed integers as
+ * i64, unsigned ones and bool as u64. */
+static void read_scalar(uint32_t type, const uint8_t *p, gguf_value *out) {
+    switch (type) {
+    case GGUF_FLOAT32: case GGUF_FLOAT64: out->v.f64 = scalar_as_double(type, p); break;
+    case GGUF_INT64: memcpy(&out->v.i64, p, 8); break;
+    case GGUF_UINT64: memcpy(&out->v.u64, p, 8); break;
+    case GGUF_INT8: case GGUF_INT16: case GGUF_INT32:
+        out->v.i64 = (int64_t)scalar_as_double(type, p);
+        break;
+    default: out->v.u64 = (uint64_t)scalar_as_double(type, p); break;
+    }
+}
+
+int gguf_arr_get(const gguf_value *v, uint64_t i, gguf_value *out) {
+    if (v->type != GGUF_ARRAY || i >= v->arr_count || v->arr_type == GGUF_ARRAY) return -1;
+    memset(out, 0, sizeof *out);
+    out->type = v->arr_type;
+    if (v->arr_type == GGUF_STRING) out->v.str = v->arr_strs[i];
+    else read_scalar(v->arr_type, v->arr_data + i * gguf_scalar_size(v->arr_type), out);
+    return 0;
+}
+
 static lvk_status read_value(cursor *c, uint32_t type, gguf_value *out, int depth) {
     memset(out, 0, sizeof *out);
     out->type = type;
     uint32_t sz = gguf_scalar_size(type);
     if (sz) {
         LVK_TRY(need(c, sz));
-        const uint8_t *p = c->base + c->pos;
-        switch (type) {
-        case GGUF_FLOAT32: case GGUF_FLOAT64: out->v.f64 = scalar_as_double(type, p); break;
-        case GGUF_INT64: memcpy(&out->v.i64, p, 8); break;
-        case GGUF_UINT64: memcpy(&out->v.u64, p, 8); break;
-        case GGUF_INT8: case GGUF_INT16: case GGUF_INT32:
-            out->v.i64 = (int64_t)scalar_as_double(type, p);
-            break;
-        default: out->v.u64 = (uint64_t)scalar_as_double(type, p); break;
-        }
+        read_scalar(type, c->base + c->pos, out);
         c->pos += sz;
         return LVK_OK;
     }

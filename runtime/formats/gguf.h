@@ -106,5 +106,9 @@ lvk_status gguf_get_str(const gguf_file *f, const char *key, char *out, size_t s
                         lvk_status absent);
 /* Numeric array element as double (any numeric element type). */
 double gguf_arr_num(const gguf_value *v, uint64_t i);
+/* Element i of an array of scalars or strings, as a value of its own; -1
+ * when v is no such array (nested arrays are checked, not kept) or i is
+ * outside it. */
+int gguf_arr_get(const gguf_value *v, uint64_t i, gguf_value *out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,25 +338,4 @@ int json_array_next(json_reader *r, int *count) {
 int json_end(json_reader *r) {
     if (json_peek(r) < 0) return 0;
     return expected(r, "nothing more after the value");
-}
-
-void json_write_string(FILE *f, const char *s) {
-    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
-    fputc('"', f);
-    while (p < end) {
-        unsigned char c = *p;
-        int len = utf8_length(p, end);
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c < 0x20 || !len) fprintf(f, "\\u%04x", c);
-        else {
-            fwrite(p, 1, (size_t)len, f);
-            p += len;
-            continue;
-        }
-        p++;
-    }
-    fputc('"', f);
 }

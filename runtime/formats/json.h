@@ -1,8 +1,8 @@
-/* json.h — a small, strict JSON reader (RFC 8259) and a string writer.
+/* json.h — a small, strict JSON reader (RFC 8259).
  *
  * The reader walks the text in place: the caller asks for what it expects
  * next (an object member, an array element, a string, a number) and skips
- * the rest. It reads the CLI's prompt files and, for the converter, Hugging
+ * the rest. It reads prompt sets (api_prompts.c) and, for the converter, Hugging
  * Face's config.json, tokenizer.json and safetensors headers. Every reading
  * function returns 0 on success, or -1 after recording the first error in
  * r->error ("expected ':' after an object key, found '}'"). Strings it
@@ -14,7 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 typedef struct json_reader {
     const char *p, *end;
@@ -62,9 +61,5 @@ int json_out_of_memory(json_reader *r);
 /* The library's status for the reader's error: LVK_ERR_OUT_OF_MEMORY or
  * LVK_ERR_FORMAT, with the message "NAME:LINE: ERROR". */
 lvk_status json_status(const json_reader *r, const char *name);
-
-/* Writes s as a JSON string: valid UTF-8 sequences as they are, other bytes
- * (a token piece can be half a character) as \u00XX. */
-void json_write_string(FILE *f, const char *s);
 
 #endif

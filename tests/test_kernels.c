@@ -85,7 +85,7 @@ static void run_begin(gpu_run *g, const gpu_params *p) {
     g->tuning = gpu_tuning_for(test_device);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vkBeginCommandBuffer(g->cmd, &bi);
-    g->rec = (vk_recorder){test_device, g->pool, &g->params, g->cmd, LVK_OK};
+    g->rec = (vk_recorder){.dev = test_device, .pool = g->pool, .params = &g->params, .cmd = g->cmd, .status = LVK_OK};
 }
 
 /* Ends the command buffer, runs it and makes its writes visible to the host. */
@@ -138,15 +138,17 @@ static void check_matvec(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n
 
     const float eps = 1e-5f;
     const uint32_t rows_per_wg = gpu_matvec_rows(&g.tuning, 8, 0);
-    uint32_t spec[] = {g.tuning.matvec_wg, rows_per_wg, 8, type, norm, 0}; /* OUT 0: y (+)= W x */
+    uint32_t spec[MATVEC_N_SPEC] = {[MATVEC_WG] = g.tuning.matvec_wg, [MATVEC_ROWS] = rows_per_wg,
+                                    [MATVEC_COLUMNS] = 8, [MATVEC_TYPE] = type, [MATVEC_NORM] = norm,
+                                    [MATVEC_OUT] = OUT_Y}; /* y (+)= W x */
     gpu_matvec_push push = {.rows = rows, .units = gpu_row_units(type, cols), .x_stride = x_stride, .y_stride = y_stride,
                             .scale_off = scale_off, .accumulate = accumulate, .norm_n = cols, .norm_eps = eps};
-    const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X, &X}; /* bindings 4-7 are unused with OUT 0 */
-    vk_record_dispatch(&g.rec, "matvec", spec, 6, &W, bufs, 7, &push, sizeof push,
+    const vk_buffer *bufs[] = {&X, &Y, &N, &X, &X, &X, &X}; /* bindings 4-7 are unused with OUT_Y */
+    vk_record_dispatch(&g.rec, "matvec", spec, MATVEC_N_SPEC, &W, bufs, 7, &push, sizeof push,
                        1, (rows + rows_per_wg - 1) / rows_per_wg); /* one tile of 8 columns, the row groups */
     run_submit(&g);
 
-    weight_tensor w = {type, rows, cols, wq, rows * row_bytes};
+    weight_tensor w = {.type = type, .rows = rows, .cols = cols, .data = wq, .n_bytes = rows * row_bytes};
     float *ref = malloc((size_t)rows * 4), *row_buf = malloc((size_t)cols * 4), *xn = malloc((size_t)cols * 4);
     for (uint32_t c = 0; c < 8; c++) {
         if (norm) ref_rmsnorm(xn, x + (size_t)c * cols, norm_w, (int)cols, eps);
@@ -187,9 +189,11 @@ static void check_embed(uint32_t type, uint32_t rows, uint32_t cols, uint32_t n_
     uint32_t spec[] = {g.tuning.map_wg, type};
     for (uint32_t part = 0; part < n_parts; part++) {
         uint32_t begin = part * part_rows, n = rows - begin < part_rows ? rows - begin : part_rows;
-        uint32_t push[] = {units, x_stride, upload_rows(&g, type, wq, row_bytes, begin, n, cols, &W[part]), begin, n};
+        gpu_embed_push push = {.units = units, .x_stride = x_stride,
+                               .scale_off = upload_rows(&g, type, wq, row_bytes, begin, n, cols, &W[part]),
+                               .row_begin = begin, .rows = n};
         const vk_buffer *bufs[] = {&X};
-        vk_record_dispatch(&g.rec, "embed", spec, 2, &W[part], bufs, 1, push, sizeof push, (units + spec[0] - 1) / spec[0], 8);
+        vk_record_dispatch(&g.rec, "embed", spec, 2, &W[part], bufs, 1, &push, sizeof push, (units + spec[0] - 1) / spec[0], 8);
     }
     run_submit(&g);
 

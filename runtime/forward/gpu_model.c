@@ -400,7 +400,7 @@ lvk_status gpu_model_upload(vk_device *dev, const host_model *m, lvk_progress_fn
     g->n_layers = m->hp.n_layers;
     vk_arena_init(&g->arena, dev, 0);
     g->layers = mem_calloc((size_t)g->n_layers, sizeof *g->layers);
-    upload_state u = {dev, g, progress, user, 0, total};
+    upload_state u = {.dev = dev, .g = g, .progress = progress, .user = user, .total = total};
     lvk_status s = g->layers ? upload_all(&u, m) : status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (s != LVK_OK) {
         gpu_model_free(g);

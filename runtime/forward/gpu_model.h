@@ -7,6 +7,7 @@
 #define LVK_GPU_MODEL_H
 
 #include "model/model.h"
+#include "forward/gpu_push.h"
 #include "forward/gpu_shared.h"
 #include "vk/vk_device.h"
 
@@ -68,15 +69,6 @@ typedef struct gpu_model {
     gpu_layer *layers;
     int n_layers;
 } gpu_model;
-
-/* The push constants of shaders/matvec.comp (its Push block, field for field). */
-typedef struct gpu_matvec_push {
-    uint32_t rows, units, x_stride, y_stride, row_begin, first_row, scale_off, accumulate, layer, norm_n;
-    float norm_eps;
-    uint32_t q_rows, kv_dim, head_dim, rope_dim; /* OUT 1 */
-    uint32_t slot, wg_first, wg_total, count_at; /* OUT 3 */
-} gpu_matvec_push;
-_Static_assert(sizeof(gpu_matvec_push) <= LVK_PUSH_CONSTANT_BYTES, "matvec push constants fit the layout");
 
 gpu_tuning gpu_tuning_for(const vk_device *dev);
 /* Rows per mat-vec workgroup in a pass of n_cols token columns (even where

@@ -493,7 +493,7 @@ lvk_status vk_buffer_write(vk_device *dev, const vk_buffer *b, VkDeviceSize offs
                                      .memory = staging.blocks[0], .offset = 0, .size = VK_WHOLE_SIZE};
             s = VK_CALL(dev, vkFlushMappedMemoryRanges, dev->device, 1, &r);
         }
-        copy_job j = {sb.buffer, b->buffer, 0, offset + done, n};
+        copy_job j = {.src = sb.buffer, .dst = b->buffer, .dst_offset = offset + done, .size = n};
         if (s == LVK_OK) s = one_time_submit(dev, record_copy, &j);
     }
     vk_arena_free(&staging);
@@ -521,8 +521,9 @@ void vk_buffer_free_views(vk_device *dev, vk_buffer *b) {
 }
 
 lvk_status vk_descriptor_pool_create(vk_device *dev, uint32_t sets, VkDescriptorPool *out) {
-    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * LVK_MAX_BINDINGS},
-                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * LVK_TEXEL_BINDINGS}};
+    VkDescriptorPoolSize ps[2] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = sets * LVK_MAX_BINDINGS},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = sets * LVK_TEXEL_BINDINGS}};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = sets, .poolSizeCount = 2, .pPoolSizes = ps};
     return VK_CALL(dev, vkCreateDescriptorPool, dev->device, &dpi, NULL, out);
@@ -535,7 +536,7 @@ lvk_status vk_buffer_read(vk_device *dev, const vk_buffer *b, VkDeviceSize offse
     vk_buffer sb;
     lvk_status s = vk_arena_alloc(&staging, size, &sb);
     if (s == LVK_OK) {
-        copy_job j = {b->buffer, sb.buffer, offset, 0, size};
+        copy_job j = {.src = b->buffer, .dst = sb.buffer, .src_offset = offset, .size = size};
         s = one_time_submit(dev, record_copy, &j);
     }
     if (s == LVK_OK && !dev->readback_coherent) {
@@ -603,8 +604,9 @@ lvk_status vk_pipeline_get(vk_device *dev, const char *name, const uint32_t *spe
     if ((s = VK_CALL(dev, vkCreateShaderModule, dev->device, &mi, NULL, &module)))
         goto done;
     VkSpecializationMapEntry entries[LVK_MAX_SPEC];
-    for (uint32_t i = 0; i < n_spec; i++) entries[i] = (VkSpecializationMapEntry){i, i * 4, 4};
-    VkSpecializationInfo si = {n_spec, entries, n_spec * 4, spec};
+    for (uint32_t i = 0; i < n_spec; i++)
+        entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
+    VkSpecializationInfo si = {.mapEntryCount = n_spec, .pMapEntries = entries, .dataSize = n_spec * 4, .pData = spec};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -667,13 +669,15 @@ static lvk_status device_init(vk_device *dev, const char *selector, int validate
 
     VkDescriptorSetLayoutBinding b[LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS];
     for (uint32_t i = 0; i < LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){i, i < LVK_WEIGHT_BINDING ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                                                                          : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-                                              1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i,
+                                              .descriptorType = i < LVK_WEIGHT_BINDING
+                                                                    ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                                    : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                              .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                           .bindingCount = LVK_MAX_BINDINGS + LVK_TEXEL_BINDINGS, .pBindings = b};
     LVK_TRY(VK_CALL(dev, vkCreateDescriptorSetLayout, dev->device, &li, NULL, &dev->set_layout));
-    VkPushConstantRange pc = {VK_SHADER_STAGE_COMPUTE_BIT, 0, LVK_PUSH_CONSTANT_BYTES};
+    VkPushConstantRange pc = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = LVK_PUSH_CONSTANT_BYTES};
     VkPipelineLayoutCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                      .setLayoutCount = 1, .pSetLayouts = &dev->set_layout,
                                      .pushConstantRangeCount = 1, .pPushConstantRanges = &pc};

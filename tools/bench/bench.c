@@ -190,7 +190,7 @@ static lvk_status bench_copy(bench_gpu *g, double *gbps) {
      * streams 3x faster with one subgroup per workgroup than with 64 lanes;
      * GPUs want many lanes in flight. 1024 workgroups fill a large GPU and
      * keep lavapipe's cost per workgroup small. */
-    copy_job job = {&src, &dst, (uint32_t)(size / 16), 256, 1024};
+    copy_job job = {.src = &src, .dst = &dst, .n_vec4 = (uint32_t)(size / 16), .wg = 256, .groups = 1024};
     if (!strcmp(dev->info.type, "cpu") && dev->info.subgroup_size) job.wg = dev->info.subgroup_size;
     if (div_up(job.n_vec4, job.wg) < job.groups) job.groups = div_up(job.n_vec4, job.wg);
     double t = 0;

@@ -103,7 +103,7 @@ lvk_status bench_download(bench_gpu *g, const vk_buffer *src, VkDeviceSize size,
  * writes the same output, and the barrier keeps the calls from overlapping. */
 static lvk_status record_calls(bench_gpu *g, bench_record_fn fn, const void *job, int repeats, VkCommandBuffer *cmd) {
     LVK_TRY(begin_cmd(g, cmd));
-    vk_recorder r = {g->dev, g->sets, &g->params, *cmd, LVK_OK};
+    vk_recorder r = {.dev = g->dev, .pool = g->sets, .params = &g->params, .cmd = *cmd, .status = LVK_OK};
     for (int i = 0; i < repeats; i++) {
         fn(&r, job, i);
         vk_record_barrier(&r);
@@ -139,7 +139,7 @@ lvk_status bench_time_calls(bench_gpu *g, bench_record_fn fn, const void *job, u
 
 weight_tensor bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
     uint64_t row_bytes = cols / ggml_block_elems(type) * ggml_block_bytes(type);
-    weight_tensor w = {type, rows, cols, NULL, rows * row_bytes};
+    weight_tensor w = {.type = type, .rows = rows, .cols = cols, .n_bytes = rows * row_bytes};
     uint8_t *data = malloc(w.n_bytes);
     float *row = malloc(cols * sizeof *row);
     if (data && row) {

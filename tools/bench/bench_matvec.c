@@ -50,11 +50,13 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     const uint32_t rows = gpu_matvec_rows(&j->t, j->n_cols, 0);
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t spec[] = {j->t.matvec_wg, rows, j->n_cols, part->type, 0, 0}; /* no norm; y = W x */
+        uint32_t spec[MATVEC_N_SPEC] = {[MATVEC_WG] = j->t.matvec_wg, [MATVEC_ROWS] = rows,
+                                        [MATVEC_COLUMNS] = j->n_cols, [MATVEC_TYPE] = part->type,
+                                        [MATVEC_OUT] = OUT_Y}; /* no norm; y = W x */
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = W->cols, .y_stride = W->rows,
                                 .row_begin = part->row_begin, .scale_off = part->scale_off};
         const vk_buffer *x = &j->m->x, *bufs[] = {x, &j->m->y, x, x, x, x, x}; /* bindings 3-7 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 7, &push, sizeof push,
+        vk_record_dispatch(r, "matvec", spec, MATVEC_N_SPEC, &part->buf, bufs, 7, &push, sizeof push,
                            1, div_up(part->rows, rows)); /* one tile of columns, the row groups */
     }
 }

@@ -58,7 +58,8 @@ static uint32_t upload_rows(gpu_run *g, uint32_t type, const uint8_t *wq, size_t
                             uint32_t rows, uint32_t cols, vk_buffer *out) {
     size_t packed = gpu_row_bytes(type, cols) * rows + 4;
     uint8_t *pw = calloc(1, packed);
-    uint32_t scale_off = gpu_repack(type, wq + row_begin * row_bytes, rows, cols, pw);
+    uint32_t scale_off;
+    assert_int_equal(gpu_repack(type, wq + row_begin * row_bytes, rows, cols, pw, &scale_off), LVK_OK);
     assert_int_equal(vk_arena_alloc(&g->arena, packed, out), LVK_OK);
     assert_int_equal(vk_buffer_write(test_device, out, 0, pw, packed), LVK_OK);
     assert_int_equal(vk_buffer_texel_views(test_device, out), LVK_OK);

@@ -74,17 +74,19 @@ gpu_tuning gpu_tuning_for(const vk_device *dev);
 /* Rows per mat-vec workgroup in a pass of n_cols token columns (even where
  * `pairs`: the Q/K/V and gate/up epilogues work on row pairs). */
 uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs);
-/* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
+/* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and
+ * scales); 0 for a type without one (not in weight_types). */
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
 /* Units of 8 weights in one row of `cols` in the GPU layout (float rows are padded to 8). */
 uint32_t gpu_row_units(uint32_t type, uint64_t cols);
 /* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
- * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
-uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);
+ * (gpu_row_bytes * rows bytes) and sets *scale_off to the scales' word
+ * offset; LVK_ERR_UNSUPPORTED for a type without a GPU layout. */
+lvk_status gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst, uint32_t *scale_off);
 /* The same for n consecutive ggml rows at src, as rows first.. of a matrix
  * of `rows` rows (a part that stacks or interleaves several tensors). */
-uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
-                         void *dst);
+lvk_status gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
+                           void *dst, uint32_t *scale_off);
 /* How the rows of n tensors of equal width make one matrix. */
 typedef struct gpu_row_order {
     int interleave;             /* n = 2, same type: row i of each in turn (gate, up); else stacked */

@@ -4,6 +4,7 @@
 #include "forward/gpu_forward.h"
 #include "formats/quant.h"
 #include "status.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -136,8 +137,6 @@ typedef struct matvec_out {
     uint32_t y_stride, accumulate;
     uint32_t slot; /* OUT_HEAD: the decision's slot */
 } matvec_out;
-
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 /* Token columns a kernel computes at once in a pass of n_cols: wider passes run in tiles of these. */
 static uint32_t tile_columns(uint32_t n_cols) { return n_cols < LVK_MAX_BATCH ? n_cols : LVK_MAX_BATCH; }
@@ -464,8 +463,6 @@ static lvk_status record_all(gpu_session *s) {
 
 /* ---- session ------------------------------------------------------------------ */
 
-static uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
-
 static lvk_status alloc_zeroed(gpu_session *s, VkDeviceSize size, vk_buffer *b) {
     if (size > s->dev->max_storage_range)
         return status_fail(LVK_ERR_UNSUPPORTED, "a %.1f MiB activation buffer exceeds the device's binding limit of %.1f MiB; use a shorter context",
@@ -537,7 +534,7 @@ static lvk_status session_init(gpu_session *s) {
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "a prompt pass of %u token columns: it takes a multiple of %d up to %d",
                         W, LVK_MAX_BATCH, LVK_MAX_PROMPT_COLUMNS);
     const VkDeviceSize column_scores = (VkDeviceSize)hp->n_heads * ctx * 4;
-    if (W > pad8(ctx)) W = pad8(ctx);
+    if (W > pad8(ctx)) W = (uint32_t)pad8(ctx);
     if (W * column_scores > dev->max_storage_range) {
         const VkDeviceSize fits = dev->max_storage_range / column_scores / LVK_MAX_BATCH * LVK_MAX_BATCH;
         W = fits > LVK_MAX_BATCH ? (uint32_t)fits : LVK_MAX_BATCH;
@@ -550,11 +547,11 @@ static lvk_status session_init(gpu_session *s) {
     const uint32_t align = (uint32_t)(lim->minStorageBufferOffsetAlignment > lim->minTexelBufferOffsetAlignment
                                           ? lim->minStorageBufferOffsetAlignment
                                           : lim->minTexelBufferOffsetAlignment) / 4;
-    s->x_stride = pad8((uint32_t)hp->n_embd);
+    s->x_stride = (uint32_t)pad8((uint64_t)hp->n_embd);
     if (align > 8) s->x_stride = (s->x_stride + align - 1) / align * align;
-    s->q_stride = pad8((uint32_t)hp_q_dim(hp));
-    s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
-    s->vocab_stride = pad8((uint32_t)hp->n_vocab);
+    s->q_stride = (uint32_t)pad8((uint64_t)hp_q_dim(hp));
+    s->hb_stride = 2 * (uint32_t)pad8((uint64_t)hp->n_ff);
+    s->vocab_stride = (uint32_t)pad8((uint64_t)hp->n_vocab);
     /* the most workgroups a head has: in the widest pass, which takes the fewest rows each */
     s->head_workgroups = matvec_workgroups(&g->output, rows_per_workgroup(&g->tuning, OUT_HEAD, LVK_MAX_BATCH));
 

@@ -3,6 +3,7 @@
 #include "forward/gpu_model.h"
 #include "formats/quant.h"
 #include "status.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,6 @@ uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs) {
     while (rows > 2 && rows * n_cols > t->matvec_cells) rows /= 2;
     return pairs ? (rows + 1) & ~1u : rows;
 }
-
-static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
 
 /* K-quant super-blocks carry 5 scale words each (shaders/weights.glsl):
  * 148 bytes per 256 weights for Q4_K (4.625 bits a weight, GGUF 4.5), 180

@@ -1,9 +1,11 @@
-/* test_kernels.c — the mat-vec and embedding kernels alone against the
- * plain-C reference, for every weight type, with odd shapes: rows not a
- * multiple of the rows per workgroup, float rows not a multiple of 4
- * (padding), 1 to 8 token columns, the accumulate (residual add) and fused
- * RMSNorm modes, embedding tables in several row parts. The whole-forward
- * tests cover the other kernels at every position of odd-shaped models. */
+/* test_kernels.c — kernels alone against the plain-C reference, with odd
+ * shapes: the mat-vec and embedding for every weight type (rows not a
+ * multiple of the rows per workgroup, float rows not a multiple of 4, 1 to 8
+ * token columns, the accumulate and fused RMSNorm modes, embedding tables in
+ * several row parts); attention (grouped queries, masked positions, split
+ * flash-decoding when the tuning splits); SwiGLU; the exit gate. The
+ * whole-forward tests cover RoPE and the heads' epilogues at every position
+ * of odd-shaped models. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

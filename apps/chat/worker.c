@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
-#include <time.h>
 
 typedef enum command_kind { CMD_LOAD, CMD_SEND, CMD_RESET, CMD_QUIT } command_kind;
 
@@ -268,12 +267,6 @@ static void apply_controls(worker *w, unsigned *seen) {
     if (lvk_session_set_exits(w->session, &cfg) != LVK_OK) push_message(w, EV_ERROR, "%s", lvk_last_error());
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void emit_token(const lvk_token_info *token, void *user) {
     chat_event e = {.kind = EV_TOKEN, .token = *token};
     push_event(user, &e);
@@ -316,9 +309,9 @@ static void reply(worker *w, const char *user_text, unsigned *seen) {
         }
         apply_controls(w, seen);
         lvk_token_info t;
-        double t0 = now_ms();
+        double t0 = cli_now_ms();
         st = lvk_session_step(w->session, &t);
-        decode_ms += now_ms() - t0;
+        decode_ms += cli_now_ms() - t0;
         if (st != LVK_OK) {
             snprintf(done.message, sizeof done.message, "%s%s", lvk_last_error(),
                      st == LVK_ERR_CONTEXT_FULL ? " (Ctrl+L starts a new conversation)" : "");

@@ -144,7 +144,7 @@ static uint32_t q5_high_bits(const uint8_t qh[4]) {
 static int low_nibble_quant(const uint8_t qs[QK / 2], int j) { return j < QK / 2 ? qs[j] & 15 : qs[j - QK / 2] >> 4; }
 
 void dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n) {
-    switch (type) {
+    switch ((enum ggml_type)type) { /* every enumerator: -Wswitch names a new one */
     case GGML_F32: memcpy(dst, src, n * 4); break;
     case GGML_F16:
     case GGML_BF16: {
@@ -227,6 +227,10 @@ void dequantize_row(uint32_t type, const void *src, float *dst, uint64_t n) {
         }
         break;
     }
+    case GGML_Q8_1:
+    case GGML_Q2_K:
+    case GGML_Q3_K:
+    case GGML_Q8_K: break; /* not in weight_types: the loader and the converters refuse them first */
     }
 }
 
@@ -328,7 +332,7 @@ static void pack_5bit(const uint8_t q[QK], uint8_t qs[QK / 2], uint8_t qh[4]) {
 }
 
 void quantize_row(uint32_t type, const float *src, void *dst, uint64_t n) {
-    switch (type) {
+    switch ((enum ggml_type)type) { /* every enumerator: -Wswitch names a new one */
     case GGML_F32: memcpy(dst, src, n * 4); break;
     case GGML_F16:
     case GGML_BF16: {
@@ -408,5 +412,9 @@ void quantize_row(uint32_t type, const float *src, void *dst, uint64_t n) {
     case GGML_Q6_K:
         for (uint64_t i = 0; i < n / QK_K; i++) quantize_q6_K(src + i * QK_K, (block_q6_K *)dst + i);
         break;
+    case GGML_Q8_1:
+    case GGML_Q2_K:
+    case GGML_Q3_K:
+    case GGML_Q8_K: break; /* not in weight_types: the loader and the converters refuse them first */
     }
 }

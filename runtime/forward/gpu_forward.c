@@ -4,6 +4,7 @@
 #include "forward/gpu_forward.h"
 #include "formats/quant.h"
 #include "status.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -110,6 +111,11 @@ static void dispatch(recorder *r, const char *shader, const uint32_t *spec, uint
     r->n_slots++;
 }
 
+/* Recording into cmd with the session's descriptor pool and params buffer. */
+static vk_recorder session_recorder(gpu_session *s, VkCommandBuffer cmd) {
+    return (vk_recorder){.dev = s->dev, .pool = s->descriptors, .params = &s->params, .cmd = cmd, .status = LVK_OK};
+}
+
 static void barrier(recorder *r) { vk_record_barrier(&r->vk); }
 
 static lvk_status begin(vk_device *dev, VkCommandBuffer cmd) {
@@ -125,17 +131,12 @@ static void end(recorder *r) {
 
 /* ---- kernels ----------------------------------------------------------------- */
 
-/* What a mat-vec does with its rows (OUT in shaders/matvec.comp). */
-typedef enum { OUT_Y, OUT_QKV, OUT_SWIGLU, OUT_HEAD } matvec_epilogue;
-
 typedef struct matvec_out {
     matvec_epilogue kind;
     const vk_buffer *y; /* OUT_QKV: q; the K/V caches of `layer` take the rest */
     uint32_t y_stride, accumulate;
     uint32_t slot; /* OUT_HEAD: the decision's slot */
 } matvec_out;
-
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 /* Token columns a kernel computes at once in a pass of n_cols: wider passes run in tiles of these. */
 static uint32_t tile_columns(uint32_t n_cols) { return n_cols < LVK_MAX_BATCH ? n_cols : LVK_MAX_BATCH; }
@@ -175,7 +176,10 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
         if (part->row_begin + part->rows <= first_row) continue;
         uint32_t part_first = first_row > part->row_begin ? first_row - part->row_begin : 0;
         const vk_buffer *bias = qkv ? qkv_bias_of(s, layer) : NULL;
-        uint32_t spec[] = {t->matvec_wg, rows_per_wg, tile, part->type, norm != NULL, out.kind, bias != NULL};
+        uint32_t spec[MATVEC_N_SPEC] = {[MATVEC_WG] = t->matvec_wg, [MATVEC_ROWS] = rows_per_wg,
+                                        [MATVEC_COLUMNS] = tile, [MATVEC_TYPE] = part->type,
+                                        [MATVEC_NORM] = norm != NULL, [MATVEC_OUT] = out.kind,
+                                        [MATVEC_BIAS] = bias != NULL};
         uint32_t groups = div_up(part->rows - part_first, rows_per_wg);
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = x_stride,
                                 .y_stride = out.y_stride, .row_begin = part->row_begin, .first_row = part_first,
@@ -189,7 +193,7 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
                                    qkv ? &s->k_cache[layer] : head ? &s->partials : x,
                                    qkv ? &s->v_cache[layer] : head ? &s->decisions : x,
                                    qkv ? &s->rope_table : x, bias ? bias : x};
-        dispatch(r, "matvec", spec, 7, &part->buf, bufs, 7, &push, sizeof push, tiles, groups);
+        dispatch(r, "matvec", spec, MATVEC_N_SPEC, &part->buf, bufs, 7, &push, sizeof push, tiles, groups);
         wg_first += groups;
     }
 }
@@ -197,11 +201,12 @@ static void matvec(recorder *r, const gpu_matrix *W, uint32_t first_row, const v
 static void attention(recorder *r, uint32_t layer) {
     gpu_session *s = r->s;
     const model_hparams *hp = s->hp;
-    struct { uint32_t head_dim, group, kv_dim, n_ctx, q_stride, n_heads; float scale; uint32_t layer, masked, shares_at; } push = {
-        (uint32_t)hp->head_dim, (uint32_t)(hp->n_heads / hp->n_kv_heads), (uint32_t)hp_kv_dim(hp),
-        (uint32_t)s->n_ctx, s->q_stride, (uint32_t)hp->n_heads, 1.0f / sqrtf((float)hp->head_dim), layer,
-        s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE, /* prompts after a hole skip it too */
-        s->shares_at};
+    gpu_attention_push push = {
+        .head_dim = (uint32_t)hp->head_dim, .group = (uint32_t)(hp->n_heads / hp->n_kv_heads),
+        .kv_dim = (uint32_t)hp_kv_dim(hp), .n_ctx = (uint32_t)s->n_ctx, .q_stride = s->q_stride,
+        .n_heads = (uint32_t)hp->n_heads, .scale = 1.0f / sqrtf((float)hp->head_dim), .layer = layer,
+        .masked = s->exits.n_exits > 0 && s->exits.kv_fill == LVK_KV_NONE, /* prompts after a hole skip it too */
+        .shares_at = s->shares_at};
     uint32_t spec[] = {s->g->tuning.reduce_wg, s->g->tuning.attn_splits};
     const vk_buffer *bufs[] = {&s->q, &s->k_cache[layer], &s->v_cache[layer], &s->scores, &s->att, &s->depth, &s->shares};
     dispatch(r, "attention", spec, 2, NULL, bufs, 7, &push, sizeof push, (uint32_t)hp->n_heads * spec[1], r->ncols);
@@ -211,10 +216,10 @@ static void attention(recorder *r, uint32_t layer) {
  * could not interleave them: their types differ). */
 static void swiglu(recorder *r) {
     gpu_session *s = r->s;
-    uint32_t push[] = {(uint32_t)s->hp->n_ff, s->hb_stride};
+    gpu_swiglu_push push = {.n = (uint32_t)s->hp->n_ff, .stride = s->hb_stride};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->hb};
-    dispatch(r, "swiglu", spec, 1, NULL, bufs, 1, push, sizeof push, div_up(push[0], spec[0]), r->ncols);
+    dispatch(r, "swiglu", spec, 1, NULL, bufs, 1, &push, sizeof push, div_up(push.n, spec[0]), r->ncols);
 }
 
 static void embed(recorder *r) {
@@ -223,9 +228,10 @@ static void embed(recorder *r) {
     for (uint32_t p = 0; p < E->n_parts; p++) {
         const gpu_matrix_part *part = &E->parts[p];
         uint32_t spec[] = {s->g->tuning.map_wg, part->type};
-        uint32_t push[] = {part->units, s->x_stride, part->scale_off, part->row_begin, part->rows};
+        gpu_embed_push push = {.units = part->units, .x_stride = s->x_stride, .scale_off = part->scale_off,
+                               .row_begin = part->row_begin, .rows = part->rows};
         const vk_buffer *bufs[] = {r->x};
-        dispatch(r, "embed", spec, 2, &part->buf, bufs, 1, push, sizeof push, div_up(part->units, spec[0]), r->ncols);
+        dispatch(r, "embed", spec, 2, &part->buf, bufs, 1, &push, sizeof push, div_up(part->units, spec[0]), r->ncols);
     }
 }
 
@@ -236,26 +242,25 @@ static void embed(recorder *r) {
 static void block(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
+    const matvec_out qkv = {.kind = OUT_QKV, .y = &s->q, .y_stride = s->q_stride};
+    const matvec_out add_to_x = {.kind = OUT_Y, .y = r->x, .y_stride = s->x_stride, .accumulate = 1};
+    const matvec_out into_hb = {.kind = L->gate_up_interleaved ? OUT_SWIGLU : OUT_Y, .y = &s->hb,
+                                .y_stride = s->hb_stride};
     /* xb = rmsnorm(x) * attn_norm, computed inside the mat-vec that reads it */
-    matvec(r, &L->wqkv, 0, &L->attn_norm, r->x, s->x_stride,                          /* q, K[pos], V[pos] = Wqkv xb, */
-           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);                         /* q and K rotated (RoPE) */
+    matvec(r, &L->wqkv, 0, &L->attn_norm, r->x, s->x_stride, qkv, l); /* q, K[pos], V[pos] = Wqkv xb, q and K rotated */
     barrier(r);
-    attention(r, l);                                                                  /* att = softmax(q K^T) V */
+    attention(r, l);                                                  /* att = softmax(q K^T) V */
     barrier(r);
-    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, (matvec_out){OUT_Y, r->x, s->x_stride, 1, 0}, l); /* x += Wo att */
+    matvec(r, &L->wo, 0, NULL, &s->att, s->q_stride, add_to_x, l);    /* x += Wo att */
     barrier(r);
-    const vk_buffer *fn = &L->ffn_norm; /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vec */
-    if (L->gate_up_interleaved) {
-        matvec(r, &L->w_gate_up, 0, fn, r->x, s->x_stride,                           /* hb = silu(Wg xb) * (Wu xb) */
-               (matvec_out){OUT_SWIGLU, &s->hb, s->hb_stride, 0, 0}, l);
-    } else {
-        matvec(r, &L->w_gate_up, 0, fn, r->x, s->x_stride,                           /* hb = [Wg xb; Wu xb] */
-               (matvec_out){OUT_Y, &s->hb, s->hb_stride, 0, 0}, l);
+    /* xb = rmsnorm(x) * ffn_norm, again inside the mat-vec */
+    matvec(r, &L->w_gate_up, 0, &L->ffn_norm, r->x, s->x_stride, into_hb, l); /* hb = silu(Wg xb) * (Wu xb), */
+    if (!L->gate_up_interleaved) {                                    /* or hb = [Wg xb; Wu xb] */
         barrier(r);
-        swiglu(r);                                                                    /* hb = silu(hb) * hb[n_ff..] */
+        swiglu(r);                                                    /* hb = silu(hb) * hb[n_ff..] */
     }
     barrier(r);
-    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, (matvec_out){OUT_Y, r->x, s->x_stride, 1, 0}, l); /* x += Wd hb */
+    matvec(r, &L->w_down, 0, NULL, &s->hb, s->hb_stride, add_to_x, l); /* x += Wd hb */
     barrier(r);
 }
 
@@ -265,18 +270,19 @@ static void head(recorder *r, uint32_t slot) {
     gpu_session *s = r->s;
     const gpu_model *g = s->g;
     uint32_t all = (uint32_t)s->hp->n_layers; /* every column runs the head */
-    matvec(r, &g->output, 0, &g->output_norm, r->x, s->x_stride,                        /* logits = Wout rmsnorm(x) */
-           (matvec_out){OUT_HEAD, &s->logits, s->vocab_stride, 0, slot}, all);        /* token, prob, second */
+    const matvec_out logits = {.kind = OUT_HEAD, .y = &s->logits, .y_stride = s->vocab_stride, .slot = slot};
+    matvec(r, &g->output, 0, &g->output_norm, r->x, s->x_stride, logits, all); /* logits = Wout rmsnorm(x); */
+                                                                                /* token, prob, second */
     barrier(r);
 }
 
 /* gpu mode: the decision of exit k switches the dispatches after it on or off. */
 static void gate(recorder *r, uint32_t k) {
     gpu_session *s = r->s;
-    uint32_t push[] = {k, (uint32_t)r->exits->n_exits};
+    gpu_exit_gate_push push = {.exit_index = k, .n_exits = (uint32_t)r->exits->n_exits};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->decisions, &r->pass->counts, &r->pass->plan, &s->taken};
-    dispatch(r, "exit_gate", spec, 1, NULL, bufs, 4, push, sizeof push, 1, 1);
+    dispatch(r, "exit_gate", spec, 1, NULL, bufs, 4, &push, sizeof push, 1, 1);
     vk_record_barrier_indirect(&r->vk);
     r->gated = 1;
     r->plan[4 * k] = r->n_slots; /* deeper dispatches start here; the other ranges once they are known */
@@ -287,8 +293,8 @@ static void gate(recorder *r, uint32_t k) {
 static void propagate_kv(recorder *r, uint32_t l) {
     gpu_session *s = r->s;
     const gpu_layer *L = &s->g->layers[l];
-    matvec(r, &L->wqkv, (uint32_t)hp_q_dim(s->hp), &L->attn_norm, r->x, s->x_stride, /* K[pos], V[pos] = Wkv rmsnorm(x) */
-           (matvec_out){OUT_QKV, &s->q, s->q_stride, 0, 0}, l);
+    const matvec_out kv = {.kind = OUT_QKV, .y = &s->q, .y_stride = s->q_stride}; /* q's rows are not computed */
+    matvec(r, &L->wqkv, (uint32_t)hp_q_dim(s->hp), &L->attn_norm, r->x, s->x_stride, kv, l); /* K[pos], V[pos] = Wkv rmsnorm(x) */
     barrier(r);
 }
 
@@ -302,7 +308,7 @@ static lvk_status record_pass(gpu_session *s, gpu_pass *pass, uint32_t ncols, co
     const int fence_mode = exits->n_exits > 0 && exits->mode == LVK_EXIT_FENCE;
     uint32_t *plan = mem_calloc(LVK_PLAN_COUNTS + pass->max_slots, 16);
     if (!plan) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    recorder r = {.vk = {s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK},
+    recorder r = {.vk = session_recorder(s, pass->cmds[0]),
                   .s = s, .ncols = ncols, .x = x, .exits = exits, .pass = pass, .plan = plan};
     r.vk.status = begin(s->dev, r.vk.cmd);
     pass->n_cmds = fence_mode ? (uint32_t)exits->n_exits + 1 : 1;
@@ -360,10 +366,11 @@ static void forward(recorder *r, int n_blocks, uint32_t slot) {
 /* One stage of a gpu-mode speculation cycle (shaders/speculate.comp). */
 static void speculate_stage(recorder *r, uint32_t stage, uint32_t draft) {
     gpu_session *s = r->s;
-    uint32_t push[] = {stage, draft, (uint32_t)s->exits.draft_exit, VERIFY_SLOT};
+    gpu_speculate_push push = {.stage = stage, .draft = draft, .draft_exit = (uint32_t)s->exits.draft_exit,
+                               .verify_slot = VERIFY_SLOT};
     uint32_t spec[] = {s->g->tuning.map_wg};
     const vk_buffer *bufs[] = {&s->cycle_state, &s->decisions, &r->pass->counts, &r->pass->plan};
-    dispatch(r, "speculate", spec, 1, NULL, bufs, 4, push, sizeof push, 1, 1);
+    dispatch(r, "speculate", spec, 1, NULL, bufs, 4, &push, sizeof push, 1, 1);
     if (stage == 0) vk_record_barrier_indirect(&r->vk);
     else barrier(r);
 }
@@ -378,7 +385,7 @@ static lvk_status record_cycle(gpu_session *s) {
     gpu_pass *pass = &s->cycle;
     uint32_t *plan = mem_calloc(LVK_PLAN_COUNTS + pass->max_slots, 16);
     if (!plan) return status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
-    recorder r = {.vk = {s->dev, s->descriptors, &s->params, pass->cmds[0], LVK_OK},
+    recorder r = {.vk = session_recorder(s, pass->cmds[0]),
                   .s = s, .ncols = 1, .exits = ex, .pass = pass, .plan = plan};
     r.vk.status = begin(s->dev, r.vk.cmd);
     pass->n_cmds = 1;
@@ -409,7 +416,7 @@ static lvk_status record_cycle(gpu_session *s) {
 
 /* fence mode with propagation: the K/V of blocks exits->layers[k].. for one column. */
 static lvk_status record_propagate(gpu_session *s, int k, const lvk_exit_config *exits) {
-    recorder r = {.vk = {s->dev, s->descriptors, &s->params, s->propagate[k], LVK_OK},
+    recorder r = {.vk = session_recorder(s, s->propagate[k]),
                   .s = s, .ncols = 1, .x = &s->x, .exits = exits};
     r.vk.status = begin(s->dev, r.vk.cmd);
     for (int l = exits->layers[k]; l < s->hp->n_layers; l++) propagate_kv(&r, (uint32_t)l);
@@ -421,9 +428,9 @@ static lvk_status record_copy_logits(gpu_session *s, uint32_t col) {
     VkCommandBuffer cmd = s->copy_logits[col];
     LVK_TRY(begin(s->dev, cmd));
     VkDeviceSize bytes = (VkDeviceSize)s->vocab_stride * 4;
-    VkBufferCopy region = {col * bytes, 0, bytes};
+    VkBufferCopy region = {.srcOffset = col * bytes, .dstOffset = 0, .size = bytes};
     vkCmdCopyBuffer(cmd, s->logits.buffer, s->logits_host.buffer, 1, &region);
-    recorder r = {.vk = {s->dev, s->descriptors, &s->params, cmd, LVK_OK}, .s = s, .ncols = 1, .x = &s->x};
+    recorder r = {.vk = session_recorder(s, cmd), .s = s, .ncols = 1, .x = &s->x};
     end(&r);
     return r.vk.status;
 }
@@ -455,8 +462,6 @@ static lvk_status record_all(gpu_session *s) {
 }
 
 /* ---- session ------------------------------------------------------------------ */
-
-static uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
 
 static lvk_status alloc_zeroed(gpu_session *s, VkDeviceSize size, vk_buffer *b) {
     if (size > s->dev->max_storage_range)
@@ -529,7 +534,7 @@ static lvk_status session_init(gpu_session *s) {
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "a prompt pass of %u token columns: it takes a multiple of %d up to %d",
                         W, LVK_MAX_BATCH, LVK_MAX_PROMPT_COLUMNS);
     const VkDeviceSize column_scores = (VkDeviceSize)hp->n_heads * ctx * 4;
-    if (W > pad8(ctx)) W = pad8(ctx);
+    if (W > pad8(ctx)) W = (uint32_t)pad8(ctx);
     if (W * column_scores > dev->max_storage_range) {
         const VkDeviceSize fits = dev->max_storage_range / column_scores / LVK_MAX_BATCH * LVK_MAX_BATCH;
         W = fits > LVK_MAX_BATCH ? (uint32_t)fits : LVK_MAX_BATCH;
@@ -542,11 +547,11 @@ static lvk_status session_init(gpu_session *s) {
     const uint32_t align = (uint32_t)(lim->minStorageBufferOffsetAlignment > lim->minTexelBufferOffsetAlignment
                                           ? lim->minStorageBufferOffsetAlignment
                                           : lim->minTexelBufferOffsetAlignment) / 4;
-    s->x_stride = pad8((uint32_t)hp->n_embd);
+    s->x_stride = (uint32_t)pad8((uint64_t)hp->n_embd);
     if (align > 8) s->x_stride = (s->x_stride + align - 1) / align * align;
-    s->q_stride = pad8((uint32_t)hp_q_dim(hp));
-    s->hb_stride = 2 * pad8((uint32_t)hp->n_ff);
-    s->vocab_stride = pad8((uint32_t)hp->n_vocab);
+    s->q_stride = (uint32_t)pad8((uint64_t)hp_q_dim(hp));
+    s->hb_stride = 2 * (uint32_t)pad8((uint64_t)hp->n_ff);
+    s->vocab_stride = (uint32_t)pad8((uint64_t)hp->n_vocab);
     /* the most workgroups a head has: in the widest pass, which takes the fewest rows each */
     s->head_workgroups = matvec_workgroups(&g->output, rows_per_workgroup(&g->tuning, OUT_HEAD, LVK_MAX_BATCH));
 

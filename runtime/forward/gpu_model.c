@@ -3,6 +3,7 @@
 #include "forward/gpu_model.h"
 #include "formats/quant.h"
 #include "status.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,6 @@ uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs) {
     return pairs ? (rows + 1) & ~1u : rows;
 }
 
-static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
-
 /* K-quant super-blocks carry 5 scale words each (shaders/weights.glsl):
  * 148 bytes per 256 weights for Q4_K (4.625 bits a weight, GGUF 4.5), 180
  * for Q5_K (5.625, GGUF 5.5) and 212 for Q6_K (6.625, GGUF 6.5625): 4 bytes
@@ -91,7 +90,7 @@ static uint64_t pad8(uint64_t n) { return (n + 7) & ~7ull; }
 #define K_SCALE_WORDS 5
 
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols) {
-    switch (type) {
+    switch ((enum ggml_type)type) { /* every enumerator: -Wswitch names a type added without a layout */
     case GGML_F32: return pad8(cols) * 4;
     case GGML_F16:
     case GGML_BF16: return pad8(cols) * 2;
@@ -102,23 +101,35 @@ uint64_t gpu_row_bytes(uint32_t type, uint64_t cols) {
     case GGML_Q5_1: return cols / QK * 24;
     case GGML_Q4_K: return cols / QK_K * (QK_K / 2 + K_SCALE_WORDS * 4);
     case GGML_Q5_K: return cols / QK_K * (QK_K / 2 + QK_K / 8 + K_SCALE_WORDS * 4);
-    default: return cols / QK_K * (QK_K / 2 + QK_K / 4 + K_SCALE_WORDS * 4); /* GGML_Q6_K */
+    case GGML_Q6_K: return cols / QK_K * (QK_K / 2 + QK_K / 4 + K_SCALE_WORDS * 4);
+    case GGML_Q8_1:
+    case GGML_Q2_K:
+    case GGML_Q3_K:
+    case GGML_Q8_K: break; /* no kernel reads these */
     }
+    return 0;
 }
 
 uint32_t gpu_row_units(uint32_t type, uint64_t cols) {
     return (uint32_t)(ggml_block_elems(type) == 1 ? pad8(cols) / 8 : cols / 8);
 }
 
+/* The model loader admits only weight_types; a type reaching the upload
+ * without a GPU layout is a bug in that check, reported rather than guessed. */
+static lvk_status unsupported_type(uint32_t type) {
+    return status_fail(LVK_ERR_UNSUPPORTED, "weights of type %s have no GPU layout (supported: %s)",
+                       ggml_type_name(type), weight_type_names(", ", " and "));
+}
+
 static uint32_t bytes4(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
     return (b0 & 255) | (b1 & 255) << 8 | (b2 & 255) << 16 | (b3 & 255) << 24;
 }
 
-uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
-                         void *dst) {
+lvk_status gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
+                           void *dst, uint32_t *scale_off) {
     const uint64_t nb = cols / QK, stride = pad8(cols), kb = cols / QK_K; /* blocks per row */
     uint8_t *out = dst;
-    switch (type) {
+    switch ((enum ggml_type)type) { /* every enumerator: -Wswitch names a type added without a layout */
     case GGML_F32:
     case GGML_F16:
     case GGML_BF16: {
@@ -128,7 +139,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
             memcpy(row, (const uint8_t *)src + r * cols * es, cols * es);
             memset(row + cols * es, 0, (stride - cols) * es); /* zero padding: pads multiply x's zero pads */
         }
-        return 0;
+        *scale_off = 0;
+        return LVK_OK;
     }
     case GGML_Q8_0: {
         const block_q8_0 *b = src;
@@ -137,7 +149,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
             memcpy(out + at * 32, b[i].qs, 32);
             scales[at] = b[i].d;
         }
-        return (uint32_t)(rows * nb * 8);
+        *scale_off = (uint32_t)(rows * nb * 8);
+        return LVK_OK;
     }
     case GGML_Q4_0: {
         const block_q4_0 *b = src;
@@ -146,7 +159,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
             memcpy(out + at * 16, b[i].qs, 16);
             scales[at] = b[i].d;
         }
-        return (uint32_t)(rows * nb * 4);
+        *scale_off = (uint32_t)(rows * nb * 4);
+        return LVK_OK;
     }
     case GGML_Q4_1: { /* quants as in ggml, then a word d | m << 16 per block */
         const block_q4_1 *b = src;
@@ -155,7 +169,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
             memcpy(out + at * 16, b[i].qs, 16);
             scales[at] = b[i].d | (uint32_t)b[i].m << 16;
         }
-        return (uint32_t)(rows * nb * 4);
+        *scale_off = (uint32_t)(rows * nb * 4);
+        return LVK_OK;
     }
     case GGML_Q5_0:
     case GGML_Q5_1: { /* quants as in ggml, then two words per block: d | m << 16 (m 0 for Q5_0), qh */
@@ -169,7 +184,8 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
             scales[2 * at] = type == GGML_Q5_0 ? b0->d : b1->d | (uint32_t)b1->m << 16;
             memcpy(&scales[2 * at + 1], type == GGML_Q5_0 ? b0->qh : b1->qh, 4);
         }
-        return (uint32_t)(rows * nb * 4);
+        *scale_off = (uint32_t)(rows * nb * 4);
+        return LVK_OK;
     }
     case GGML_Q4_K:
     case GGML_Q5_K: { /* quants as in ggml (Q5_K: qs then qh); scale words: d | dmin << 16,
@@ -193,9 +209,10 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
                 w[1 + c] = bytes4(sc0, sc1, m0, m1);
             }
         }
-        return (uint32_t)(rows * kb * quant_bytes / 4);
+        *scale_off = (uint32_t)(rows * kb * quant_bytes / 4);
+        return LVK_OK;
     }
-    default: { /* GGML_Q6_K: ql then qh as in ggml; scale words: d as an f32 (exact),
+    case GGML_Q6_K: { /* ql then qh as in ggml; scale words: d as an f32 (exact),
                 * then the int8 scales in the pairs one unit uses (its elements e, e + 64) */
         const block_q6_K *b = src;
         const uint64_t quant_bytes = QK_K / 2 + QK_K / 4;
@@ -212,13 +229,19 @@ uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_
                 w[1 + k] = bytes4((uint8_t)sc[j], (uint8_t)sc[j + 4], (uint8_t)sc[j + 1], (uint8_t)sc[j + 5]);
             }
         }
-        return (uint32_t)(rows * kb * quant_bytes / 4);
+        *scale_off = (uint32_t)(rows * kb * quant_bytes / 4);
+        return LVK_OK;
     }
+    case GGML_Q8_1:
+    case GGML_Q2_K:
+    case GGML_Q3_K:
+    case GGML_Q8_K: break; /* no kernel reads these */
     }
+    return unsupported_type(type);
 }
 
-uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst) {
-    return gpu_repack_rows(type, src, 0, rows, rows, cols, dst);
+lvk_status gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst, uint32_t *scale_off) {
+    return gpu_repack_rows(type, src, 0, rows, rows, cols, dst, scale_off);
 }
 
 /* The i-th row of the matrix gpu_matrix_upload builds: which tensor, which row of it. */
@@ -247,6 +270,10 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const weight_tenso
         uint64_t r0;
         const weight_tensor *first = source_row(w, n, order, begin, &r0);
         uint64_t row_bytes = gpu_row_bytes(first->type, first->cols), src_row = first->n_bytes / first->rows;
+        if (row_bytes == 0) {
+            st = unsupported_type(first->type);
+            break;
+        }
         uint64_t most = ((limit - 64) / row_bytes) & ~1ull, end = begin;
         while (end < m->rows && end - begin < most) {
             uint64_t r;
@@ -277,8 +304,8 @@ lvk_status gpu_matrix_upload(vk_device *dev, vk_arena *arena, const weight_tenso
             const weight_tensor *src = source_row(w, n, order, begin + i, &r);
             while (i + run < rows && source_row(w, n, order, begin + i + run, &r_next) == src && r_next == r + run)
                 run++;
-            part.scale_off = gpu_repack_rows(first->type, (const uint8_t *)src->data + r * src_row, i, run, rows,
-                                             m->cols, dst);
+            st = gpu_repack_rows(first->type, (const uint8_t *)src->data + r * src_row, i, run, rows, m->cols, dst,
+                                 &part.scale_off);
             i += run;
         }
         if (st == LVK_OK) memset(dst + size - 4, 0, 4);
@@ -400,7 +427,7 @@ lvk_status gpu_model_upload(vk_device *dev, const host_model *m, lvk_progress_fn
     g->n_layers = m->hp.n_layers;
     vk_arena_init(&g->arena, dev, 0);
     g->layers = mem_calloc((size_t)g->n_layers, sizeof *g->layers);
-    upload_state u = {dev, g, progress, user, 0, total};
+    upload_state u = {.dev = dev, .g = g, .progress = progress, .user = user, .total = total};
     lvk_status s = g->layers ? upload_all(&u, m) : status_fail(LVK_ERR_OUT_OF_MEMORY, "out of host memory");
     if (s != LVK_OK) {
         gpu_model_free(g);

@@ -7,6 +7,7 @@
 #define LVK_GPU_MODEL_H
 
 #include "model/model.h"
+#include "forward/gpu_push.h"
 #include "forward/gpu_shared.h"
 #include "vk/vk_device.h"
 
@@ -69,30 +70,23 @@ typedef struct gpu_model {
     int n_layers;
 } gpu_model;
 
-/* The push constants of shaders/matvec.comp (its Push block, field for field). */
-typedef struct gpu_matvec_push {
-    uint32_t rows, units, x_stride, y_stride, row_begin, first_row, scale_off, accumulate, layer, norm_n;
-    float norm_eps;
-    uint32_t q_rows, kv_dim, head_dim, rope_dim; /* OUT 1 */
-    uint32_t slot, wg_first, wg_total, count_at; /* OUT 3 */
-} gpu_matvec_push;
-_Static_assert(sizeof(gpu_matvec_push) <= LVK_PUSH_CONSTANT_BYTES, "matvec push constants fit the layout");
-
 gpu_tuning gpu_tuning_for(const vk_device *dev);
 /* Rows per mat-vec workgroup in a pass of n_cols token columns (even where
  * `pairs`: the Q/K/V and gate/up epilogues work on row pairs). */
 uint32_t gpu_matvec_rows(const gpu_tuning *t, uint32_t n_cols, int pairs);
-/* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and scales). */
+/* Bytes of one row of `cols` weights of `type` in the GPU layout (quants and
+ * scales); 0 for a type without one (not in weight_types). */
 uint64_t gpu_row_bytes(uint32_t type, uint64_t cols);
 /* Units of 8 weights in one row of `cols` in the GPU layout (float rows are padded to 8). */
 uint32_t gpu_row_units(uint32_t type, uint64_t cols);
 /* Repacks rows [0, rows) of a ggml matrix into the GPU layout at dst
- * (gpu_row_bytes * rows bytes); returns the scales' word offset. */
-uint32_t gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst);
+ * (gpu_row_bytes * rows bytes) and sets *scale_off to the scales' word
+ * offset; LVK_ERR_UNSUPPORTED for a type without a GPU layout. */
+lvk_status gpu_repack(uint32_t type, const void *src, uint64_t rows, uint64_t cols, void *dst, uint32_t *scale_off);
 /* The same for n consecutive ggml rows at src, as rows first.. of a matrix
  * of `rows` rows (a part that stacks or interleaves several tensors). */
-uint32_t gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
-                         void *dst);
+lvk_status gpu_repack_rows(uint32_t type, const void *src, uint64_t first, uint64_t n, uint64_t rows, uint64_t cols,
+                           void *dst, uint32_t *scale_off);
 /* How the rows of n tensors of equal width make one matrix. */
 typedef struct gpu_row_order {
     int interleave;             /* n = 2, same type: row i of each in turn (gate, up); else stacked */

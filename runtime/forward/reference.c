@@ -70,6 +70,26 @@ void ref_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = (float)(x[i] / sum);
 }
 
+void ref_attention(float *out, const float *q, const float *keys, const float *values, int n_pos, int kv_stride,
+                   int head_dim, float *scores) {
+    for (int t = 0; t < n_pos; t++) {
+        const float *k = keys + (size_t)t * kv_stride;
+        double score = 0;
+        for (int i = 0; i < head_dim; i++) score += (double)q[i] * k[i];
+        scores[t] = (float)(score / sqrt((double)head_dim));
+    }
+    ref_softmax(scores, n_pos);
+    memset(out, 0, (size_t)head_dim * sizeof *out);
+    for (int t = 0; t < n_pos; t++) {
+        const float *v = values + (size_t)t * kv_stride;
+        for (int i = 0; i < head_dim; i++) out[i] += scores[t] * v[i];
+    }
+}
+
+void ref_swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 lvk_status ref_create(const host_model *m, int n_ctx, ref_state **out) {
     if (!m || !out || n_ctx <= 0) return status_fail(LVK_ERR_INVALID_ARGUMENT, "ref_create: bad argument");
     const model_hparams *hp = &m->hp;
@@ -161,21 +181,9 @@ lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, con
 
         /* each head attends over positions 0..pos of its key/value head */
         for (int h = 0; h < hp->n_heads; h++) {
-            const float *q = s->q + h * hd;
-            int kvh = h / group;
-            for (int t = 0; t <= pos; t++) {
-                const float *kt = s->key_cache + ((size_t)l * s->n_ctx + t) * kv_dim + kvh * hd;
-                double score = 0;
-                for (int i = 0; i < hd; i++) score += (double)q[i] * kt[i];
-                s->att[t] = (float)(score / sqrt((double)hd));
-            }
-            ref_softmax(s->att, pos + 1);
-            float *o = s->att_out + h * hd;
-            memset(o, 0, (size_t)hd * 4);
-            for (int t = 0; t <= pos; t++) {
-                const float *vt = s->value_cache + ((size_t)l * s->n_ctx + t) * kv_dim + kvh * hd;
-                for (int i = 0; i < hd; i++) o[i] += s->att[t] * vt[i];
-            }
+            const size_t kv_head = (size_t)l * s->n_ctx * kv_dim + (size_t)(h / group) * hd;
+            ref_attention(s->att_out + h * hd, s->q + h * hd, s->key_cache + kv_head, s->value_cache + kv_head,
+                          pos + 1, kv_dim, hd, s->att);
         }
         /* x += Wo att_out */
         ref_matvec(s->xb2, &L->wo, s->att_out, s->row);
@@ -185,10 +193,7 @@ lvk_status ref_forward_heads(ref_state *s, int token, int pos, int n_blocks, con
         ref_rmsnorm(s->xb, s->x, L->ffn_norm.data, d, hp->rms_eps);
         ref_matvec(s->hb, &L->w_gate, s->xb, s->row);
         ref_matvec(s->hb2, &L->w_up, s->xb, s->row);
-        for (int i = 0; i < hp->n_ff; i++) {
-            float g = s->hb[i];
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
-        }
+        ref_swiglu(s->hb, s->hb2, hp->n_ff);
         ref_matvec(s->xb2, &L->w_down, s->hb, s->row);
         for (int i = 0; i < d; i++) s->x[i] += s->xb2[i];
 

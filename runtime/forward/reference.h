@@ -32,5 +32,12 @@ void ref_matvec(float *y, const weight_tensor *W, const float *x, float *row_buf
  * NeoX's, by rope_angle(&m->hp, pos, i). */
 void ref_rope(const host_model *m, float *v, int n_heads, int pos);
 void ref_softmax(float *x, int n);
+/* One query head over positions 0..n_pos-1: out[head_dim] = softmax(q K^T /
+ * sqrt(head_dim)) V, key and value t at keys/values + t * kv_stride;
+ * scores[n_pos] is scratch. */
+void ref_attention(float *out, const float *q, const float *keys, const float *values, int n_pos, int kv_stride,
+                   int head_dim, float *scores);
+/* gate[i] = silu(gate[i]) * up[i]: SwiGLU's gated activation. */
+void ref_swiglu(float *gate, const float *up, int n);
 
 #endif

@@ -1,5 +1,8 @@
-/* vk_device.h — the Vulkan layer: instance, device choice, memory, buffers,
- * pipelines from the embedded SPIR-V, submission. Everything goes through volk. */
+/* vk_device.h — the Vulkan layer: instance (vk_instance.c), device choice and
+ * creation (vk_device.c), memory and buffers (vk_memory.c), transfers and
+ * submission (vk_transfer.c), pipelines from the embedded SPIR-V
+ * (vk_pipeline.c), recording dispatches (vk_record.c). Everything goes
+ * through volk. */
 #ifndef LVK_VK_DEVICE_H
 #define LVK_VK_DEVICE_H
 

@@ -7,15 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -103,7 +94,7 @@ lvk_status bench_download(bench_gpu *g, const vk_buffer *src, VkDeviceSize size,
  * writes the same output, and the barrier keeps the calls from overlapping. */
 static lvk_status record_calls(bench_gpu *g, bench_record_fn fn, const void *job, int repeats, VkCommandBuffer *cmd) {
     LVK_TRY(begin_cmd(g, cmd));
-    vk_recorder r = {g->dev, g->sets, &g->params, *cmd, LVK_OK};
+    vk_recorder r = {.dev = g->dev, .pool = g->sets, .params = &g->params, .cmd = *cmd, .status = LVK_OK};
     for (int i = 0; i < repeats; i++) {
         fn(&r, job, i);
         vk_record_barrier(&r);
@@ -139,7 +130,7 @@ lvk_status bench_time_calls(bench_gpu *g, bench_record_fn fn, const void *job, u
 
 weight_tensor bench_random_matrix(uint32_t type, uint64_t rows, uint64_t cols, uint64_t seed) {
     uint64_t row_bytes = cols / ggml_block_elems(type) * ggml_block_bytes(type);
-    weight_tensor w = {type, rows, cols, NULL, rows * row_bytes};
+    weight_tensor w = {.type = type, .rows = rows, .cols = cols, .n_bytes = rows * row_bytes};
     uint8_t *data = malloc(w.n_bytes);
     float *row = malloc(cols * sizeof *row);
     if (data && row) {

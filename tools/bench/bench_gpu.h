@@ -5,6 +5,7 @@
 #define LVK_BENCH_GPU_H
 
 #include "forward/gpu_forward.h"
+#include "util.h"
 #include "vk/vk_device.h"
 
 #define BENCH_RUNS 5               /* timed runs per figure; the median is reported */
@@ -21,8 +22,6 @@ typedef struct bench_gpu {
     VkFence fence;
 } bench_gpu;
 
-double now_s(void);
-uint32_t div_up(uint32_t a, uint32_t b);
 /* The median of v[0..n) (sorts v). */
 double bench_median(double *v, int n);
 

@@ -1,10 +1,12 @@
 /* bench_matvec.c — the mat-vec litevk-bench times (see bench_matvec.h). */
+#include "bench.h"
 #include "bench_matvec.h"
 #include "forward/reference.h"
 #include "status.h"
 #include "synth.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,11 +52,13 @@ static void record_matvec(vk_recorder *r, const void *job, int call) {
     const uint32_t rows = gpu_matvec_rows(&j->t, j->n_cols, 0);
     for (uint32_t p = 0; p < W->n_parts; p++) {
         const gpu_matrix_part *part = &W->parts[p];
-        uint32_t spec[] = {j->t.matvec_wg, rows, j->n_cols, part->type, 0, 0}; /* no norm; y = W x */
+        uint32_t spec[MATVEC_N_SPEC] = {[MATVEC_WG] = j->t.matvec_wg, [MATVEC_ROWS] = rows,
+                                        [MATVEC_COLUMNS] = j->n_cols, [MATVEC_TYPE] = part->type,
+                                        [MATVEC_OUT] = OUT_Y}; /* no norm; y = W x */
         gpu_matvec_push push = {.rows = part->rows, .units = part->units, .x_stride = W->cols, .y_stride = W->rows,
                                 .row_begin = part->row_begin, .scale_off = part->scale_off};
         const vk_buffer *x = &j->m->x, *bufs[] = {x, &j->m->y, x, x, x, x, x}; /* bindings 3-7 unused here */
-        vk_record_dispatch(r, "matvec", spec, 6, &part->buf, bufs, 7, &push, sizeof push,
+        vk_record_dispatch(r, "matvec", spec, MATVEC_N_SPEC, &part->buf, bufs, 7, &push, sizeof push,
                            1, div_up(part->rows, rows)); /* one tile of columns, the row groups */
     }
 }
@@ -88,4 +92,42 @@ void bench_matvec_close(bench_gpu *g, bench_matvec *m) {
     free(m->y_host);
     free(m->ref);
     memset(m, 0, sizeof *m);
+}
+
+/* ---- the matvec part of litevk-bench ---- */
+
+/* One weight type: a figure line, or a line saying why there is none.
+ * *ok is cleared when the kernel's result is wrong. */
+static lvk_status bench_matvec_type(bench_gpu *g, uint32_t type, double copy_gbps, int *ok) {
+    bench_matvec m;
+    double t = 0, err = 0;
+    int repeats = 0;
+    lvk_status s = bench_matvec_open(g, type, &m);
+    if (s == LVK_OK) s = bench_matvec_time(g, &m, 1, &t, &repeats, &err);
+    if (s == LVK_OK && !(err <= MV_MAX_ERR)) {
+        printf("  %-5s  wrong result: max error %.2e of max |y| (limit %.0e); no figure\n", ggml_type_name(type), err,
+               MV_MAX_ERR);
+        *ok = 0;
+    } else if (s == LVK_OK) {
+        double gbps = m.w.n_bytes / t / 1e9;
+        printf("  %-5s %8.1f %9.3f %9.1f %10.2f %8.0f%% %10.1e %6d %6u %5u\n", ggml_type_name(type),
+               m.w.n_bytes / 1e6, t * 1e3, gbps, (double)MV_ROWS * MV_COLS / t / 1e9, 100.0 * gbps / copy_gbps, err,
+               repeats, m.n_copies, m.copies[0].n_parts);
+    }
+    bench_matvec_close(g, &m);
+    return s;
+}
+
+lvk_status bench_matvec_part(bench_gpu *g, const uint32_t *types, int n_types, double copy_gbps, int *ok) {
+    printf("matvec: %d x %d (LLaMA-7B FFN up), 1 column; tuning \"%s\": workgroup %u, %u rows per workgroup\n",
+           MV_ROWS, MV_COLS, g->tuning.source, g->tuning.matvec_wg, g->tuning.matvec_rows);
+    printf("  type   MB read   ms/call      GB/s  Gweights/s  of copy  max error  calls copies parts\n");
+    for (int i = 0; i < n_types; i++) {
+        fprintf(stderr, "bench: matvec %s\n", ggml_type_name(types[i]));
+        LVK_TRY(bench_matvec_type(g, types[i], copy_gbps, ok));
+    }
+    printf("  (MB as stored in GGUF; max error = max |gpu - reference| / max |reference|; calls per timed\n"
+           "   command buffer, taking %.0f MiB of matrix copies in turn; parts = dispatches per call)\n",
+           MV_FOOTPRINT / 1048576.0);
+    return LVK_OK;
 }

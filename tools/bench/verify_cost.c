@@ -13,11 +13,11 @@
  * a program that prints figures, not a test. */
 #include "forward/gpu_forward.h"
 #include "status.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char usage[] =
     "usage: litevk-verify-cost MODEL.gguf [--draft-exit E] [--reps N]\n"
@@ -28,12 +28,6 @@ static const char usage[] =
     "the median of N repetitions (default 5) each. Then, for acceptance rates 0.5..0.9, the\n"
     "draft count k with the best speedup T(a,k) * full / (k * draft + verify(k+1)), where\n"
     "T(a,k) = (1 - a^(k+1)) / (1 - a) tokens per cycle.\n";
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -53,11 +47,11 @@ static lvk_status time_pass(gpu_session *s, int what, int reps, int pos, double 
     for (int r = 0; r < reps; r++) {
         gpu_step step;
         gpu_decision d[LVK_MAX_BATCH];
-        double t0 = now_ms();
+        double t0 = now_s();
         if (what == 0) LVK_TRY(gpu_session_decode(s, tokens[0], pos, &step));
         else if (what == 1) LVK_TRY(gpu_session_draft(s, tokens[0], pos, 0, 1.0f, d));
         else LVK_TRY(gpu_session_verify(s, tokens, what - 1, what - 2, pos, d));
-        t[r] = now_ms() - t0;
+        t[r] = (now_s() - t0) * 1e3; /* ms */
     }
     qsort(t, (size_t)reps, sizeof t[0], by_value);
     *out = t[reps / 2];

@@ -1,8 +1,8 @@
 /* api_convert.c — the public API's conversions (litevk.h, "conversion"): the
  * weight types by name, and the three converters with one set of parameters. */
-#include "formats/convert.h"
-#include "formats/convert_gguf.h"
-#include "formats/convert_hf.h"
+#include "convert/convert.h"
+#include "convert/convert_gguf.h"
+#include "convert/convert_hf.h"
 #include "formats/gguf.h"
 #include "formats/quant.h"
 #include "status.h"

@@ -1,4 +1,4 @@
-/* test_convert_gguf.c — re-typing a GGUF (runtime/formats/convert_gguf.c): a random
+/* test_convert_gguf.c — re-typing a GGUF (runtime/convert/convert_gguf.c): a random
  * F32 Llama (GQA, untied, head size from key_length, Llama 3.1 rope_freqs,
  * exits in its litevk.* keys) to Q8_0 and back to F32, every value within
  * Q8_0's rounding, metadata and tensor order kept, both files loading in the
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "formats/convert_gguf.h"
+#include "convert/convert_gguf.h"
 #include "decode/exit_config.h"
 #include "formats/gguf.h"
 #include "model/model.h"

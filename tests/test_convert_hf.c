@@ -1,4 +1,4 @@
-/* test_convert_hf.c — Hugging Face checkpoints to GGUF (runtime/formats/convert_hf.c):
+/* test_convert_hf.c — Hugging Face checkpoints to GGUF (runtime/convert/convert_hf.c):
  * small random-weight Llama (GQA, tied and untied, Llama 3.1 RoPE scaling)
  * and Qwen2 (biases) checkpoints written here in F32, F16 and BF16, converted
  * to several types and read back: every tensor against its source, Q and K
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "formats/convert_hf.h"
+#include "convert/convert_hf.h"
 #include "formats/gguf.h"
 #include "hf_synth.h"
 #include "json_write.h"

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "formats/convert.h"
+#include "convert/convert.h"
 #include "formats/gguf.h"
 #include "formats/gguf_write.h"
 #include "formats/quant.h"

@@ -1,4 +1,4 @@
-/* test_hf_config.c — config.json (runtime/formats/hf_config.c): the values the
+/* test_hf_config.c — config.json (runtime/convert/hf_config.c): the values the
  * converter needs from Llama 2, Llama 3.1 and Qwen2 configs, Hugging Face's
  * defaults, and a one-line error for each unsupported or contradictory one. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "formats/hf_config.h"
+#include "convert/hf_config.h"
 
 #include <string.h>
 

@@ -17,7 +17,7 @@
 
 #include "alloc.h"
 #include "formats/gguf_write.h"
-#include "formats/hf_vocab.h"
+#include "convert/hf_vocab.h"
 #include "json_write.h"
 #include "model/tokenizer.h"
 #include "model/unicode.h"

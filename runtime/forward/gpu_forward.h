@@ -38,7 +38,7 @@
 #define LVK_GPU_FORWARD_H
 
 #include "forward/gpu_model.h"
-#include "forward/gpu_shared.h"
+#include "gpu_shared.h"
 
 _Static_assert(LVK_GPU_MAX_EXITS == LVK_MAX_EXITS, "the shaders' exit count is the API's");
 

@@ -8,7 +8,7 @@
 
 #include "model/model.h"
 #include "forward/gpu_push.h"
-#include "forward/gpu_shared.h"
+#include "gpu_shared.h"
 #include "vk/vk_device.h"
 
 /* Rows [row_begin, row_begin + rows) of a matrix, all of one type, in one buffer. */

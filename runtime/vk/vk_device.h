@@ -6,7 +6,7 @@
 #ifndef LVK_VK_DEVICE_H
 #define LVK_VK_DEVICE_H
 
-#include "forward/gpu_shared.h"
+#include "gpu_shared.h"
 #include "litevk.h"
 #include "vk/vk_fault.h"
 

@@ -1,7 +1,7 @@
 /* fuzz_hf_config.c — a Hugging Face config.json: parsed, and what it gives
  * holds together (the sizes the converter computes from it stay in range). */
 #include "fuzz.h"
-#include "formats/hf_config.h"
+#include "convert/hf_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hf_config c;

@@ -4,7 +4,7 @@
  * range, merges for byte-level BPE, scores for SentencePiece, special ids
  * inside the vocabulary). */
 #include "fuzz.h"
-#include "formats/hf_vocab.h"
+#include "convert/hf_vocab.h"
 
 #include <string.h>
 

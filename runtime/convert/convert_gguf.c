@@ -5,7 +5,7 @@
  * anything is written. The writer then asks for each tensor's rows, which
  * are read from the mapped input and converted.
  */
-#include "formats/convert_gguf.h"
+#include "convert/convert_gguf.h"
 
 #include "alloc.h"
 #include "formats/gguf.h"

@@ -6,7 +6,7 @@
  * tokens) without judging it; building then decides the tokenizer's kind,
  * lays the tokens out by id and checks every merge.
  */
-#include "formats/hf_vocab.h"
+#include "convert/hf_vocab.h"
 
 #include "alloc.h"
 #include "formats/json.h"

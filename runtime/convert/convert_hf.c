@@ -8,13 +8,13 @@
  * rows, which are read from the mapped safetensors, reordered where RoPE
  * needs it, and converted.
  */
-#include "formats/convert_hf.h"
+#include "convert/convert_hf.h"
 
 #include "alloc.h"
 #include "formats/gguf.h"
 #include "formats/gguf_write.h"
-#include "formats/hf_config.h"
-#include "formats/hf_vocab.h"
+#include "convert/hf_config.h"
+#include "convert/hf_vocab.h"
 #include "formats/quant.h"
 #include "formats/safetensors.h"
 #include "status.h"

@@ -1,7 +1,7 @@
 /* hf_config.c — config.json; see hf_config.h. Keys the conversion does not
  * need are skipped; a key it needs with the wrong kind of value, or values
  * that contradict each other, is an error naming them. */
-#include "formats/hf_config.h"
+#include "convert/hf_config.h"
 
 #include "alloc.h"
 #include "formats/json.h"

@@ -20,7 +20,7 @@
 #define LVK_HF_VOCAB_H
 
 #include "formats/gguf_write.h"
-#include "formats/hf_config.h"
+#include "convert/hf_config.h"
 
 #include <stddef.h>
 #include <stdint.h>

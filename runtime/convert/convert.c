@@ -4,7 +4,7 @@
  * writer asks for it, so memory use is one tensor, not the model.
  */
 #include "alloc.h"
-#include "formats/convert.h"
+#include "convert/convert.h"
 #include "formats/mapped_file.h"
 #include "formats/gguf.h"
 #include "formats/gguf_write.h"

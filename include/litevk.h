@@ -259,6 +259,11 @@ lvk_status lvk_tokenize(const lvk_model *model, const char *text, int add_bos, i
 /* Text of one token: the bytes it stands for, which may be part of a UTF-8
  * character (byte tokens, byte-level BPE); control tokens (BOS/EOS) give "". */
 lvk_status lvk_token_piece(const lvk_model *model, int32_t token, char *buf, size_t size);
+/* Bytes of the well-formed UTF-8 character at s[0..n): 1..4, or 0 when it is
+ * malformed or cut off (a stray continuation byte, overlong, a surrogate, past
+ * U+10FFFF, or n too short). For text assembled from pieces, which may split
+ * a character. */
+size_t lvk_utf8_char_length(const char *s, size_t n);
 /* Whether a token ends generation: the model's EOS, its end-of-turn and
  * end-of-message tokens (tokenizer.ggml.eot_token_id, eom_token_id), or a
  * token whose text is a chat format's end of turn, as llama.cpp finds them

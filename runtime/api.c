@@ -7,6 +7,7 @@
 #include "decode/sampler.h"
 #include "decode/speculate.h"
 #include "status.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,11 @@ lvk_status lvk_token_piece(const lvk_model *m, int32_t token, char *buf, size_t 
     memcpy(buf, p, len);
     buf[len] = 0;
     return LVK_OK;
+}
+
+size_t lvk_utf8_char_length(const char *s, size_t n) {
+    uint32_t cp;
+    return s && n ? utf8_decode((const uint8_t *)s, n, &cp) : 0;
 }
 
 /* ---- chat formats ---------------------------------------------------------------- */

@@ -313,6 +313,22 @@ static double rouge(const int32_t *a, int na, const int32_t *b, int nb) {
 }
 
 /* ROUGE-L F1 over token ids, against values worked out by hand. */
+/* lvk_utf8_char_length: whole characters, and 0 for every way a byte string is not one. */
+static void test_utf8_char_length(void **state) {
+    (void)state;
+    assert_int_equal(lvk_utf8_char_length("a", 1), 1);
+    assert_int_equal(lvk_utf8_char_length("\xc3\xa9!", 3), 2);
+    assert_int_equal(lvk_utf8_char_length("\xe2\x82\xac", 3), 3);
+    assert_int_equal(lvk_utf8_char_length("\xf0\x9f\x98\x80", 4), 4);
+    assert_int_equal(lvk_utf8_char_length("\xe2\x82\xac", 2), 0);     /* cut off: the next piece holds the rest */
+    assert_int_equal(lvk_utf8_char_length("\x80", 1), 0);             /* a stray continuation byte */
+    assert_int_equal(lvk_utf8_char_length("\xc0\xaf", 2), 0);         /* overlong */
+    assert_int_equal(lvk_utf8_char_length("\xed\xa0\x80", 3), 0);     /* a surrogate */
+    assert_int_equal(lvk_utf8_char_length("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    assert_int_equal(lvk_utf8_char_length("a", 0), 0);
+    assert_int_equal(lvk_utf8_char_length(NULL, 4), 0);
+}
+
 static void test_rouge_l(void **state) {
     (void)state;
     const int32_t a[] = {5, 6, 7, 8}, b[] = {4, 5};
@@ -378,7 +394,7 @@ int main(void) {
         cmocka_unit_test(test_inspect_synthetic), cmocka_unit_test(test_inspect_errors),
         cmocka_unit_test(test_weight_types),      cmocka_unit_test(test_convert_round_trip),
         cmocka_unit_test(test_convert_errors),    cmocka_unit_test(test_calibrated_copy),
-        cmocka_unit_test(test_rouge_l),           cmocka_unit_test(test_bench_metrics),
+        cmocka_unit_test(test_utf8_char_length), cmocka_unit_test(test_rouge_l),           cmocka_unit_test(test_bench_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

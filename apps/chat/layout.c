@@ -12,6 +12,7 @@
  * the next piece starts where it ends: whether a unit fits is decided by
  * placing it and looking at where the line ends, then taking it back. */
 #include "layout.h"
+#include "litevk.h"
 
 #include <stdlib.h>
 
@@ -40,30 +41,8 @@ typedef struct mark {
 
 size_t utf8_char_len(const char *s, size_t len) {
     if (len == 0) return 0;
-    const unsigned char *u = (const unsigned char *)s;
-    if (u[0] < 0x80) return 1;
-    /* The well-formed sequences of the Unicode standard (table 3-7): the lead
-     * byte gives the length, and the second byte's range excludes overlong
-     * forms, surrogates and code points past U+10FFFF. */
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-        n = 2;
-    } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-        n = 3;
-        if (u[0] == 0xE0) lo = 0xA0;
-        if (u[0] == 0xED) hi = 0x9F;
-    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-        n = 4;
-        if (u[0] == 0xF0) lo = 0x90;
-        if (u[0] == 0xF4) hi = 0x8F;
-    } else {
-        return 1;
-    }
-    if (n > len || u[1] < lo || u[1] > hi) return 1;
-    for (size_t i = 2; i < n; i++)
-        if ((u[i] & 0xC0) != 0x80) return 1;
-    return n;
+    size_t n = lvk_utf8_char_length(s, len);
+    return n ? n : 1; /* a malformed byte is a character of its own */
 }
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }

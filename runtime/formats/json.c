@@ -3,6 +3,7 @@
 
 #include "alloc.h"
 #include "status.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -39,37 +40,6 @@ static int expected(json_reader *r, const char *what) {
     unsigned char c = (unsigned char)*r->p;
     if (c >= 0x20 && c < 0x7f) return json_fail(r, "expected %s, found '%c'", what, c);
     return json_fail(r, "expected %s, found byte 0x%02x", what, c);
-}
-
-/* Length of the UTF-8 sequence at p (lead and continuation bytes checked),
- * 0 if it is not one. */
-static int utf8_length(const unsigned char *p, const unsigned char *end) {
-    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-          : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-    if (n == 0 || end - p < n) return 0;
-    for (int k = 1; k < n; k++)
-        if ((p[k] & 0xc0) != 0x80) return 0;
-    return n;
-}
-
-static int utf8_encode(uint32_t cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 void json_init(json_reader *r, const char *text, size_t n, int line) {
@@ -128,7 +98,7 @@ static int read_escape(json_reader *r, char *dst) {
         }
         /* strings become C strings: a NUL would silently cut them short */
         if (cp == 0) return json_fail(r, "\\u0000 is not allowed in a string");
-        return utf8_encode((uint32_t)cp, out);
+        return (int)utf8_encode((uint32_t)cp, out);
     }
     default:
         r->p = e;
@@ -153,7 +123,8 @@ static int read_string(json_reader *r, char *dst) {
         if (c == '\\') {
             if ((len = read_escape(r, dst ? dst + n : NULL)) < 0) return -1;
         } else {
-            if (!(len = utf8_length((const unsigned char *)r->p, (const unsigned char *)r->end)))
+            uint32_t cp;
+            if (!(len = (int)utf8_decode((const uint8_t *)r->p, (size_t)(r->end - r->p), &cp)))
                 return json_fail(r, "invalid UTF-8 in a string (byte 0x%02x)", c);
             if (dst) memcpy(dst + n, r->p, (size_t)len);
             r->p += len;

@@ -986,12 +986,6 @@ static void test_progress(void **state) {
     checkpoint_free(&c);
 }
 
-static int setup(void **state) {
-    (void)state;
-    mkdir(LITEVK_TMP_DIR, 0755);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama),          cmocka_unit_test(test_llama_variants),
@@ -1001,5 +995,5 @@ int main(void) {
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_progress),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

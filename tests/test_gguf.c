@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define CHECKPOINT LITEVK_FIXTURES "/stories260K.bin"
@@ -883,12 +882,6 @@ static void test_convert_errors(void **state) {
     free(tok);
 }
 
-static int setup(void **state) {
-    (void)state;
-    mkdir(LITEVK_TMP_DIR, 0755);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writer_roundtrip), cmocka_unit_test(test_writer_fill_in_rows),
@@ -899,5 +892,5 @@ int main(void) {
         cmocka_unit_test(test_convert_quantized), cmocka_unit_test(test_convert_variants),
         cmocka_unit_test(test_convert_errors),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,17 +268,11 @@ static void test_sharded(void **state) {
     }
 }
 
-static int setup(void **state) {
-    (void)state;
-    mkdir(LITEVK_TMP_DIR, 0755);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_floats), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_out_of_memory), cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_sharded),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -554,8 +554,8 @@ typedef struct lvk_convert_params {
     /* Hugging Face only: the vocabulary and metadata, no tensors (llama.cpp's
      * ggml-vocab-*.gguf); config.json may then be absent. */
     int vocab_only;
-    /* Hugging Face only (the one converter that reports tensors as it goes;
-     * NULL: none). It cannot cancel. */
+    /* Called as each tensor starts being written, by every converter (NULL:
+     * none). It cannot cancel. */
     lvk_convert_progress_fn progress;
     void *progress_user;
 } lvk_convert_params;

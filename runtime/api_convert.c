@@ -36,11 +36,11 @@ lvk_convert_params lvk_convert_default_params(void) {
     return (lvk_convert_params){.weight_type = GGML_F16, .vocab_only = 0, .progress = NULL, .progress_user = NULL};
 }
 
-/* The llama2.c and GGUF converters take a weight type only: what else is asked of them is refused, not ignored. */
-static lvk_status check_type_only(const lvk_convert_params *p, const char *what) {
-    if (p->vocab_only || p->progress)
-        return status_fail(LVK_ERR_INVALID_ARGUMENT, "%s takes no %s: only a Hugging Face directory has them", what,
-                           p->vocab_only ? "vocab_only" : "progress callback");
+/* Only a Hugging Face directory converts to a vocabulary alone: asked of the others, it is refused, not ignored. */
+static lvk_status check_no_vocab_only(const lvk_convert_params *p, const char *what) {
+    if (p->vocab_only)
+        return status_fail(LVK_ERR_INVALID_ARGUMENT, "%s takes no vocab_only: only a Hugging Face directory has it",
+                           what);
     return LVK_OK;
 }
 
@@ -55,12 +55,12 @@ lvk_status lvk_convert_hf(const char *dir, const char *out_path, const lvk_conve
 lvk_status lvk_convert_llama2c(const char *checkpoint_path, const char *tokenizer_path, const char *out_path,
                                const lvk_convert_params *params) {
     lvk_convert_params p = params ? *params : lvk_convert_default_params();
-    LVK_TRY(check_type_only(&p, "a llama2.c conversion"));
-    return convert_llama2c(checkpoint_path, tokenizer_path, out_path, p.weight_type);
+    LVK_TRY(check_no_vocab_only(&p, "a llama2.c conversion"));
+    return convert_llama2c(checkpoint_path, tokenizer_path, out_path, p.weight_type, p.progress, p.progress_user);
 }
 
 lvk_status lvk_convert_gguf(const char *in_path, const char *out_path, const lvk_convert_params *params) {
     lvk_convert_params p = params ? *params : lvk_convert_default_params();
-    LVK_TRY(check_type_only(&p, "re-typing a GGUF"));
-    return convert_gguf(in_path, out_path, p.weight_type);
+    LVK_TRY(check_no_vocab_only(&p, "re-typing a GGUF"));
+    return convert_gguf(in_path, out_path, p.weight_type, p.progress, p.progress_user);
 }

@@ -167,21 +167,59 @@ static void test_weight_types(void **state) {
     assert_string_equal(strrchr(names, '|') + 1, lvk_weight_type_name(n - 1));
 }
 
+/* What a converter's progress callback was told: calls, the last `done`, the
+ * total, and whether `done` ever went backwards or past the total. */
+typedef struct progress_log {
+    uint64_t calls, last_done, total;
+    int out_of_order;
+    char first_tensor[64];
+} progress_log;
+
+static void log_progress(uint64_t done, uint64_t total, const char *tensor, void *user) {
+    progress_log *log = user;
+    if (log->calls == 0) snprintf(log->first_tensor, sizeof log->first_tensor, "%s", tensor);
+    else if (done != log->last_done + 1) log->out_of_order = 1;
+    if (done >= total) log->out_of_order = 1;
+    log->calls++;
+    log->last_done = done;
+    log->total = total;
+}
+
+/* One call per tensor, in order, the last saying all but one are written. */
+static void check_progress(const progress_log *log, uint64_t n_tensors) {
+    assert_false(log->out_of_order);
+    assert_int_equal(log->calls, n_tensors);
+    assert_int_equal(log->total, n_tensors);
+    assert_int_equal(log->last_done + 1, n_tensors);
+}
+
 /* llama2.c -> GGUF (f32) -> q8_0 -> f32 through the API: each file loads for
- * inspection with the same shapes, in the type asked for. */
+ * inspection with the same shapes, in the type asked for, and every converter
+ * reports each tensor as it starts. */
 static void test_convert_round_trip(void **state) {
     (void)state;
+    progress_log l2c_log = {0}, gguf_log = {0};
     lvk_convert_params p = lvk_convert_default_params();
+    p.progress = log_progress;
+    p.progress_user = &l2c_log;
     assert_int_equal(lvk_weight_type_parse("f32", &p.weight_type), LVK_OK);
     if (lvk_convert_llama2c(LLAMA2C_CHECKPOINT, LLAMA2C_TOKENIZER, TMP "_l2c.gguf", &p) != LVK_OK)
         fail_msg("%s", lvk_last_error());
     assert_int_equal(lvk_weight_type_parse("q8_0", &p.weight_type), LVK_OK);
+    p.progress_user = &gguf_log;
     if (lvk_convert_gguf(TMP "_l2c.gguf", TMP "_q8.gguf", &p) != LVK_OK) fail_msg("%s", lvk_last_error());
+    p.progress = NULL;
     assert_int_equal(lvk_weight_type_parse("f32", &p.weight_type), LVK_OK);
     if (lvk_convert_gguf(TMP "_q8.gguf", TMP "_back.gguf", &p) != LVK_OK) fail_msg("%s", lvk_last_error());
 
     lvk_model *f32 = inspect(TMP "_l2c.gguf"), *q8 = inspect(TMP "_q8.gguf"), *back = inspect(TMP "_back.gguf");
     assert_int_equal(lvk_model_tensor_count(q8), lvk_model_tensor_count(f32));
+    check_progress(&l2c_log, lvk_model_tensor_count(f32));
+    check_progress(&gguf_log, lvk_model_tensor_count(f32));
+    lvk_tensor_info first;
+    assert_int_equal(lvk_model_tensor(f32, 0, &first), LVK_OK);
+    assert_int_equal(strlen(gguf_log.first_tensor), first.name_len);
+    assert_memory_equal(gguf_log.first_tensor, first.name, first.name_len);
     int any_q8 = 0;
     for (uint64_t i = 0; i < lvk_model_tensor_count(f32); i++) {
         lvk_tensor_info a, b, c;

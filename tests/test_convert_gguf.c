@@ -102,8 +102,8 @@ static void test_round_trip_q8_0(void **state) {
     p.rope_freqs = 1;
     const char *src = path("llama.gguf"), *q8 = path("llama-q8_0.gguf"), *back = path("llama-f32.gguf");
     write_model(&p, src);
-    if (convert_gguf(src, q8, GGML_Q8_0) != LVK_OK) fail_msg("%s", lvk_last_error());
-    if (convert_gguf(q8, back, GGML_F32) != LVK_OK) fail_msg("%s", lvk_last_error());
+    if (convert_gguf(src, q8, GGML_Q8_0, NULL, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
+    if (convert_gguf(q8, back, GGML_F32, NULL, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
 
     gguf_file *a = open_gguf(src), *q = open_gguf(q8), *b = open_gguf(back);
     expect_same_metadata(a, q, 7);
@@ -144,7 +144,7 @@ static void test_round_trip_q8_0(void **state) {
 
     /* Q8_0 again: the matrices already are, so their bytes are copied */
     const char *again = path("llama-q8_0-again.gguf");
-    if (convert_gguf(q8, again, GGML_Q8_0) != LVK_OK) fail_msg("%s", lvk_last_error());
+    if (convert_gguf(q8, again, GGML_Q8_0, NULL, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
     q = open_gguf(q8);
     gguf_file *g = open_gguf(again);
     assert_int_equal(q->size, g->size);
@@ -160,7 +160,7 @@ static void test_qwen2_to_q4_k(void **state) {
     p.weight_type = GGML_F16;
     const char *src = path("qwen2.gguf"), *out = path("qwen2-q4_k.gguf");
     assert_int_equal(synth_llama_gguf(&p, src), LVK_OK);
-    if (convert_gguf(src, out, GGML_Q4_K) != LVK_OK) fail_msg("%s", lvk_last_error());
+    if (convert_gguf(src, out, GGML_Q4_K, NULL, NULL) != LVK_OK) fail_msg("%s", lvk_last_error());
     gguf_file *a = open_gguf(src), *b = open_gguf(out);
     expect_same_metadata(a, b, 14);
     expect_same_tensors(a, b);
@@ -181,7 +181,7 @@ static void test_qwen2_to_q4_k(void **state) {
 }
 
 static void expect_error(const char *in, const char *out, uint32_t type, lvk_status want, const char *message) {
-    assert_int_equal(convert_gguf(in, out, type), want);
+    assert_int_equal(convert_gguf(in, out, type, NULL, NULL), want);
     if (!strstr(lvk_last_error(), message)) fail_msg("'%s' does not say '%s'", lvk_last_error(), message);
 }
 

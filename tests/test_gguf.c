@@ -688,7 +688,7 @@ static void check_converted(const char *gguf_path, const uint8_t *ckpt, int has_
 static void test_convert_f32(void **state) {
     (void)state;
     const char *path = TMP("stories260K.gguf");
-    assert_int_equal(convert_llama2c(CHECKPOINT, TOKENIZER, path, GGML_F32), LVK_OK);
+    assert_int_equal(convert_llama2c(CHECKPOINT, TOKENIZER, path, GGML_F32, NULL, NULL), LVK_OK);
     gguf_file *f;
     assert_int_equal(gguf_open(path, &f), LVK_OK);
     expect_str(f, "general.architecture", "llama");
@@ -759,7 +759,7 @@ static void test_convert_quantized(void **state) {
         const uint32_t type = weight_types[i];
         if (type == GGML_F32) continue; /* test_convert_f32 */
         const char *path = TMP("stories260K_q.gguf");
-        assert_int_equal(convert_llama2c(CHECKPOINT, TOKENIZER, path, type), LVK_OK);
+        assert_int_equal(convert_llama2c(CHECKPOINT, TOKENIZER, path, type, NULL, NULL), LVK_OK);
         check_converted(path, ckpt, 1, type); /* ffn_down (rows of 172) stays F16; for K-quants every matrix */
     }
     free(ckpt);
@@ -784,11 +784,11 @@ static void test_convert_quantized(void **state) {
     const uint32_t k_quants[] = {GGML_Q4_K, GGML_Q5_K, GGML_Q6_K};
     for (size_t i = 0; i < sizeof k_quants / sizeof k_quants[0]; i++) {
         const char *path = TMP("wide_q.gguf");
-        assert_int_equal(convert_llama2c(bin, TOKENIZER, path, k_quants[i]), LVK_OK);
+        assert_int_equal(convert_llama2c(bin, TOKENIZER, path, k_quants[i], NULL, NULL), LVK_OK);
         check_converted(path, ckpt, 0, k_quants[i]);
     }
     free(ckpt);
-    expect_fail(convert_llama2c(CHECKPOINT, TOKENIZER, TMP("x.gguf"), GGML_Q3_K), LVK_ERR_INVALID_ARGUMENT,
+    expect_fail(convert_llama2c(CHECKPOINT, TOKENIZER, TMP("x.gguf"), GGML_Q3_K, NULL, NULL), LVK_ERR_INVALID_ARGUMENT,
                 "cannot convert to q3_k: choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k");
 }
 
@@ -802,7 +802,7 @@ static void test_convert_variants(void **state) {
     const char *bin = TMP("variant.bin"), *out = TMP("variant.gguf");
 
     write_all(bin, ckpt, size - freq_bytes);
-    assert_int_equal(convert_llama2c(bin, TOKENIZER, out, GGML_F32), LVK_OK);
+    assert_int_equal(convert_llama2c(bin, TOKENIZER, out, GGML_F32, NULL, NULL), LVK_OK);
     check_converted(out, ckpt, 0, GGML_F32);
 
     uint8_t *sep = malloc(size + emb_bytes);
@@ -814,7 +814,7 @@ static void test_convert_variants(void **state) {
     const float *emb = (const float *)(ckpt + 28);
     for (int i = 0; i < 512 * 64; i++) wcls[i] = -emb[i];
     write_all(bin, sep, size + emb_bytes);
-    assert_int_equal(convert_llama2c(bin, TOKENIZER, out, GGML_F32), LVK_OK);
+    assert_int_equal(convert_llama2c(bin, TOKENIZER, out, GGML_F32, NULL, NULL), LVK_OK);
     check_converted(out, sep, 1, GGML_F32);
     gguf_file *f;
     assert_int_equal(gguf_open(out, &f), LVK_OK);
@@ -834,7 +834,7 @@ static void test_convert_errors(void **state) {
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_all(bin, ckpt, size - cuts[i]);
         clear_error();
-        expect_fail(convert_llama2c(bin, TOKENIZER, out, GGML_F32), LVK_ERR_FORMAT,
+        expect_fail(convert_llama2c(bin, TOKENIZER, out, GGML_F32, NULL, NULL), LVK_ERR_FORMAT,
                     size - cuts[i] < 28 ? "too small" : "truncated");
     }
 
@@ -848,14 +848,14 @@ static void test_convert_errors(void **state) {
         memcpy(copy, ckpt, sizeof copy);
         memcpy(copy + 4 * bad_headers[i].field, &bad_headers[i].value, 4);
         write_all(bin, copy, sizeof copy);
-        expect_fail(convert_llama2c(bin, TOKENIZER, out, GGML_F32), LVK_ERR_FORMAT,
+        expect_fail(convert_llama2c(bin, TOKENIZER, out, GGML_F32, NULL, NULL), LVK_ERR_FORMAT,
                     bad_headers[i].keyword);
     }
 
     /* tokenizer: cut inside a record, at a record boundary (too few tokens),
      * an impossible length */
     write_all(bin, tok, tok_size - 3);
-    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32), LVK_ERR_FORMAT, "past the end");
+    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32, NULL, NULL), LVK_ERR_FORMAT, "past the end");
     uint64_t pos = 4, last = 4;
     while (pos < tok_size) {
         int32_t len;
@@ -864,16 +864,16 @@ static void test_convert_errors(void **state) {
         pos += 8 + (uint64_t)len;
     }
     write_all(bin, tok, last);
-    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32), LVK_ERR_FORMAT, "511 tokens");
+    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32, NULL, NULL), LVK_ERR_FORMAT, "511 tokens");
     int32_t huge = 1 << 30;
     memcpy(tok + 8, &huge, 4);
     write_all(bin, tok, tok_size);
-    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32), LVK_ERR_FORMAT, "length");
+    expect_fail(convert_llama2c(CHECKPOINT, bin, out, GGML_F32, NULL, NULL), LVK_ERR_FORMAT, "length");
 
-    expect_fail(convert_llama2c(LITEVK_FIXTURES "/missing.bin", TOKENIZER, out, GGML_F32),
+    expect_fail(convert_llama2c(LITEVK_FIXTURES "/missing.bin", TOKENIZER, out, GGML_F32, NULL, NULL),
                 LVK_ERR_IO, "missing.bin");
     write_all(bin, ckpt, size);
-    expect_fail(convert_llama2c(bin, TOKENIZER, bin, GGML_F32), LVK_ERR_INVALID_ARGUMENT, "input");
+    expect_fail(convert_llama2c(bin, TOKENIZER, bin, GGML_F32, NULL, NULL), LVK_ERR_INVALID_ARGUMENT, "input");
     uint64_t unchanged;
     free(read_all(bin, &unchanged));
     assert_int_equal(unchanged, size);

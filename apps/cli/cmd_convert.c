@@ -105,17 +105,12 @@ int cmd_convert(int argc, char **argv) {
     if (r) return r < 0 ? 0 : r;
     lvk_convert_params params = lvk_convert_default_params();
     params.weight_type = o.type;
-    if (o.n_in == 2 || o.gguf) {
-        lvk_status s = o.gguf ? lvk_convert_gguf(o.in[0], o.out, &params)
-                              : lvk_convert_llama2c(o.in[0], o.in[1], o.out, &params);
-        if (s != LVK_OK) return cli_error("%s", lvk_last_error());
-        fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, lvk_type_name(o.type));
-        return 0;
-    }
     int terminal = isatty(2);
     params.vocab_only = o.vocab_only;
     params.progress = terminal ? show_progress : NULL;
-    lvk_status s = lvk_convert_hf(o.in[0], o.out, &params);
+    lvk_status s = o.gguf       ? lvk_convert_gguf(o.in[0], o.out, &params)
+                   : o.n_in == 2 ? lvk_convert_llama2c(o.in[0], o.in[1], o.out, &params)
+                                 : lvk_convert_hf(o.in[0], o.out, &params);
     if (terminal && !o.vocab_only) fprintf(stderr, "\r\033[K"); /* the progress line gives way */
     if (s != LVK_OK) return cli_error("%s", lvk_last_error());
     fprintf(stderr, "litevk: wrote %s (%s)\n", o.out, o.vocab_only ? "the vocabulary only" : lvk_type_name(o.type));

@@ -274,8 +274,8 @@ static void model_name(const char *path, char *out, size_t size) {
     snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), base);
 }
 
-lvk_status convert_llama2c(const char *checkpoint_path, const char *tokenizer_path,
-                               const char *out_path, uint32_t out_type) {
+lvk_status convert_llama2c(const char *checkpoint_path, const char *tokenizer_path, const char *out_path,
+                           uint32_t out_type, lvk_convert_progress_fn progress, void *progress_user) {
     if (!checkpoint_path || !tokenizer_path || !out_path)
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "convert_llama2c: NULL path");
     if (!weight_type_supported(out_type))
@@ -304,6 +304,7 @@ lvk_status convert_llama2c(const char *checkpoint_path, const char *tokenizer_pa
         s = add_metadata(g, &c, &v, name);
     }
     if (s == LVK_OK) s = add_tensors(g, jobs, &c, &w, out_type);
+    if (s == LVK_OK) gguf_writer_set_progress(g, progress, progress_user);
     if (s == LVK_OK) s = gguf_writer_write(g, out_path);
     gguf_writer_free(g);
     mem_free(jobs);

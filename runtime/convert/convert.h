@@ -12,8 +12,9 @@
  * vocabulary. The embedding doubles as the classifier unless the checkpoint
  * has its own (negative vocab_size), in which case "output.weight" is written.
  * Norm weights stay F32; matrices become out_type (one of weight_types),
- * or F16 where a row is not a whole number of the type's blocks. */
-lvk_status convert_llama2c(const char *checkpoint_path, const char *tokenizer_path,
-                               const char *out_path, uint32_t out_type);
+ * or F16 where a row is not a whole number of the type's blocks. progress
+ * (NULL: none) is called as each tensor starts being written. */
+lvk_status convert_llama2c(const char *checkpoint_path, const char *tokenizer_path, const char *out_path,
+                           uint32_t out_type, lvk_convert_progress_fn progress, void *progress_user);
 
 #endif

@@ -76,7 +76,8 @@ static lvk_status add_tensors(const gguf_file *f, uint32_t out_type, retype_job 
 }
 
 static lvk_status convert(const mapped_file *in, const char *in_path, const char *out_path, uint32_t out_type,
-                          host_model **model, retype_job **jobs, float **row, gguf_writer **w) {
+                          lvk_convert_progress_fn progress, void *progress_user, host_model **model,
+                          retype_job **jobs, float **row, gguf_writer **w) {
     if (mapped_file_is(in, out_path))
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "output '%s' is the input file", out_path);
     gguf_file *f;
@@ -93,10 +94,12 @@ static lvk_status convert(const mapped_file *in, const char *in_path, const char
     LVK_TRY(add_metadata(f, out_type, *w));
     s = add_tensors(f, out_type, *jobs, *row, *w);
     if (s != LVK_OK) return status_fail_prefix(s, "%s", in_path);
+    gguf_writer_set_progress(*w, progress, progress_user);
     return gguf_writer_write(*w, out_path);
 }
 
-lvk_status convert_gguf(const char *in_path, const char *out_path, uint32_t out_type) {
+lvk_status convert_gguf(const char *in_path, const char *out_path, uint32_t out_type, lvk_convert_progress_fn progress,
+                        void *progress_user) {
     if (!in_path || !out_path) return status_fail(LVK_ERR_INVALID_ARGUMENT, "convert_gguf: NULL path");
     if (!weight_type_supported(out_type))
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "cannot convert to %s: choose %s", ggml_type_name(out_type),
@@ -107,7 +110,7 @@ lvk_status convert_gguf(const char *in_path, const char *out_path, uint32_t out_
     float *row = NULL;
     gguf_writer *w = NULL;
     lvk_status s = map_file(in_path, &in);
-    if (s == LVK_OK) s = convert(&in, in_path, out_path, out_type, &model, &jobs, &row, &w);
+    if (s == LVK_OK) s = convert(&in, in_path, out_path, out_type, progress, progress_user, &model, &jobs, &row, &w);
     gguf_writer_free(w);
     mem_free(row);
     mem_free(jobs);

@@ -13,7 +13,9 @@
  * for one already in the row's type, whose bytes are copied (quantising
  * again could only lose precision). Every metadata key is copied in order,
  * litevk.* included, but general.file_type, which says out_type; tensors keep
- * their order, names and shapes. Memory use is one row. */
-lvk_status convert_gguf(const char *in_path, const char *out_path, uint32_t out_type);
+ * their order, names and shapes. Memory use is one row. progress (NULL:
+ * none) is called as each tensor starts being written. */
+lvk_status convert_gguf(const char *in_path, const char *out_path, uint32_t out_type, lvk_convert_progress_fn progress,
+                        void *progress_user);
 
 #endif

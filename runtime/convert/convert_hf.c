@@ -228,8 +228,6 @@ static lvk_status check_all_used(const converter *c) {
 static lvk_status fill_tensor(void *user, void *dst, uint64_t first_row, uint64_t n_rows) {
     const job *j = user;
     const converter *c = j->conv;
-    if (first_row == 0 && c->params->progress)
-        c->params->progress((uint64_t)(j - c->jobs), c->n_jobs, j->name, c->params->progress_user);
     uint64_t row_bytes = j->cols / ggml_block_elems(j->type) * ggml_block_bytes(j->type);
     for (uint64_t r = first_row; r < first_row + n_rows; r++) {
         const float *row = c->row;
@@ -338,6 +336,7 @@ static lvk_status convert(const char *dir, const char *out_path, const convert_h
     LVK_TRY(gguf_writer_add_u32(*w, "general.quantization_version", QUANTIZATION_VERSION));
     LVK_TRY(hf_vocab_write(vocab, *w));
     if (!p->vocab_only) LVK_TRY(add_tensors(c, *w));
+    gguf_writer_set_progress(*w, p->progress, p->progress_user);
     return gguf_writer_write(*w, out_path);
 }
 

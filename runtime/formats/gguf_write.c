@@ -38,6 +38,8 @@ struct gguf_writer {
     uint64_t n_kv;
     wtensor *tensors;
     uint64_t n_tensors, cap_tensors;
+    lvk_convert_progress_fn progress;
+    void *progress_user;
     uint32_t alignment;
 };
 
@@ -342,6 +344,7 @@ static lvk_status write_data(gguf_writer *w, FILE *fp, const char *path) {
     lvk_status s = LVK_OK;
     for (uint64_t i = 0; i < w->n_tensors && s == LVK_OK; i++) {
         wtensor *t = &w->tensors[i];
+        if (w->progress) w->progress(i, w->n_tensors, t->name, w->progress_user);
         s = t->fill ? write_filled(t, buf, fp, path) : write_all(fp, t->data, t->n_bytes, path);
         for (uint64_t pad = align_up(t->n_bytes, w->alignment) - t->n_bytes; pad && s == LVK_OK;) {
             uint64_t n = pad < sizeof zeros ? pad : sizeof zeros;
@@ -351,6 +354,11 @@ static lvk_status write_data(gguf_writer *w, FILE *fp, const char *path) {
     }
     mem_free(buf);
     return s;
+}
+
+void gguf_writer_set_progress(gguf_writer *w, lvk_convert_progress_fn fn, void *user) {
+    w->progress = fn;
+    w->progress_user = user;
 }
 
 lvk_status gguf_writer_write(gguf_writer *w, const char *path) {

@@ -49,6 +49,10 @@ lvk_status gguf_writer_add_tensor_fill(gguf_writer *w, const char *name, uint32_
                                        uint32_t n_dims, const uint64_t *ne, gguf_fill_fn fill,
                                        void *user);
 
+/* Calls fn(i, n_tensors, name, user) as tensor i starts being written, for a
+ * converter's progress (litevk.h's lvk_convert_progress_fn); NULL: none. */
+void gguf_writer_set_progress(gguf_writer *w, lvk_convert_progress_fn fn, void *user);
+
 /* Writes the file. On failure the partial file is removed. */
 lvk_status gguf_writer_write(gguf_writer *w, const char *path);
 

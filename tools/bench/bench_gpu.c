@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double bench_median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return v[n / 2];
-}
-
 gpu_params *bench_gpu_params(bench_gpu *g) { return (gpu_params *)g->params.mapped; }
 
 lvk_status bench_gpu_open(bench_gpu *g) {

@@ -5,6 +5,7 @@
 #define LVK_BENCH_GPU_H
 
 #include "forward/gpu_forward.h"
+#include "median.h"
 #include "util.h"
 #include "vk/vk_device.h"
 
@@ -22,8 +23,6 @@ typedef struct bench_gpu {
     VkFence fence;
 } bench_gpu;
 
-/* The median of v[0..n) (sorts v). */
-double bench_median(double *v, int n);
 
 /* The device LITEVK_DEVICE names (validation with LITEVK_VALIDATE=1), with a
  * params buffer of one token column at position 0. */

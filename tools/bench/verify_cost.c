@@ -12,6 +12,7 @@
  *
  * a program that prints figures, not a test. */
 #include "forward/gpu_forward.h"
+#include "median.h"
 #include "status.h"
 #include "util.h"
 
@@ -28,11 +29,6 @@ static const char usage[] =
     "the median of N repetitions (default 5) each. Then, for acceptance rates 0.5..0.9, the\n"
     "draft count k with the best speedup T(a,k) * full / (k * draft + verify(k+1)), where\n"
     "T(a,k) = (1 - a^(k+1)) / (1 - a) tokens per cycle.\n";
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 enum { MAX_REPS = 101, WIDTHS = LVK_MAX_BATCH };
 
@@ -53,8 +49,7 @@ static lvk_status time_pass(gpu_session *s, int what, int reps, int pos, double 
         else LVK_TRY(gpu_session_verify(s, tokens, what - 1, what - 2, pos, d));
         t[r] = (now_s() - t0) * 1e3; /* ms */
     }
-    qsort(t, (size_t)reps, sizeof t[0], by_value);
-    *out = t[reps / 2];
+    *out = bench_median(t, reps);
     return LVK_OK;
 }
 

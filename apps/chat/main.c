@@ -22,7 +22,7 @@ static const char help_head[] =
     "pastes, PgUp/PgDn and the wheel scroll; drop a .gguf file on the window (or type\n"
     "/load PATH) to load another model.\n"
     "\n"
-    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    CLI_MODEL_HELP
     "      --template NAME  the conversation's chat format (default: the model's chat\n"
     "                       template's; raw, which continues the text, when it has none):\n";
 

@@ -42,9 +42,12 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Parses an integer / float flag value within [min, max]; 0 on success. */
 int cli_int(const char *flag, const char *text, long min, long max, long *out);
 int cli_float(const char *flag, const char *text, double min, double max, double *out);
-/* The default model: assets/stories260K-lite.gguf of the source tree, else of the
- * current directory. */
+/* The default model: stories260K-lite.gguf in ../share/litevk/ from the
+ * program's folder, where `cmake --install` puts it and where the build tree
+ * links assets/. */
 const char *cli_default_model(void);
+/* The -m line of every command's --help. */
+#define CLI_MODEL_HELP "  -m, --model PATH     GGUF model (default: stories260K-lite, installed with LiteVK)\n"
 /* Creates a context on `device` (NULL = automatic) for the model at
  * model_path. On lavapipe, for a model of at most 2 MB, and when the user has
  * not set LP_NUM_THREADS, it sets LP_NUM_THREADS=0 for the process (one

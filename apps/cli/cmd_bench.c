@@ -31,7 +31,7 @@ static const char help_head[] =
     "  length ratio (early-exit tokens / full-depth tokens); and how many tokens exited after\n"
     "  each block. Timings cover the decode steps only, not the prompt.\n"
     "\n"
-    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    CLI_MODEL_HELP
     "      --prompts FILE   JSONL, one object per line with a \"prompt\", \"instruction\" (+\n"
     "                       \"input\") or \"text\" string, or an Alpaca JSON array; instruction\n"
     "                       records get the Alpaca template\n"

@@ -25,7 +25,7 @@ static const char help[] =
     "and writes the fastest as litevk.speculate.exit/threshold/max (the exits and their\n"
     "thresholds are kept as they are).\n"
     "\n"
-    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    CLI_MODEL_HELP
     "      --prompts FILE   JSONL, one object per line with a \"prompt\", \"instruction\" (+\n"
     "                       \"input\") or \"text\" string, or an Alpaca JSON array; instruction\n"
     "                       records get the Alpaca template\n"

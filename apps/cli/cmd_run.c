@@ -24,7 +24,7 @@ static const char help_head[] =
     "conversation in the terminal: type a message and Enter, and the reply streams; Ctrl+C\n"
     "stops a reply, and at the prompt Ctrl+C, Ctrl+D (end of input) or /exit quits.\n"
     "\n"
-    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    CLI_MODEL_HELP
     "  -p, --prompt TEXT    the prompt (UTF-8); this or -f is required but with -i, where it\n"
     "                       is the system message\n"
     "  -f, --file FILE      the prompt from FILE (one trailing newline dropped; - reads stdin)\n"

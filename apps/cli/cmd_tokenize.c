@@ -16,7 +16,7 @@ static const char help[] =
     "(and EOS last) as the model's metadata wants them, as llama-tokenize adds them.\n"
     "Only the model's vocabulary is read (a vocabulary-only GGUF will do); no device is used.\n"
     "\n"
-    "  -m, --model PATH     GGUF model (default: the TinyStories model in assets/)\n"
+    CLI_MODEL_HELP
     "  -p, --prompt TEXT    the text (UTF-8)\n"
     "      --jsonl FILE     many texts instead: each line of FILE (\"-\": standard input) is one\n"
     "                       JSON string; prints one line per text, a JSON array of its ids,\n"

@@ -76,10 +76,6 @@ lvk_status lvk_calibrator_observe(lvk_calibrator *c, const lvk_session *s) {
 
 uint64_t lvk_calibrator_tokens(const lvk_calibrator *c) { return c ? c->n : 0; }
 
-static calib_rule internal_rule(lvk_calibration_rule rule) {
-    return rule == LVK_CALIBRATE_AGREEMENT ? CALIB_AGREEMENT : CALIB_LITE;
-}
-
 static lvk_status check_rule(lvk_calibration_rule rule) {
     if (rule != LVK_CALIBRATE_LITE && rule != LVK_CALIBRATE_AGREEMENT)
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "calibration rule %d is unknown", (int)rule);
@@ -89,15 +85,12 @@ static lvk_status check_rule(lvk_calibration_rule rule) {
 lvk_status lvk_calibrator_thresholds(const lvk_calibrator *c, lvk_calibration_rule rule, double target,
                                      lvk_exit_calibration *out) {
     if (!c || !out) return status_fail(LVK_ERR_INVALID_ARGUMENT, "lvk_calibrator_thresholds: NULL argument");
-    LVK_TRY(check_rule(rule));
+    LVK_TRY(check_rule(rule)); /* before the per-exit loop, so the message names no exit */
     if (c->n == 0) /* no arrays yet, which calibration_threshold would take for a NULL argument */
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "no tokens to calibrate on: nothing was observed");
     for (int k = 0; k < c->exits.n_exits; k++) {
-        calib_exit_result r;
-        lvk_status s = calibration_threshold(internal_rule(rule), target, c->confidence[k], c->agrees[k], c->n, &r);
+        lvk_status s = calibration_threshold(rule, target, c->confidence[k], c->agrees[k], c->n, &out[k]);
         if (s != LVK_OK) return status_fail_prefix(s, "exit after block %d", c->exits.layers[k]);
-        out[k] = (lvk_exit_calibration){.threshold = r.threshold, .tokens = r.tokens, .agreement = r.agreement,
-                                        .exit_share = r.exit_share};
     }
     return LVK_OK;
 }

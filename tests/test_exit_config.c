@@ -292,50 +292,50 @@ static void test_calibration(void **state) {
      * Agreement is 4/6 of all tokens whatever the rule. */
     const float conf[6] = {0.5f, 0.875f, 0.25f, 0.625f, 0.75f, 0.375f};
     const uint8_t agrees[6] = {1, 1, 1, 0, 1, 0};
-    calib_exit_result r;
-    assert_int_equal(calibration_threshold(CALIB_LITE, 0, conf, agrees, 6, &r), LVK_OK);
+    lvk_exit_calibration r;
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_LITE, 0, conf, agrees, 6, &r), LVK_OK);
     assert_true(r.threshold == 0.59375f);
     assert_int_equal(r.tokens, 6);
     assert_true(r.agreement == 4.0 / 6.0);
     assert_true(r.exit_share == 3.0 / 6.0);
-    assert_int_equal(calibration_threshold(CALIB_AGREEMENT, 0.75, conf, agrees, 6, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 0.75, conf, agrees, 6, &r), LVK_OK);
     assert_true(r.threshold == 0.375f);
     assert_true(r.agreement == 4.0 / 6.0);
     assert_true(r.exit_share == 4.0 / 6.0);
-    assert_int_equal(calibration_threshold(CALIB_AGREEMENT, 1.0, conf, agrees, 6, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 1.0, conf, agrees, 6, &r), LVK_OK);
     assert_true(r.threshold == 0.625f);
     assert_true(r.exit_share == 2.0 / 6.0);
     /* a low target is met by exiting everything */
-    assert_int_equal(calibration_threshold(CALIB_AGREEMENT, 0.5, conf, agrees, 6, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 0.5, conf, agrees, 6, &r), LVK_OK);
     assert_true(r.threshold == 0.0f);
     assert_true(r.exit_share == 1.0);
 
     /* Nothing agrees: both rules never exit. */
     const uint8_t none[6] = {0};
-    assert_int_equal(calibration_threshold(CALIB_LITE, 0, conf, none, 6, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_LITE, 0, conf, none, 6, &r), LVK_OK);
     assert_true(r.threshold == 1.0f);
     assert_true(r.agreement == 0.0 && r.exit_share == 0.0);
-    assert_int_equal(calibration_threshold(CALIB_AGREEMENT, 0.9, conf, none, 6, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 0.9, conf, none, 6, &r), LVK_OK);
     assert_true(r.threshold == 1.0f);
 
     /* Ties: {0.5 agrees, 0.5 does not, 0.25 agrees}, target 1. t = 0 and
      * t = 0.25 accept both 0.5s (1/2); t = 0.5 accepts nothing -> 1. */
     const float tied[3] = {0.5f, 0.5f, 0.25f};
     const uint8_t tied_agree[3] = {1, 0, 1};
-    assert_int_equal(calibration_threshold(CALIB_AGREEMENT, 1.0, tied, tied_agree, 3, &r), LVK_OK);
+    assert_int_equal(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 1.0, tied, tied_agree, 3, &r), LVK_OK);
     assert_true(r.threshold == 1.0f);
     assert_true(r.exit_share == 0.0);
 
-    expect_fail(calibration_threshold(CALIB_LITE, 0, conf, agrees, 0, &r), LVK_ERR_INVALID_ARGUMENT,
+    expect_fail(calibration_threshold(LVK_CALIBRATE_LITE, 0, conf, agrees, 0, &r), LVK_ERR_INVALID_ARGUMENT,
                 "no tokens to calibrate on");
-    expect_fail(calibration_threshold(CALIB_AGREEMENT, 0, conf, agrees, 6, &r),
+    expect_fail(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 0, conf, agrees, 6, &r),
                 LVK_ERR_INVALID_ARGUMENT, "outside (0, 1]");
-    expect_fail(calibration_threshold(CALIB_AGREEMENT, 1.01, conf, agrees, 6, &r),
+    expect_fail(calibration_threshold(LVK_CALIBRATE_AGREEMENT, 1.01, conf, agrees, 6, &r),
                 LVK_ERR_INVALID_ARGUMENT, "outside (0, 1]");
     const float bad[2] = {0.5f, NAN};
-    expect_fail(calibration_threshold(CALIB_LITE, 0, bad, agrees, 2, &r), LVK_ERR_INVALID_ARGUMENT,
+    expect_fail(calibration_threshold(LVK_CALIBRATE_LITE, 0, bad, agrees, 2, &r), LVK_ERR_INVALID_ARGUMENT,
                 "token 1");
-    expect_fail(calibration_threshold((calib_rule)7, 0.5, conf, agrees, 6, &r),
+    expect_fail(calibration_threshold((lvk_calibration_rule)7, 0.5, conf, agrees, 6, &r),
                 LVK_ERR_INVALID_ARGUMENT, "rule 7");
 
     /* FNV-1a 64 reference values; a split input hashes the same */

@@ -48,14 +48,14 @@ static lvk_status agreement_threshold(double target, const float *confidence,
     return LVK_OK;
 }
 
-lvk_status calibration_threshold(calib_rule rule, double target, const float *confidence,
-                                 const uint8_t *agrees, size_t n, calib_exit_result *out) {
+lvk_status calibration_threshold(lvk_calibration_rule rule, double target, const float *confidence,
+                                 const uint8_t *agrees, size_t n, lvk_exit_calibration *out) {
     if (!confidence || !agrees || !out)
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "calibration_threshold: NULL argument");
     if (n == 0) return status_fail(LVK_ERR_INVALID_ARGUMENT, "no tokens to calibrate on");
-    if (rule != CALIB_LITE && rule != CALIB_AGREEMENT)
+    if (rule != LVK_CALIBRATE_LITE && rule != LVK_CALIBRATE_AGREEMENT)
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "calibration rule %d is unknown", (int)rule);
-    if (rule == CALIB_AGREEMENT && !(target > 0.0 && target <= 1.0))
+    if (rule == LVK_CALIBRATE_AGREEMENT && !(target > 0.0 && target <= 1.0))
         return status_fail(LVK_ERR_INVALID_ARGUMENT, "agreement target %g is outside (0, 1]", target);
     uint64_t n_agree = 0;
     double agree_confidence = 0.0;
@@ -69,7 +69,7 @@ lvk_status calibration_threshold(calib_rule rule, double target, const float *co
         }
     }
     float threshold = 1.0f;
-    if (rule == CALIB_LITE) {
+    if (rule == LVK_CALIBRATE_LITE) {
         if (n_agree) threshold = (float)(agree_confidence / (double)n_agree);
     } else {
         LVK_TRY(agreement_threshold(target, confidence, agrees, n, &threshold));

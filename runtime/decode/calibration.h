@@ -10,28 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum calib_rule {
-    CALIB_LITE,      /* LITE: the mean confidence of the tokens the exit got right */
-    CALIB_AGREEMENT, /* the lowest threshold whose exited tokens agree at least `target` of the time */
-} calib_rule;
-
-typedef struct calib_exit_result {
-    float threshold;
-    uint64_t tokens;   /* tokens measured */
-    double agreement;  /* share of all tokens whose exit argmax is the final block's */
-    double exit_share; /* share of tokens with confidence > threshold (earlier exits ignored) */
-} calib_exit_result;
-
 /* One exit's threshold from n tokens' confidences (top probability of the
  * exit head) and whether its argmax agreed with the final block's (non-zero).
- *   CALIB_LITE: the mean confidence of the agreeing tokens, 1 if none agree;
+ * The rules and the result are litevk.h's (lvk_calibration_rule,
+ * lvk_exit_calibration).
+ *   LVK_CALIBRATE_LITE: the mean confidence of the agreeing tokens, 1 if none agree;
  *     target is ignored.
- *   CALIB_AGREEMENT: a token exits when its confidence is > the threshold; the
+ *   LVK_CALIBRATE_AGREEMENT: a token exits when its confidence is > the threshold; the
  *     threshold is the smallest t in {0} and the confidences whose exiting
  *     tokens (at least one) agree at a rate >= target, in (0, 1]; 1 if none.
  * Confidences must lie in [0, 1]. */
-lvk_status calibration_threshold(calib_rule rule, double target, const float *confidence,
-                                 const uint8_t *agrees, size_t n, calib_exit_result *out);
+lvk_status calibration_threshold(lvk_calibration_rule rule, double target, const float *confidence,
+                                 const uint8_t *agrees, size_t n, lvk_exit_calibration *out);
 
 /* FNV-1a 64 of n bytes, continuing from h (start with FNV1A64_INIT): the
  * litevk.calibration.prompts_hash of a prompts file. */
